@@ -1,0 +1,1 @@
+"""The ``thermogap`` command-line interface."""

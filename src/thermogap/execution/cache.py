@@ -1,0 +1,100 @@
+"""Resumable jobs: reuse the stored output of a job that already ran with the same inputs.
+
+A job made with :func:`tg_job` computes, when it starts, a key from its function, its resolved
+inputs and the thermogap version. If the job store already holds a completed output under that
+key, the output is returned without running the function again; otherwise the function runs and
+the key is written into the job's metadata, which jobflow saves beside the output. Because the
+key is computed on the worker after references are resolved, a flow re-submitted after an
+interruption, on the same or another machine sharing the store, runs only what is missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from jobflow import Response, job
+from jobflow.core.job import JobConfig
+from monty.json import MontyDecoder, jsanitize
+
+import thermogap
+
+logger = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+METADATA_KEY = "thermogap"
+
+
+def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """Return the SHA-256 key of a call: function path, resolved inputs, thermogap version."""
+    payload = {
+        "function": f"{function.__module__}:{function.__qualname__}",
+        "args": jsanitize(list(args), strict=True, enum_values=True, allow_bson=False),
+        "kwargs": jsanitize(kwargs, strict=True, enum_values=True, allow_bson=False),
+        "version": thermogap.__version__,
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def _lookup(store: Any, key: str) -> dict[str, Any] | None:
+    criteria = {f"metadata.{METADATA_KEY}.cache_key": key}
+    found = store.query_one(criteria, properties=["output", "uuid"], load=True)
+    return found
+
+
+def _resumable(function: F) -> F:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from jobflow import CURRENT_JOB
+
+        current = CURRENT_JOB.job
+        store = CURRENT_JOB.store
+        if current is None or store is None:  # called as a plain function
+            return function(*args, **kwargs)
+        key = cache_key(function, args, kwargs)
+        info = {"cache_key": key, "reused": False, "version": thermogap.__version__}
+        previous = _lookup(store, key)
+        if previous is not None and previous.get("uuid") != current.uuid:
+            info |= {"reused": True, "reused_from": previous["uuid"]}
+            current.metadata[METADATA_KEY] = info
+            logger.info("reusing output of %s from job %s", current.name, previous["uuid"])
+            return MontyDecoder().process_decoded(previous["output"])
+        result = function(*args, **kwargs)
+        if isinstance(result, Response) and (result.replace or result.addition or result.detour):
+            info["dynamic"] = True  # outputs that add jobs are not reused: their children are
+            info.pop("cache_key")
+        current.metadata[METADATA_KEY] = info
+        return result
+
+    return wrapper  # type: ignore[return-value]
+
+
+@overload
+def tg_job(method: F) -> F: ...
+@overload
+def tg_job(method: None = None, **job_kwargs: Any) -> Callable[[F], F]: ...
+
+
+def tg_job(method: Callable[..., Any] | None = None, **job_kwargs: Any) -> Any:
+    """Decorate a function or Maker method as a resumable jobflow job.
+
+    Use it exactly like :func:`jobflow.job`. Besides making the job resumable, it exposes
+    the job store to the function so that :func:`thermogap.store.current_db` works inside it.
+
+    Examples
+    --------
+    >>> @tg_job
+    ... def add(a, b):
+    ...     return a + b
+    """
+    config = job_kwargs.pop("config", None) or JobConfig()
+    config.expose_store = True
+
+    def decorator(function: F) -> F:
+        return job(_resumable(function), config=config, **job_kwargs)  # type: ignore[no-any-return]
+
+    return decorator(method) if method is not None else decorator

@@ -1,0 +1,94 @@
+"""Run a flow on this machine with jobflow's ``run_locally`` and report what ran and what was reused."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from jobflow import Flow, Job, run_locally
+from pydantic import BaseModel, Field
+
+from thermogap.execution.cache import METADATA_KEY
+from thermogap.store.database import ResultsDB
+
+logger = logging.getLogger(__name__)
+
+
+class RunSummary(BaseModel):
+    """What one execution of a flow did."""
+
+    flow_uuid: str = Field(..., description="uuid of the flow that was run.")
+    n_jobs: int = Field(..., description="Jobs with an output in the store after the run.")
+    n_ran: int = Field(..., description="Jobs whose function was executed in this run.")
+    n_reused: int = Field(..., description="Jobs whose output was reused from an earlier run.")
+    n_failed: int = Field(0, description="Jobs of the flow without an output after the run.")
+    wall_time_s: float = Field(..., description="Wall time of the run, in seconds.")
+    store: str = Field(..., description="Where the results were written (no credentials).")
+    outputs: dict[str, Any] = Field(
+        default_factory=dict, description="Flow output (resolved), when it has one."
+    )
+
+
+def _all_uuids(flow: Flow | Job) -> list[str]:
+    return list({j.uuid for j, _ in flow.iterflow()}) if isinstance(flow, Flow) else [flow.uuid]
+
+
+def summarize(db: ResultsDB, uuids: list[str], flow_uuid: str, wall_time_s: float) -> RunSummary:
+    """Count completed, executed and reused jobs among ``uuids`` (and the jobs they created)."""
+    outputs = db.collection(db.config.outputs_collection)
+    docs = list(
+        outputs.query(
+            {"$or": [{"uuid": {"$in": uuids}}, {"hosts": {"$in": [flow_uuid]}}]},
+            properties=["uuid", "index", "metadata"],
+        )
+    )
+    latest: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        if doc["uuid"] not in latest or doc["index"] > latest[doc["uuid"]]["index"]:
+            latest[doc["uuid"]] = doc
+    reused = sum(
+        bool((d.get("metadata") or {}).get(METADATA_KEY, {}).get("reused")) for d in latest.values()
+    )
+    return RunSummary(
+        flow_uuid=flow_uuid,
+        n_jobs=len(latest),
+        n_ran=len(latest) - reused,
+        n_reused=reused,
+        n_failed=len(set(uuids) - set(latest)),
+        wall_time_s=round(wall_time_s, 3),
+        store=db.name,
+    )
+
+
+def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummary:
+    """Run ``flow`` locally against ``db`` and count ran versus reused jobs.
+
+    Parameters
+    ----------
+    flow
+        A jobflow ``Flow`` or ``Job`` whose jobs were made with :func:`thermogap.execution.tg_job`.
+    db
+        The results database; jobflow's outputs go to its ``outputs`` collection.
+    log
+        Whether jobflow prints its own per-job log lines.
+
+    Returns
+    -------
+    RunSummary
+        Counts of jobs that ran and were reused; failed jobs are counted, not raised.
+    """
+    if isinstance(flow, Job):
+        flow = Flow([flow])
+    uuids = _all_uuids(flow)
+    start = time.perf_counter()
+    jobstore = db.jobstore()
+    responses = run_locally(flow, store=jobstore, log=log, ensure_success=False)
+    summary = summarize(db, uuids, flow.uuid, time.perf_counter() - start)
+    if responses is not None and flow.output is not None:
+        try:
+            jobstore.connect()
+            summary.outputs = {"flow": flow.output.resolve(jobstore, on_missing=None)}
+        except Exception:  # a failed flow has no output to resolve; the counts say why
+            summary.outputs = {}
+    return summary

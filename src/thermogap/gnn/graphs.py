@@ -1,0 +1,426 @@
+"""Crystal graphs: periodic radius-cutoff neighbour lists and PyTorch Geometric batches.
+
+Nodes are the atoms of the cell (features from :mod:`thermogap.gnn.features`).  An edge joins
+every ordered pair of atoms (i, j) whose separation — taking periodic images into account — is
+below the cutoff (default 5.5 Å, seed paper 000 Methods); the pair is present in both
+directions, and an atom is joined to its own periodic images (self-edges, one per image).
+The edge weight is the distance min–max normalised with a fixed range (default
+[0, cutoff]), used as GraphConv's edge weight.
+
+The neighbour search is vectorised over atom pairs, lattice translations and structures: for a
+batch of ``B`` cells with ``N`` atoms each, all ``B x S x N x N`` separations for the ``S``
+lattice translations that can reach within the cutoff are formed in one numpy expression (in
+memory-bounded chunks).  The number of translations along each lattice vector follows from
+the interplanar spacings, so any (triclinic) cell shape works.
+
+Conventions: ``edge_index[0]`` is the source atom ``j`` and ``edge_index[1]`` the target atom
+``i``; the edge vector is ``r_j + T - r_i`` for the lattice translation ``T``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from thermogap.errors import InputError
+from thermogap.gnn.features import DEFAULT_FEATURE_RANGES, FeatureRanges, node_features
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+    from torch_geometric.data import Data
+
+__all__ = [
+    "DEFAULT_CUTOFF_ANG",
+    "GraphBatch",
+    "GraphSettings",
+    "PeriodicEdges",
+    "batch_graphs",
+    "periodic_radius_edges",
+    "periodic_radius_edges_batched",
+    "structure_arrays",
+    "structure_to_data",
+    "structures_to_data",
+]
+
+DEFAULT_CUTOFF_ANG = 5.5
+#: Separations below this (Å) are an atom and itself (no translation), not an edge.
+_SELF_TOLERANCE_ANG = 1e-8
+#: Largest number of pair separations formed at once (bounds memory to ~100 MB).
+_MAX_BLOCK_PAIRS = 4_000_000
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """How structures become graphs; stored with every trained model.
+
+    Parameters
+    ----------
+    cutoff_ang
+        Radius cutoff in Å; pairs closer than this are joined by an edge.
+    feature_ranges
+        Fixed min–max ranges of the four node features.
+    distance_range_ang
+        ``(min, max)`` in Å used to normalise the edge distance to [0, 1]; ``None`` means
+        ``(0, cutoff_ang)``.
+    """
+
+    cutoff_ang: float = DEFAULT_CUTOFF_ANG
+    feature_ranges: FeatureRanges = field(default_factory=lambda: DEFAULT_FEATURE_RANGES)
+    distance_range_ang: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.cutoff_ang) and self.cutoff_ang > 0):
+            raise InputError(f"cutoff_ang={self.cutoff_ang!r} must be a positive length in Å")
+        low, high = self.distance_bounds
+        if not high > low:
+            raise InputError(f"distance_range_ang={self.distance_range_ang!r} must satisfy min < max")
+
+    @property
+    def distance_bounds(self) -> tuple[float, float]:
+        """``(min, max)`` in Å of the edge-distance normalisation."""
+        if self.distance_range_ang is None:
+            return 0.0, float(self.cutoff_ang)
+        return float(self.distance_range_ang[0]), float(self.distance_range_ang[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly representation."""
+        return {
+            "cutoff_ang": float(self.cutoff_ang),
+            "feature_ranges": self.feature_ranges.to_dict(),
+            "distance_range_ang": list(self.distance_bounds),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GraphSettings:
+        """Inverse of :meth:`to_dict`."""
+        distance = data.get("distance_range_ang")
+        return cls(
+            cutoff_ang=float(data.get("cutoff_ang", DEFAULT_CUTOFF_ANG)),
+            feature_ranges=FeatureRanges.from_dict(data["feature_ranges"])
+            if data.get("feature_ranges")
+            else DEFAULT_FEATURE_RANGES,
+            distance_range_ang=None if distance is None else (float(distance[0]), float(distance[1])),
+        )
+
+
+@dataclass(frozen=True)
+class PeriodicEdges:
+    """Directed edges of one or more periodic structures.
+
+    Attributes
+    ----------
+    graph
+        ``shape=(n_edges,)``, index of the structure each edge belongs to.
+    source, target
+        ``shape=(n_edges,)``, atom indices *within* their structure (``j`` and ``i``).
+    distances_ang
+        ``shape=(n_edges,)``, ``|r_j + T - r_i|`` in Å.
+    image_offsets
+        ``shape=(n_edges, 3)``, integer lattice translation ``T`` in fractional units.
+    """
+
+    graph: np.ndarray
+    source: np.ndarray
+    target: np.ndarray
+    distances_ang: np.ndarray
+    image_offsets: np.ndarray
+
+
+def _translations(lattices: np.ndarray, cutoff_ang: float) -> np.ndarray:
+    """Integer lattice translations that may bring any two wrapped atoms within the cutoff.
+
+    With fractional coordinates wrapped into [0, 1) a separation has fractional components in
+    (-1, 1); a translation ``n`` along vector ``k`` then moves it by at least
+    ``(|n| - 1) * h_k`` perpendicular to the other two vectors, where ``h_k`` is the
+    interplanar spacing, so ``|n| <= floor(cutoff / h_k) + 1`` is enough.
+    """
+    volumes = np.abs(np.linalg.det(lattices))  # (B,)
+    cross = np.stack(
+        [
+            np.cross(lattices[:, 1], lattices[:, 2]),
+            np.cross(lattices[:, 2], lattices[:, 0]),
+            np.cross(lattices[:, 0], lattices[:, 1]),
+        ],
+        axis=1,
+    )  # (B, 3, 3)
+    spacings = volumes[:, None] / np.linalg.norm(cross, axis=2)  # (B, 3)
+    n_max = (np.floor(cutoff_ang / spacings) + 1).astype(int).max(axis=0)
+    ranges = [np.arange(-n, n + 1) for n in n_max]
+    grid = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, 3)
+    return grid
+
+
+def _check_cells(lattices: np.ndarray, frac_coords: np.ndarray) -> None:
+    if lattices.ndim != 3 or lattices.shape[1:] != (3, 3):
+        raise InputError(f"lattices must have shape (B, 3, 3), got {lattices.shape}")
+    if frac_coords.ndim != 3 or frac_coords.shape[0] != lattices.shape[0] or frac_coords.shape[2] != 3:
+        raise InputError(
+            f"frac_coords must have shape (B, N, 3) with B={lattices.shape[0]}, got {frac_coords.shape}"
+        )
+    volumes = np.abs(np.linalg.det(lattices))
+    if not np.all(volumes > 1e-6):
+        raise InputError(f"degenerate cell(s) with volume {volumes.min():.3g} Å^3; lattices must be 3D")
+    if not (np.isfinite(lattices).all() and np.isfinite(frac_coords).all()):
+        raise InputError("lattices or coordinates contain NaN/inf")
+
+
+def periodic_radius_edges_batched(
+    lattices: np.ndarray, frac_coords: np.ndarray, cutoff_ang: float = DEFAULT_CUTOFF_ANG
+) -> PeriodicEdges:
+    """All directed edges shorter than the cutoff in a batch of equally sized periodic cells.
+
+    Parameters
+    ----------
+    lattices
+        ``shape=(B, 3, 3)``, lattice vectors as rows, Å.
+    frac_coords
+        ``shape=(B, N, 3)``, fractional coordinates (any values; wrapped internally).
+    cutoff_ang
+        Radius cutoff, Å (strict: ``d < cutoff``).
+
+    Returns
+    -------
+    PeriodicEdges
+        Sorted by structure, then translation, then target atom, then source atom.
+    """
+    lattices = np.asarray(lattices, dtype=float)
+    frac_coords = np.asarray(frac_coords, dtype=float)
+    _check_cells(lattices, frac_coords)
+    if not cutoff_ang > 0:
+        raise InputError(f"{cutoff_ang=} must be positive (Å)")
+    n_cells, n_atoms, _ = frac_coords.shape
+    wrapped = frac_coords - np.floor(frac_coords)
+    cart = np.einsum("bni,bij->bnj", wrapped, lattices)
+    translations = _translations(lattices, cutoff_ang)  # (S, 3)
+    shift_cart = np.einsum("si,bij->bsj", translations.astype(float), lattices)  # (B, S, 3)
+    cutoff2 = cutoff_ang * cutoff_ang
+    pairs_per_cell = len(translations) * n_atoms * n_atoms
+    cells_per_block = max(1, _MAX_BLOCK_PAIRS // max(pairs_per_cell, 1))
+    rows_per_block = n_atoms if cells_per_block > 1 else max(
+        1, _MAX_BLOCK_PAIRS // max(len(translations) * n_atoms, 1)
+    )
+    parts: list[tuple[np.ndarray, ...]] = []
+    for b0 in range(0, n_cells, cells_per_block):
+        cb = cart[b0 : b0 + cells_per_block]  # (Bc, N, 3)
+        sb = shift_cart[b0 : b0 + cells_per_block]  # (Bc, S, 3)
+        for i0 in range(0, n_atoms, rows_per_block):
+            ci = cb[:, i0 : i0 + rows_per_block]  # (Bc, Ni, 3) targets
+            # separation r_j + T - r_i, shape (Bc, S, Ni, N, 3)
+            sep = cb[:, None, None, :, :] - ci[:, None, :, None, :] + sb[:, :, None, None, :]
+            d2 = np.einsum("bsijk,bsijk->bsij", sep, sep)
+            mask = (d2 < cutoff2) & (d2 > _SELF_TOLERANCE_ANG**2)
+            b, s, i, j = np.nonzero(mask)
+            parts.append((b + b0, s, i + i0, j, np.sqrt(d2[b, s, i, j])))
+    if parts:
+        graph, shift, target, source, dist = (np.concatenate(x) for x in zip(*parts, strict=True))
+    else:  # pragma: no cover - zero cells
+        graph = shift = target = source = np.zeros(0, dtype=int)
+        dist = np.zeros(0)
+    order = np.lexsort((source, target, shift, graph))
+    return PeriodicEdges(
+        graph=graph[order],
+        source=source[order],
+        target=target[order],
+        distances_ang=dist[order],
+        image_offsets=translations[shift[order]],
+    )
+
+
+def periodic_radius_edges(
+    lattice: np.ndarray, frac_coords: np.ndarray, cutoff_ang: float = DEFAULT_CUTOFF_ANG
+) -> PeriodicEdges:
+    """All directed edges shorter than the cutoff in one periodic cell.
+
+    Parameters
+    ----------
+    lattice
+        ``shape=(3, 3)``, lattice vectors as rows, Å.
+    frac_coords
+        ``shape=(n_atoms, 3)``, fractional coordinates.
+    cutoff_ang
+        Radius cutoff, Å.
+
+    Returns
+    -------
+    PeriodicEdges
+        ``graph`` is all zeros.
+    """
+    return periodic_radius_edges_batched(
+        np.asarray(lattice, dtype=float)[None], np.asarray(frac_coords, dtype=float)[None], cutoff_ang
+    )
+
+
+def structure_arrays(structure: Structure) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(lattice (3, 3) Å, frac_coords (n_atoms, 3), atomic_numbers (n_atoms,))`` of a structure.
+
+    Raises
+    ------
+    InputError
+        If the structure is disordered (partial occupancies cannot be graph nodes).
+    """
+    if not structure.is_ordered:
+        raise InputError(f"structure {structure.composition.reduced_formula} is disordered; order it first")
+    lattice = np.asarray(structure.lattice.matrix, dtype=float)
+    frac = np.asarray(structure.frac_coords, dtype=float)
+    numbers = np.fromiter((site.specie.Z for site in structure), dtype=int, count=len(structure))
+    return lattice, frac, numbers
+
+
+def _normalised_distance(dist: np.ndarray, settings: GraphSettings) -> np.ndarray:
+    low, high = settings.distance_bounds
+    return ((dist - low) / (high - low)).astype(np.float32)
+
+
+def structure_to_data(structure: Structure, settings: GraphSettings | None = None, y: float | None = None) -> Data:
+    """Graph of one structure as a PyTorch Geometric ``Data`` object.
+
+    Parameters
+    ----------
+    structure
+        Ordered periodic structure.
+    settings
+        Cutoff and normalisation ranges (defaults: 5.5 Å, fixed ranges).
+    y
+        Optional (already normalised) target stored as ``data.y`` ``shape=(1,)``.
+
+    Returns
+    -------
+    torch_geometric.data.Data
+        ``x`` ``shape=(n_atoms, 4)`` float32, ``edge_index`` ``shape=(2, n_edges)`` int64,
+        ``edge_weight`` ``shape=(n_edges,)`` float32 (normalised distance),
+        ``atomic_numbers`` ``shape=(n_atoms,)`` int64.
+    """
+    return structures_to_data([structure], settings, None if y is None else [y])[0]
+
+
+def structures_to_data(
+    structures: Sequence[Structure],
+    settings: GraphSettings | None = None,
+    targets: Sequence[float] | None = None,
+) -> list[Data]:
+    """Graphs of many structures as ``Data`` objects (for training loaders).
+
+    Parameters
+    ----------
+    structures
+        Ordered periodic structures.
+    settings
+        Graph settings.
+    targets
+        Optional per-structure (normalised) targets, ``len(structures)``.
+    """
+    from torch_geometric.data import Data
+
+    settings = settings or GraphSettings()
+    if targets is not None and len(targets) != len(structures):
+        raise InputError(f"{len(targets)} targets for {len(structures)} structures")
+    batch = batch_graphs(structures, settings)
+    node_ptr = batch.node_ptr.numpy()
+    edge_ptr = batch.edge_ptr.numpy()
+    out = []
+    for k in range(len(structures)):
+        n0, n1, e0, e1 = node_ptr[k], node_ptr[k + 1], edge_ptr[k], edge_ptr[k + 1]
+        data = Data(
+            x=batch.x[n0:n1],
+            edge_index=batch.edge_index[:, e0:e1] - n0,
+            edge_weight=batch.edge_weight[e0:e1],
+            atomic_numbers=batch.atomic_numbers[n0:n1],
+        )
+        if targets is not None:
+            data.y = torch.tensor([float(targets[k])], dtype=torch.float32)
+        out.append(data)
+    return out
+
+
+@dataclass
+class GraphBatch:
+    """Disjoint union of many crystal graphs, ready for a model's forward pass.
+
+    Attributes
+    ----------
+    x
+        ``shape=(n_nodes, 4)`` float32 normalised node features.
+    edge_index
+        ``shape=(2, n_edges)`` int64, global node indices (source, target).
+    edge_weight
+        ``shape=(n_edges,)`` float32 normalised distances.
+    batch
+        ``shape=(n_nodes,)`` int64 graph index of every node.
+    atomic_numbers
+        ``shape=(n_nodes,)`` int64.
+    node_ptr, edge_ptr
+        ``shape=(n_graphs + 1,)`` offsets of each graph's nodes and edges.
+    """
+
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    edge_weight: torch.Tensor
+    batch: torch.Tensor
+    atomic_numbers: torch.Tensor
+    node_ptr: torch.Tensor
+    edge_ptr: torch.Tensor
+
+    @property
+    def num_graphs(self) -> int:
+        """Number of graphs in the batch."""
+        return int(self.node_ptr.numel() - 1)
+
+
+def batch_graphs(structures: Sequence[Structure], settings: GraphSettings | None = None) -> GraphBatch:
+    """Build the graphs of many structures directly as one batch (no per-graph objects).
+
+    Structures with the same number of atoms (e.g. MD snapshots) are processed together by
+    :func:`periodic_radius_edges_batched`; the output keeps the input order.
+
+    Parameters
+    ----------
+    structures
+        Ordered periodic structures (any mix of sizes and cell shapes).
+    settings
+        Graph settings.
+
+    Returns
+    -------
+    GraphBatch
+    """
+    settings = settings or GraphSettings()
+    if len(structures) == 0:
+        raise InputError("no structures given; need at least one to build graphs")
+    arrays = [structure_arrays(s) for s in structures]
+    sizes = np.array([len(a[2]) for a in arrays])
+    if (sizes == 0).any():
+        raise InputError("a structure has no atoms")
+    node_ptr = np.concatenate([[0], np.cumsum(sizes)])
+    numbers = np.concatenate([a[2] for a in arrays])
+    x = node_features(numbers, settings.feature_ranges)
+
+    edge_parts: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for n_atoms in np.unique(sizes):
+        members = np.flatnonzero(sizes == n_atoms)
+        lattices = np.stack([arrays[m][0] for m in members])
+        frac = np.stack([arrays[m][1] for m in members])
+        edges = periodic_radius_edges_batched(lattices, frac, settings.cutoff_ang)
+        split = np.searchsorted(edges.graph, np.arange(len(members) + 1))
+        for k, m in enumerate(members):
+            sl = slice(split[k], split[k + 1])
+            edge_parts[int(m)] = (edges.source[sl], edges.target[sl], edges.distances_ang[sl])
+
+    counts = np.array([len(edge_parts[k][0]) for k in range(len(structures))])
+    offsets = np.repeat(node_ptr[:-1], counts)
+    source = np.concatenate([edge_parts[k][0] for k in range(len(structures))]) + offsets
+    target = np.concatenate([edge_parts[k][1] for k in range(len(structures))]) + offsets
+    dist = np.concatenate([edge_parts[k][2] for k in range(len(structures))])
+    return GraphBatch(
+        x=torch.from_numpy(x),
+        edge_index=torch.from_numpy(np.stack([source, target]).astype(np.int64)),
+        edge_weight=torch.from_numpy(_normalised_distance(dist, settings)),
+        batch=torch.from_numpy(np.repeat(np.arange(len(structures)), sizes).astype(np.int64)),
+        atomic_numbers=torch.from_numpy(numbers.astype(np.int64)),
+        node_ptr=torch.from_numpy(node_ptr.astype(np.int64)),
+        edge_ptr=torch.from_numpy(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)),
+    )

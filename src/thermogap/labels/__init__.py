@@ -1,0 +1,1 @@
+"""Labelling configurations at a level of theory, and exporting the labels."""

@@ -1,0 +1,1 @@
+"""Pydantic output documents of thermogap jobs."""

@@ -1,0 +1,70 @@
+"""Pieces shared by every output document: provenance and a common base model."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_TRACKED_PACKAGES = (
+    "thermogap",
+    "jobflow",
+    "pymatgen",
+    "phonopy",
+    "ase",
+    "torch",
+    "mace-torch",
+    "torch-geometric",
+    "chgnet",
+    "tblite",
+    "atomate2",
+)
+
+
+def package_versions(packages: tuple[str, ...] = _TRACKED_PACKAGES) -> dict[str, str]:
+    """Return installed versions of ``packages`` (missing ones are left out)."""
+    found = {}
+    for name in packages:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+class Provenance(BaseModel):
+    """Where a document came from."""
+
+    model_config = ConfigDict(extra="allow")
+
+    created_at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC), description="Creation time (UTC)."
+    )
+    versions: dict[str, str] = Field(
+        default_factory=package_versions, description="Versions of the packages that made it."
+    )
+    host: str = Field(default_factory=platform.node, description="Host name of the worker.")
+    level: str | None = Field(None, description="Level of theory the data were computed at.")
+    model_id: str | None = Field(None, description="Id of the ML model used, if any.")
+    model_sha256: str | None = Field(None, description="SHA-256 of the ML model file, if any.")
+    job_uuid: str | None = Field(None, description="uuid of the jobflow job that made it.")
+
+
+def make_provenance(**extra: Any) -> Provenance:
+    """Build a :class:`Provenance`, filling in the running job's uuid when inside a job."""
+    from jobflow import CURRENT_JOB
+
+    if CURRENT_JOB.job is not None and "job_uuid" not in extra:
+        extra["job_uuid"] = CURRENT_JOB.job.uuid
+    return Provenance(**extra)
+
+
+class ThermogapDocument(BaseModel):
+    """Base of thermogap output documents: extra fields forbidden, provenance attached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provenance: Provenance = Field(default_factory=make_provenance, description="Provenance.")
