@@ -91,4 +91,6 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
             summary.outputs = {"flow": flow.output.resolve(jobstore, on_missing=None)}
         except Exception:  # a failed flow has no output to resolve; the counts say why
             summary.outputs = {}
+    record = summary.model_dump(exclude={"outputs"}) | {"finished_at": time.time()}
+    db.upsert("runs", [record], key="flow_uuid")
     return summary

@@ -31,6 +31,7 @@ COLLECTIONS = (
     "models",
     "trajectories",
     "band_gaps",
+    "runs",
 )
 _MONTY_DB_DIR = "db"
 _BLOB_DIR = "blobs"

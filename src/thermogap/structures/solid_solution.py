@@ -23,7 +23,9 @@ from thermogap.errors import InputError
 
 __all__ = [
     "allowed_compositions",
+    "composition_to_count",
     "make_supercell",
+    "scaling_matrix",
     "solid_solution_supercell",
     "sublattice_indices",
     "vegard_lattice_parameter",
@@ -102,7 +104,8 @@ def vegard_lattice_parameter(x: float, a_first_ang: float, a_second_ang: float) 
     return float(x) * a_first_ang + (1.0 - float(x)) * a_second_ang
 
 
-def _scaling_matrix(supercell: Sequence[int] | Sequence[Sequence[int]]) -> np.ndarray:
+def scaling_matrix(supercell: Sequence[int] | Sequence[Sequence[int]]) -> np.ndarray:
+    """Validate a supercell specification; return it as a 3x3 integer matrix."""
     matrix = np.asarray(supercell)
     if matrix.shape == (3,):
         matrix = np.diag(matrix)
@@ -125,7 +128,7 @@ def make_supercell(
     parent: Structure, supercell: Sequence[int] | Sequence[Sequence[int]] = (2, 2, 2)
 ) -> Structure:
     """Repeat ``parent`` by ``supercell`` (three integers or a 3x3 integer matrix)."""
-    return parent.copy().make_supercell(_scaling_matrix(supercell), in_place=False)
+    return parent.copy().make_supercell(scaling_matrix(supercell), in_place=False)
 
 
 def sublattice_indices(structure: Structure, site: str) -> list[int]:
@@ -202,7 +205,7 @@ def solid_solution_supercell(
     for symbol in species:
         if not isinstance(symbol, str) or not Element.is_valid_symbol(symbol):
             raise InputError(f"species {symbol!r} is not a chemical element symbol")
-    scaling = _scaling_matrix(supercell)
+    scaling = scaling_matrix(supercell)
     sublattice_indices(parent, site)  # validates the name against the parent, cheaply
     structure = parent.copy().make_supercell(scaling, in_place=False)
     indices = sublattice_indices(structure, site)

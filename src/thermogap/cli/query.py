@@ -1,0 +1,82 @@
+"""``thermogap query``: read results back from the database as JSON or a table."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from thermogap.cli.common import echo_json, json_option, open_db, store_option
+from thermogap.errors import InputError
+from thermogap.store import COLLECTIONS
+
+_TOLERANCE = 1e-6  # compositions and temperatures are floats: match within this
+
+
+def _near(value: float) -> dict[str, float]:
+    return {"$gte": value - _TOLERANCE, "$lte": value + _TOLERANCE}
+
+
+@click.group("query")
+def command() -> None:
+    """Query results (band gaps, phonons, any collection)."""
+
+
+@command.command("band-gaps")
+@store_option
+@click.option("--x", "x", type=float, default=None, help="Composition x (fraction of first species).")
+@click.option("--temperature", type=float, default=None, help="Temperature in K.")
+@click.option("--formula", default=None, help="Reduced formula of the end member or family.")
+@click.option("--level", default=None, help="Level of theory of the gaps.")
+@json_option
+def band_gaps(
+    store: str | None,
+    x: float | None,
+    temperature: float | None,
+    formula: str | None,
+    level: str | None,
+    as_json: bool,
+) -> None:
+    """Band gaps Eg(x, T), one document per (family, x, T, level, selection)."""
+    if temperature is not None and temperature < 0:
+        raise InputError(f"{temperature=} K is negative; temperatures must be >= 0 K")
+    criteria: dict[str, Any] = {}
+    if x is not None:
+        criteria["x"] = _near(x)
+    if temperature is not None:
+        criteria["temperature_k"] = _near(temperature)
+    if formula is not None:
+        criteria["$or"] = [{"formula": formula}, {"family": formula}]
+    if level is not None:
+        criteria["level"] = level
+    db = open_db(store)
+    docs = db.query("band_gaps", criteria, sort={"x": 1, "temperature_k": 1})
+    db.close()
+    if as_json:
+        echo_json(docs)
+        return
+    if not docs:
+        click.echo("no band gaps stored yet")
+    for d in docs:
+        click.echo(
+            f"{d.get('formula', '?'):<16} x={d.get('x', float('nan')):.3f} "
+            f"T={d.get('temperature_k', float('nan')):6.1f} K  "
+            f"Eg={d.get('band_gap_ev', float('nan')):.3f} ± {d.get('stderr_ev', 0.0):.3f} eV"
+        )
+
+
+@command.command("collection")
+@click.argument("name", type=click.Choice(COLLECTIONS))
+@store_option
+@click.option("--filter", "filter_json", default="{}", help="A MongoDB filter as JSON.")
+@click.option("--limit", default=20, show_default=True, help="At most this many documents.")
+def collection(name: str, store: str | None, filter_json: str, limit: int) -> None:
+    """Print documents of any collection as JSON."""
+    try:
+        criteria = json.loads(filter_json)
+    except json.JSONDecodeError:
+        raise InputError(f"--filter {filter_json!r} is not valid JSON") from None
+    db = open_db(store)
+    echo_json(db.query(name, criteria, limit=limit))
+    db.close()

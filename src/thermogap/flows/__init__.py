@@ -1,0 +1,1 @@
+"""Flow builders: jobflow Flows assembled from thermogap Makers."""

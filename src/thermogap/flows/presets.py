@@ -1,0 +1,50 @@
+"""Presets: data (YAML under ``configs/presets/``) that choose a flow builder and its settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jobflow import Flow
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from thermogap.configs import named_config
+from thermogap.errors import ConfigError
+from thermogap.flows.registry import FLOW_BUILDERS
+
+
+class Preset(BaseModel):
+    """A named, documented set of flow settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(..., description="Preset name.")
+    description: str = Field("", description="What the preset is for, in one sentence.")
+    flow: str = Field(..., description="Name of the flow builder in FLOW_BUILDERS.")
+    levels: list[str] = Field(
+        default_factory=list, description="Levels of theory the preset's results come from."
+    )
+    settings: dict[str, Any] = Field(default_factory=dict, description="Builder keyword arguments.")
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """Load a preset by name (``quick``) or path, with one-line errors for bad files."""
+    raw = named_config("presets", name_or_path)
+    try:
+        return Preset(**raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid preset {name_or_path!r}: {field}: {first['msg']}") from None
+
+
+def build_preset_flow(preset: Preset, overrides: dict[str, Any] | None = None) -> Flow:
+    """Build the flow of ``preset`` (settings updated by ``overrides``)."""
+    builder = FLOW_BUILDERS.get(preset.flow)
+    settings = preset.settings | (overrides or {})
+    return builder(**settings)
+
+
+def is_workflow_file(target: str) -> bool:
+    """Whether ``target`` names a Python workflow script rather than a preset."""
+    return Path(target).suffix == ".py"

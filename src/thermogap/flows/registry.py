@@ -1,0 +1,12 @@
+"""Named flow builders that presets refer to (``flow: NAME`` in ``configs/presets/*.yaml``).
+
+A builder is a function ``builder(**settings) -> jobflow.Flow`` that validates every setting
+before creating any job, so bad input fails before anything runs or is stored.
+"""
+
+from __future__ import annotations
+
+from thermogap.registry import Registry
+
+FLOW_BUILDERS = Registry("flow")
+FLOW_BUILDERS.register("parent_phonons", "thermogap.flows.demo:parent_phonons_flow")

@@ -1,0 +1,1 @@
+"""jobflow Makers wrapping thermogap science functions."""

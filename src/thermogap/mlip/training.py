@@ -1,0 +1,317 @@
+"""Train or fine-tune a MACE model with mace-torch's ``run_train`` in a child process.
+
+Why a child process and not ``mace.cli.run_train.run(args)`` in-process: run_train changes
+process-wide state (``torch.set_default_dtype``, the root logger's handlers, global seeds,
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``), which would leak into the job that called it; a child
+process also gets its own thread count and can be killed on a timeout without leaving a
+half-trained model in the caller. The cost is one interpreter start (~3 s), small next to any
+real training.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from thermogap.errors import CalculationError, InputError
+from thermogap.mlip.calculator import file_sha256, load_mace_calculator
+from thermogap.mlip.foundation import FoundationModel
+from thermogap.mlip.metrics import ENERGY_KEY, FORCES_KEY, STRESS_KEY, ParityData, parity_data
+from thermogap.mlip.metrics import split_metrics as summarise
+from thermogap.schemas.mlip import DatasetMetrics, MaceTrainingSettings
+
+if TYPE_CHECKING:
+    from ase import Atoms
+
+__all__ = [
+    "DataSplit",
+    "MaceTrainingResult",
+    "build_run_train_args",
+    "label_id",
+    "split_dataset",
+    "train_mace",
+]
+
+SPLITS = ("train", "valid", "test")
+RUN_NAME = "thermogap_mace"
+
+
+@dataclass
+class DataSplit:
+    """Indices of the train, validation and test configurations, each shape=(n_split,)."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class MaceTrainingResult:
+    """What :func:`train_mace` produced.
+
+    Attributes
+    ----------
+    model_path
+        The trained model file (pickled MACE module).
+    sha256
+        SHA-256 of ``model_path``.
+    log_text
+        mace-torch's training log plus the child process's output.
+    split
+        Which input configurations went to which split.
+    metrics
+        Metrics of the trained model on each split.
+    foundation_metrics
+        Metrics of the foundation model on the same splits (``None`` without a foundation).
+    parity
+        Parity data by ``"<model>_<split>"`` with model ``"trained"`` or ``"foundation"``.
+    training_time_s
+        Wall time of the training process, s.
+    """
+
+    model_path: Path
+    sha256: str
+    log_text: str
+    split: DataSplit
+    metrics: DatasetMetrics
+    foundation_metrics: DatasetMetrics | None
+    parity: dict[str, ParityData] = field(default_factory=dict)
+    training_time_s: float = 0.0
+
+
+def label_id(atoms: Atoms) -> str:
+    """Return ``"<config_id>:<level>"`` of a labelled configuration (``"?"`` if unknown)."""
+    return f"{atoms.info.get('config_id', '?')}:{atoms.info.get('level', '?')}"
+
+
+def split_dataset(
+    n_configurations: int, valid_fraction: float, test_fraction: float, seed: int
+) -> DataSplit:
+    """Split ``n_configurations`` at random into train, validation and test indices.
+
+    The test set (``round(test_fraction * n)``, at least one if ``test_fraction > 0``) is
+    drawn first; the validation set is ``valid_fraction`` of the rest (at least one).
+
+    Raises
+    ------
+    InputError
+        If fewer configurations than needed for one per non-empty split are given.
+    """
+    n_test = max(1, round(test_fraction * n_configurations)) if test_fraction > 0 else 0
+    n_valid = max(1, round(valid_fraction * (n_configurations - n_test)))
+    if n_configurations - n_test - n_valid < 1:
+        raise InputError(
+            f"{n_configurations=} labels are too few for {valid_fraction=} and "
+            f"{test_fraction=}; need at least {n_test + n_valid + 1}"
+        )
+    order = np.random.default_rng(seed).permutation(n_configurations)
+    return DataSplit(
+        test=np.sort(order[:n_test]),
+        valid=np.sort(order[n_test : n_test + n_valid]),
+        train=np.sort(order[n_test + n_valid :]),
+    )
+
+
+def build_run_train_args(
+    settings: MaceTrainingSettings,
+    files: dict[str, Path],
+    work_dir: Path,
+    foundation: FoundationModel | None,
+    with_stress: bool,
+    n_train: int,
+) -> list[str]:
+    """Return the ``mace_run_train`` command-line arguments for ``settings``.
+
+    Parameters
+    ----------
+    settings
+        Training settings.
+    files
+        Extended-XYZ files by split name (``"train"``, ``"valid"``, optionally ``"test"``).
+    work_dir
+        Directory for mace-torch's logs, checkpoints and model.
+    foundation
+        Foundation model to fine-tune, or ``None`` to train from scratch.
+    with_stress
+        Whether every configuration has a stress label (selects the ``stress`` loss).
+    n_train
+        Number of training configurations (the batch size is capped at it).
+    """
+    s = settings
+    args = [
+        f"--name={RUN_NAME}",
+        f"--seed={s.seed}",
+        f"--work_dir={work_dir}",
+        f"--device={s.device}",
+        f"--default_dtype={s.default_dtype}",
+        f"--train_file={files['train']}",
+        f"--valid_file={files['valid']}",
+        f"--energy_key={ENERGY_KEY}",
+        f"--forces_key={FORCES_KEY}",
+        f"--stress_key={STRESS_KEY}",
+        f"--loss={'stress' if with_stress else 'weighted'}",
+        f"--energy_weight={s.energy_weight}",
+        f"--forces_weight={s.forces_weight}",
+        f"--stress_weight={s.stress_weight}",
+        f"--batch_size={min(s.batch_size, n_train)}",
+        f"--valid_batch_size={s.valid_batch_size}",
+        f"--max_num_epochs={s.max_num_epochs}",
+        f"--lr={s.lr}",
+        "--eval_interval=1",
+        "--error_table=PerAtomRMSEstressvirials" if with_stress else "--error_table=PerAtomRMSE",
+        "--save_cpu",
+    ]
+    if "test" in files:
+        args.append(f"--test_file={files['test']}")
+    e0s = s.e0s if s.e0s != "auto" else ("foundation" if foundation else "average")
+    args.append(f"--E0s={e0s}")
+    if foundation is not None:
+        # A local file offline: no replay of the pre-training data (it would be downloaded).
+        args += [f"--foundation_model={foundation.path}", "--multiheads_finetuning=False"]
+    else:
+        args += [
+            "--model=MACE",
+            f"--num_channels={s.num_channels}",
+            f"--max_L={s.max_l}",
+            f"--max_ell={s.max_ell}",
+            f"--correlation={s.correlation}",
+            f"--r_max={s.r_max_ang}",
+            f"--num_interactions={s.num_interactions}",
+            f"--num_radial_basis={s.num_radial_basis}",
+            f"--radial_MLP={s.radial_mlp}",
+            f"--MLP_irreps={s.mlp_irreps}",
+        ]
+    return args + list(s.extra_args)
+
+
+def _write_splits(atoms_list: Sequence[Atoms], split: DataSplit, directory: Path) -> dict[str, Path]:
+    from ase.io import write
+
+    files = {}
+    for name in SPLITS:
+        indices = getattr(split, name)
+        if len(indices) == 0:
+            continue
+        files[name] = directory / f"{name}.xyz"
+        write(files[name], [atoms_list[i] for i in indices], format="extxyz")
+    return files
+
+
+def _run_child(args: list[str], work_dir: Path, num_threads: int, timeout_s: float | None) -> str:
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[name] = str(num_threads)
+    command = [sys.executable, "-m", "mace.cli.run_train", *args]
+    try:
+        proc = subprocess.run(
+            command, cwd=work_dir, env=env, capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise CalculationError(f"MACE training exceeded {timeout_s=} s and was killed") from exc
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        raise CalculationError(f"mace run_train failed (exit {proc.returncode}):\n{tail}")
+    return output
+
+
+def _evaluate(
+    atoms_list: Sequence[Atoms], split: DataSplit, calculator: object, prefix: str
+) -> tuple[DatasetMetrics, dict[str, ParityData]]:
+    parities: dict[str, ParityData] = {}
+    per_split = {}
+    for name in SPLITS:
+        indices = getattr(split, name)
+        if len(indices) == 0:
+            continue
+        parity = parity_data([atoms_list[i] for i in indices], calculator)  # type: ignore[arg-type]
+        parities[f"{prefix}_{name}"] = parity
+        per_split[name] = summarise(parity)
+    return DatasetMetrics(**per_split), parities
+
+
+def train_mace(
+    atoms_list: Sequence[Atoms],
+    settings: MaceTrainingSettings,
+    work_dir: str | os.PathLike[str],
+    foundation: FoundationModel | None = None,
+    timeout_s: float | None = None,
+) -> MaceTrainingResult:
+    """Train (or fine-tune) a MACE model on labelled configurations and evaluate it.
+
+    Parameters
+    ----------
+    atoms_list
+        Labelled configurations (``REF_energy`` eV, ``REF_forces`` eV/Å, optional
+        ``REF_stress`` eV/Å^3), e.g. from :func:`thermogap.labels.export.label_docs_to_atoms`.
+    settings
+        Architecture, loss weights, split, epochs, device, dtype, seed.
+    work_dir
+        Empty or new directory for the data files, logs and model.
+    foundation
+        Foundation model to fine-tune (see :func:`thermogap.mlip.foundation.resolve_foundation_model`);
+        ``None`` trains from scratch.
+    timeout_s
+        Kill the training process after this many seconds (``None``: no limit).
+
+    Returns
+    -------
+    MaceTrainingResult
+        Model file and SHA-256, log, split, metrics (and the foundation's) and parity data.
+
+    Raises
+    ------
+    InputError
+        If there are too few or unlabelled configurations.
+    CalculationError
+        If mace-torch fails or times out.
+    """
+    if not atoms_list:
+        raise InputError("no labelled configurations to train on")
+    missing = [label_id(a) for a in atoms_list if ENERGY_KEY not in a.info]
+    if missing:
+        raise InputError(f"configurations without {ENERGY_KEY}: {', '.join(missing[:5])}")
+    work = Path(work_dir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    split = split_dataset(len(atoms_list), settings.valid_fraction, settings.test_fraction, settings.seed)
+    files = _write_splits(atoms_list, split, work)
+    with_stress = all(STRESS_KEY in a.info for a in atoms_list)
+    args = build_run_train_args(settings, files, work, foundation, with_stress, len(split.train))
+
+    start = time.perf_counter()
+    output = _run_child(args, work, settings.num_threads, timeout_s)
+    elapsed = time.perf_counter() - start
+    model_path = work / f"{RUN_NAME}.model"
+    if not model_path.is_file():
+        raise CalculationError(f"mace run_train finished but wrote no {model_path}")
+    logs = sorted((work / "logs").glob("*.log"))
+    log_text = "\n".join(p.read_text() for p in logs if "debug" not in p.name) + output
+
+    sha256 = file_sha256(model_path)
+    calc = load_mace_calculator(model_path, sha256, settings.device, settings.default_dtype)
+    metrics, parity = _evaluate(atoms_list, split, calc, "trained")
+    foundation_metrics = None
+    if foundation is not None:
+        base = load_mace_calculator(
+            foundation.path, foundation.sha256, settings.device, settings.default_dtype
+        )
+        foundation_metrics, foundation_parity = _evaluate(atoms_list, split, base, "foundation")
+        parity |= foundation_parity
+    return MaceTrainingResult(
+        model_path=model_path,
+        sha256=sha256,
+        log_text=log_text,
+        split=split,
+        metrics=metrics,
+        foundation_metrics=foundation_metrics,
+        parity=parity,
+        training_time_s=elapsed,
+    )

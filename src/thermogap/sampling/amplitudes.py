@@ -1,0 +1,285 @@
+"""Thermal vibrational amplitudes of a harmonic crystal (Eq. 1 of Benítez et al.).
+
+For atom ``j`` of the unit cell and Cartesian direction ``α``
+
+    ζ_{j,α}(T)² = ħ / (2 N m_j) Σ_{q,ν} (1 + 2 n_ν(q, T)) / ω_ν(q) |e_ν^α(j, q)|²
+
+with ``N`` the number of q-points of the mesh, ``n`` the Bose–Einstein occupation and ``e`` the
+mass-weighted eigenvectors.  ζ² is the harmonic mean-square displacement ⟨u_{j,α}²⟩, i.e. what
+phonopy calls the thermal displacement.  Imaginary and near-zero modes (the acoustic modes at
+Γ) have no finite harmonic amplitude and are left out of the sum; their number is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from phonopy import Phonopy
+from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
+
+from thermogap.errors import InputError
+
+__all__ = [
+    "DEFAULT_FREQUENCY_CUTOFF_THZ",
+    "ThermalAmplitudes",
+    "gamma_centred_mesh",
+    "mode_variances",
+    "thermal_amplitude_analysis",
+    "thermal_amplitudes",
+    "thermal_mode_basis",
+]
+
+logger = logging.getLogger(__name__)
+
+HBAR_J_S = 1.054571817e-34
+KB_J_PER_K = 1.380649e-23
+AMU_KG = 1.66053906660e-27
+ANG2_PER_M2 = 1e20
+
+#: Modes with frequency at or below this (THz) are left out: imaginary modes and the
+#: acoustic modes at Γ, whose harmonic amplitude diverges.
+DEFAULT_FREQUENCY_CUTOFF_THZ = 0.05
+
+_Q_CHUNK = 64  # q-points diagonalised at a time: bounds memory for large cells
+
+
+@dataclass
+class ThermalAmplitudes:
+    """Thermal amplitudes and the bookkeeping of the modes that entered them.
+
+    Attributes
+    ----------
+    temperatures_k : numpy.ndarray
+        shape=(n_temperatures,), K.
+    amplitudes_ang : numpy.ndarray
+        ζ, shape=(n_temperatures, n_atoms, 3), Å.
+    mesh : tuple of int
+        Γ-centred q-point mesh.
+    n_modes : int
+        Number of (q, ν) modes on the mesh, ``prod(mesh) * 3 * n_atoms``.
+    n_imaginary_excluded : int
+        Modes with frequency below ``-frequency_cutoff_thz``.
+    n_near_zero_excluded : int
+        Modes with ``|frequency| <= frequency_cutoff_thz``.
+    frequency_cutoff_thz : float
+    """
+
+    temperatures_k: np.ndarray
+    amplitudes_ang: np.ndarray
+    mesh: tuple[int, int, int]
+    n_modes: int
+    n_imaginary_excluded: int
+    n_near_zero_excluded: int
+    frequency_cutoff_thz: float
+
+
+def mode_variances(
+    frequencies_thz: np.ndarray, temperatures_k: np.ndarray
+) -> np.ndarray:
+    """Mean-square normal-mode coordinate ħ (1 + 2 n) / (2 ω) of a quantum oscillator.
+
+    Parameters
+    ----------
+    frequencies_thz : numpy.ndarray
+        Positive frequencies in THz (not angular), any shape ``S``.
+    temperatures_k : numpy.ndarray
+        shape=(n_temperatures,), K; 0 K gives the zero-point value ħ / (2 ω).
+
+    Returns
+    -------
+    numpy.ndarray
+        shape=(n_temperatures, *S), in amu·Å² (divide by a mass in amu to get Å²).
+    """
+    omega = 2.0 * np.pi * 1e12 * np.asarray(frequencies_thz, dtype=float)
+    temps = np.asarray(temperatures_k, dtype=float).reshape((-1,) + (1,) * omega.ndim)
+    with np.errstate(divide="ignore", over="ignore"):
+        x = HBAR_J_S * omega / (2.0 * KB_J_PER_K * temps)
+        coth = np.where(temps > 0, 1.0 / np.tanh(x), 1.0)  # 1 + 2n = coth(ħω / 2kT)
+    return HBAR_J_S * coth / (2.0 * omega) / AMU_KG * ANG2_PER_M2
+
+
+def gamma_centred_mesh(mesh: Sequence[int]) -> np.ndarray:
+    """All q-points of a Γ-centred mesh, shape=(prod(mesh), 3), fractional coordinates."""
+    values = _check_mesh(mesh)
+    axes = [np.arange(n) / n for n in values]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    return np.where(grid > 0.5 + 1e-12, grid - 1.0, grid)
+
+
+def _modes_at(phonon: Phonopy, qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    phonon.run_qpoints(qpoints, with_eigenvectors=True)
+    result = phonon.get_qpoints_dict()
+    return np.asarray(result["frequencies"]), np.asarray(result["eigenvectors"])
+
+
+def thermal_amplitude_analysis(
+    phonon: Phonopy,
+    temperatures_k: float | Sequence[float] | np.ndarray,
+    *,
+    mesh: Sequence[int] = (8, 8, 8),
+    frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ,
+) -> ThermalAmplitudes:
+    """Thermal amplitudes ζ(T) of every unit-cell atom and direction, with mode counts.
+
+    Parameters
+    ----------
+    phonon : phonopy.Phonopy
+        With force constants.
+    temperatures_k : float or sequence of float
+        Temperatures in K (≥ 0).
+    mesh : three ints
+        Γ-centred q-point mesh over which the sum runs (not reduced by symmetry).
+    frequency_cutoff_thz : float
+        Modes with frequency ≤ this (THz) are excluded (imaginary and near-zero modes).
+
+    Returns
+    -------
+    ThermalAmplitudes
+    """
+    temps = _check_temperatures(temperatures_k)
+    if phonon.force_constants is None:
+        raise InputError("the Phonopy object has no force constants; produce or set them first")
+    if frequency_cutoff_thz < 0:
+        raise InputError(f"{frequency_cutoff_thz=} THz must be non-negative")
+    mesh_t = _check_mesh(mesh)
+    qpoints = gamma_centred_mesh(mesh_t)
+    masses = np.asarray(phonon.primitive.masses, dtype=float)
+    n_atoms = len(masses)
+    msd = np.zeros((len(temps), n_atoms * 3))
+    n_imag = n_zero = 0
+    for start in range(0, len(qpoints), _Q_CHUNK):
+        freqs, vecs = _modes_at(phonon, qpoints[start : start + _Q_CHUNK])
+        included = freqs > frequency_cutoff_thz
+        n_imag += int(np.count_nonzero(freqs < -frequency_cutoff_thz))
+        n_zero += int(np.count_nonzero(np.abs(freqs) <= frequency_cutoff_thz))
+        safe = np.where(included, freqs, 1.0)
+        weights = mode_variances(safe, temps) * included  # (T, q, ν)
+        # |e_ν^α(j, q)|², eigenvectors are columns: vecs[q, 3j+α, ν]
+        msd += np.einsum("tqn,qan->ta", weights, np.abs(vecs) ** 2)
+    msd /= len(qpoints) * np.repeat(masses, 3)
+    if n_imag:
+        logger.warning(
+            "%d imaginary modes (below -%g THz) left out of the thermal amplitudes on a %s mesh",
+            n_imag, frequency_cutoff_thz, mesh_t,
+        )
+    return ThermalAmplitudes(
+        temperatures_k=temps,
+        amplitudes_ang=np.sqrt(msd).reshape(len(temps), n_atoms, 3),
+        mesh=mesh_t,
+        n_modes=len(qpoints) * 3 * n_atoms,
+        n_imaginary_excluded=n_imag,
+        n_near_zero_excluded=n_zero,
+        frequency_cutoff_thz=float(frequency_cutoff_thz),
+    )
+
+
+def thermal_amplitudes(
+    phonon: Phonopy,
+    temperature: float,
+    *,
+    mesh: Sequence[int] = (8, 8, 8),
+    frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ,
+) -> np.ndarray:
+    """Thermal amplitudes ζ_{j,α}(T) of Eq. 1, in Å.
+
+    Parameters
+    ----------
+    phonon : phonopy.Phonopy
+        With force constants.
+    temperature : float
+        K, ≥ 0 (0 K gives the zero-point amplitudes).
+    mesh : three ints
+        Γ-centred q-point mesh; ``N`` of Eq. 1 is ``prod(mesh)``.
+    frequency_cutoff_thz : float
+        Imaginary modes and modes with ``|f| <=`` this (THz) are excluded; see
+        :func:`thermal_amplitude_analysis` for their number.
+
+    Returns
+    -------
+    numpy.ndarray
+        shape=(n_atoms_unit_cell, 3), Å.  ``ζ²`` equals phonopy's thermal displacement
+        ⟨u_α²⟩ on the same mesh.
+
+    Examples
+    --------
+    >>> zeta = thermal_amplitudes(phonon, 300.0, mesh=(8, 8, 8))  # doctest: +SKIP
+    """
+    result = thermal_amplitude_analysis(
+        phonon, [temperature], mesh=mesh, frequency_cutoff_thz=frequency_cutoff_thz
+    )
+    return result.amplitudes_ang[0]
+
+
+def thermal_mode_basis(
+    phonon: Phonopy,
+    temperature: float,
+    supercell_matrix: Sequence[int] | Sequence[Sequence[int]],
+    site_index: np.ndarray,
+    frac_positions: np.ndarray,
+    *,
+    frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ,
+) -> tuple[np.ndarray, int, int]:
+    """Real matrix ``A`` with ``A Aᵀ`` the harmonic displacement covariance of a supercell.
+
+    The supercell's commensurate q-points are used, so the covariance is exact for the
+    force constants' own supercell and a Fourier interpolation otherwise.  A displacement
+    drawn as ``u = A z`` with ``z`` standard normal follows the harmonic (quantum, at
+    ``temperature``) distribution of the phonons, as phonopy's and SSCHA's random
+    displacements do.
+
+    Parameters
+    ----------
+    phonon : phonopy.Phonopy
+        With force constants.
+    temperature : float
+        K.
+    supercell_matrix : three ints or 3x3 ints
+        Supercell of the sampled structure in units of ``phonon.primitive``.
+    site_index : numpy.ndarray
+        shape=(n_super,), the unit-cell atom each supercell atom sits on.
+    frac_positions : numpy.ndarray
+        shape=(n_super, 3), ideal positions of the supercell atoms in fractional coordinates of
+        ``phonon.primitive`` (site position + lattice translation).
+
+    Returns
+    -------
+    basis : numpy.ndarray
+        shape=(3 n_super, 2 n_included_modes), Å.
+    n_imaginary_excluded : int
+    n_near_zero_excluded : int
+    """
+    temps = _check_temperatures([temperature])
+    matrix = np.asarray(supercell_matrix)
+    matrix = np.diag(matrix) if matrix.shape == (3,) else matrix
+    qpoints = np.asarray(get_commensurate_points(np.asarray(matrix, dtype=int)), dtype=float)
+    freqs, vecs = _modes_at(phonon, qpoints)
+    masses = np.asarray(phonon.primitive.masses, dtype=float)[site_index]
+    included = freqs > frequency_cutoff_thz
+    n_imag = int(np.count_nonzero(freqs < -frequency_cutoff_thz))
+    n_zero = int(np.count_nonzero(np.abs(freqs) <= frequency_cutoff_thz))
+    sigma = np.sqrt(mode_variances(np.where(included, freqs, 1.0), temps)[0] * included)
+    n_super = len(site_index)
+    phase = np.exp(2j * np.pi * frac_positions @ qpoints.T)  # (n_super, n_q)
+    # e_ν(j, q) for every supercell atom: vecs[q, 3j+α, ν] -> (n_super, 3, n_q, n_modes)
+    per_atom = vecs.reshape(len(qpoints), -1, 3, vecs.shape[-1])[:, site_index]
+    w = np.einsum("sq,qsan,qn->saqn", phase, per_atom, sigma)
+    w /= np.sqrt(len(qpoints) * masses)[:, None, None, None]
+    w = w.reshape(3 * n_super, -1)[:, included.ravel()]
+    return np.concatenate([w.real, w.imag], axis=1), n_imag, n_zero
+
+
+def _check_temperatures(temperatures_k: float | Sequence[float] | np.ndarray) -> np.ndarray:
+    temps = np.atleast_1d(np.asarray(temperatures_k, dtype=float))
+    if temps.ndim != 1 or not np.all(np.isfinite(temps)) or np.any(temps < 0):
+        raise InputError(f"temperatures {temperatures_k!r} K must be finite and >= 0")
+    return temps
+
+
+def _check_mesh(mesh: Sequence[int]) -> tuple[int, int, int]:
+    values = tuple(int(m) for m in mesh)
+    if len(values) != 3 or min(values) < 1 or any(float(m) != int(m) for m in mesh):
+        raise InputError(f"mesh={tuple(mesh)!r} must be three positive integers")
+    return values  # type: ignore[return-value]

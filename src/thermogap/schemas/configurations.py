@@ -1,0 +1,71 @@
+"""Documents of sampled atomic configurations (the ``configurations`` collection)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from thermogap.schemas.base import ThermogapDocument
+
+__all__ = ["DisplacementScheme", "ConfigurationBatchDoc", "ConfigurationDoc", "SCHEMES"]
+
+DisplacementScheme = Literal["phonon", "gaussian", "random", "equilibrium"]
+
+#: The displacement schemes, in the order documented in :mod:`thermogap.sampling.displacements`.
+SCHEMES: tuple[str, ...] = ("phonon", "gaussian", "random", "equilibrium")
+
+
+class ConfigurationDoc(ThermogapDocument):
+    """One sampled configuration: a (possibly disordered) supercell with displaced atoms."""
+
+    config_id: str = Field(..., description="Deterministic id, 16 hex digits of a SHA-256.")
+    batch_id: str = Field(..., description="Id of the batch (one sampling job) it belongs to.")
+    formula: str = Field(..., description="Reduced formula, e.g. 'Ag6S2BrI'.")
+    x: float = Field(..., description="Fraction of the first species on the mixed sublattice.")
+    scheme: DisplacementScheme = Field(..., description="Displacement scheme.")
+    temperature_k: float | None = Field(
+        None, description="Temperature of the phonon/gaussian schemes, K (None otherwise)."
+    )
+    amplitude_ang: float | None = Field(
+        None, description="Characteristic length a of the random scheme u = ε a, Å."
+    )
+    seed: int = Field(..., description="Seed of the batch's random stream.")
+    index: int = Field(..., ge=0, description="Index of the configuration within its batch.")
+    parent_phonon_id: str | None = Field(
+        None, description="Phonon calculation the amplitudes came from (None: random/equilibrium)."
+    )
+    parent_structure_id: str = Field(
+        ..., description="Id of the undisplaced supercell (structures collection)."
+    )
+    structure: dict[str, Any] = Field(..., description="pymatgen Structure.as_dict(), Å.")
+    n_atoms: int = Field(..., description="Atoms in the supercell.")
+    rms_displacement_ang: float = Field(
+        ..., description="Root-mean-square displacement from the undisplaced supercell, Å."
+    )
+    max_displacement_ang: float = Field(..., description="Largest atomic displacement, Å.")
+
+
+class ConfigurationBatchDoc(ThermogapDocument):
+    """Output of one sampling job: a batch of configurations written to `configurations`."""
+
+    batch_id: str = Field(..., description="Deterministic id of the batch, 16 hex digits.")
+    formula: str = Field(..., description="Reduced formula of the supercell.")
+    x: float = Field(..., description="Fraction of the first species on the mixed sublattice.")
+    scheme: DisplacementScheme = Field(..., description="Displacement scheme.")
+    temperature_k: float | None = Field(None, description="Temperature, K.")
+    amplitude_ang: float | None = Field(None, description="Random-scheme length a, Å.")
+    seed: int = Field(..., description="Seed of the batch.")
+    n_configurations: int = Field(..., ge=0, description="Configurations in the batch.")
+    config_ids: list[str] = Field(..., description="Ids of the configurations, in index order.")
+    parent_phonon_id: str | None = Field(None, description="Phonon calculation used, if any.")
+    parent_structure_id: str = Field(..., description="Id of the undisplaced supercell.")
+    amplitudes_ang: list[list[float]] | None = Field(
+        None, description="ζ (phonon scheme) of every supercell atom, Å, (n_atoms, 3)."
+    )
+    mesh: list[int] | None = Field(None, description="q mesh of the amplitudes (phonon scheme).")
+    n_imaginary_excluded: int = Field(0, description="Imaginary modes left out of the sums.")
+    n_near_zero_excluded: int = Field(0, description="Near-zero modes left out of the sums.")
+    mean_square_displacement_ang2: float = Field(
+        ..., description="Mean over the batch of the squared atomic displacement, Å²."
+    )

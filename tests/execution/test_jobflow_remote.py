@@ -1,0 +1,123 @@
+"""A real jobflow-remote round trip on a loopback MongoDB-protocol server.
+
+Queue and job store live on the session's ``secantusd-py`` server (or on
+``$THERMOGAP_TEST_MONGODB_URI``); the worker is this machine with ``scheduler_type: shell``;
+the runner runs in this process with 1 s polling and returns when no job can advance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from thermogap.errors import CalculationError, ConfigError
+from thermogap.execution import remote
+from thermogap.store import ResultsDB
+
+pytestmark = pytest.mark.jobflow_remote
+
+PROJECT = "tg_roundtrip"
+
+
+@pytest.fixture()
+def project_folder(tmp_path, mongo_uri, mongo_database):
+    store_uri = f"{mongo_uri}/{mongo_database}"
+    project = remote.build_project_config(
+        PROJECT,
+        store_uri,
+        work_dir=tmp_path / "work",
+        runner=remote.FAST_RUNNER_OPTIONS,
+        base_dir=tmp_path / "project",
+    )
+    folder = tmp_path / "jfremote"
+    remote.write_project_config(project, folder)
+    return folder, store_uri
+
+
+def test_flow_round_trip_completes_and_outputs_are_in_the_store(project_folder):
+    folder, store_uri = project_folder
+    n_values, seed = 300, 11
+    flow = remote.worker_check_flow(n_values=n_values, seed=seed)
+    write_job, read_job = flow.jobs
+
+    with remote.projects_folder(folder):
+        db_ids = remote.submit_flow(flow, project=PROJECT)
+        states = remote.run_until_done(PROJECT, timeout_s=100, flow_uuid=flow.uuid)
+
+    assert len(db_ids) == 2
+    assert states == {write_job.uuid: "COMPLETED", read_job.uuid: "COMPLETED"}
+
+    # Read everything back through thermogap's own view of the database, not the runner's.
+    expected = np.random.default_rng(seed).standard_normal(n_values)
+    with ResultsDB.from_spec(store_uri) as db:
+        jobstore = db.jobstore()
+        jobstore.connect()
+        written = jobstore.get_output(write_job.uuid)
+        summary = jobstore.get_output(read_job.uuid)
+        np.testing.assert_array_equal(db.blobs.get_array(written["blob"]), expected)
+        assert summary["n_values"] == n_values
+        assert summary["sum"] == pytest.approx(expected.sum(), rel=1e-12)
+        assert summary["sum_of_squares"] == pytest.approx(float(expected @ expected), rel=1e-12)
+        assert summary["document_found"] is True
+        assert db.count(remote.WORKER_CHECK_COLLECTION, {"check_id": written["check_id"]}) == 1
+        # the jobs ran in a worker process started by jobflow-remote through tg_job
+        doc = jobstore.query_one({"uuid": read_job.uuid}, properties=["metadata"])
+        assert doc["metadata"]["thermogap"]["reused"] is False
+        queue = db.collection(remote.QUEUE_COLLECTIONS["jobs"])
+        assert queue.count({"uuid": {"$in": [write_job.uuid, read_job.uuid]}}) == 2
+
+
+def test_project_file_is_private_and_points_at_the_results_database(project_folder):
+    folder, store_uri = project_folder
+    path = folder / f"{PROJECT}.yaml"
+    assert path.stat().st_mode & 0o077 == 0
+    data = yaml.safe_load(path.read_text())
+    docs_store = data["jobstore"]["docs_store"]
+    assert docs_store["uri"] == store_uri
+    assert docs_store["collection_name"] == "outputs"
+    assert data["queue"]["store"]["type"] == "MongoStore"
+    assert data["workers"]["local"]["scheduler_type"] == "shell"
+    assert data["workers"]["local"]["pre_run"].startswith("source ")
+    # jobflow-remote's JobStore built from this file resolves to the same thermogap database
+    from jobflow_remote.config.base import Project
+
+    with remote.projects_folder(folder):
+        jobstore = Project.model_validate(data).get_jobstore()
+    assert ResultsDB.from_jobstore(jobstore).config.database == ResultsDB.from_spec(
+        store_uri
+    ).config.database
+
+
+def test_projects_folder_restores_jobflow_remote_settings(tmp_path, monkeypatch):
+    import jobflow_remote
+
+    monkeypatch.delenv("JFREMOTE_PROJECTS_FOLDER", raising=False)
+    before = jobflow_remote.SETTINGS
+    with remote.projects_folder(tmp_path) as path:
+        assert jobflow_remote.SETTINGS.projects_folder == str(tmp_path.resolve()) == str(path)
+    assert jobflow_remote.SETTINGS is before
+    assert "JFREMOTE_PROJECTS_FOLDER" not in __import__("os").environ
+
+
+def test_embedded_store_is_refused_with_the_allowed_backend(tmp_path):
+    with pytest.raises(ConfigError, match="allowed: 'mongodb'"):
+        remote.build_project_config("p", tmp_path / "embedded", work_dir=tmp_path)
+
+
+def test_unknown_project_and_worker_are_named(tmp_path, project_folder):
+    folder, _ = project_folder
+    with remote.projects_folder(folder):
+        with pytest.raises(ConfigError, match="nope"):
+            remote.run_until_done("nope", timeout_s=5)
+        with pytest.raises(ConfigError, match=r"worker='gpu'.*allowed: \['local'\]"):
+            remote.submit_flow(remote.worker_check_flow(), project=PROJECT, worker="gpu")
+
+
+def test_wait_for_flow_times_out_without_a_runner(project_folder):
+    folder, _ = project_folder
+    flow = remote.worker_check_flow(n_values=3)
+    with remote.projects_folder(folder):
+        remote.submit_flow(flow, project=PROJECT)
+        with pytest.raises(CalculationError, match="READY"):
+            remote.wait_for_flow(flow.uuid, PROJECT, timeout_s=0.5, poll_s=0.2)

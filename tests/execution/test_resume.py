@@ -1,0 +1,86 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from resume_jobs import make_flow, slow_step
+
+from thermogap.execution import cache_key, run_flow
+from thermogap.store import ResultsDB
+
+HERE = Path(__file__).parent
+
+
+def _executions(log: Path) -> Counter:
+    return Counter(log.read_text().split()) if log.exists() else Counter()
+
+
+def test_second_run_reuses_every_job(db, tmp_path, monkeypatch):
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("RESUME_LOG", str(log))
+    first = run_flow(make_flow(3), db)
+    assert (first.n_jobs, first.n_ran, first.n_reused) == (3, 3, 0)
+    assert first.outputs["flow"] == pytest.approx(3.0)
+    second = run_flow(make_flow(3), db)
+    assert (second.n_jobs, second.n_ran, second.n_reused) == (3, 0, 3)
+    assert second.outputs["flow"] == pytest.approx(3.0)
+    assert _executions(log) == Counter({"step0": 1, "step1": 1, "step2": 1})
+    assert db.count("runs") == 2
+
+
+def test_changed_input_is_recomputed(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESUME_LOG", str(tmp_path / "calls.log"))
+    run_flow(make_flow(2), db)
+    longer = run_flow(make_flow(3), db)  # steps 0-1 identical, step 2 new
+    assert (longer.n_ran, longer.n_reused) == (1, 2)
+
+
+def test_cache_key_depends_on_inputs_and_function():
+    fn = slow_step.original
+    assert cache_key(fn, ("a", 1.0, 0.0), {}) == cache_key(fn, ("a", 1.0, 0.0), {})
+    assert cache_key(fn, ("a", 1.0, 0.0), {}) != cache_key(fn, ("a", 2.0, 0.0), {})
+    assert cache_key(fn, ("a", 1.0, 0.0), {}) != cache_key(make_flow, ("a", 1.0, 0.0), {})
+
+
+def _run_cli(store: Path, env: dict, **popen) -> subprocess.Popen:
+    cmd = [
+        sys.executable, "-m", "thermogap.cli.main", "run", str(HERE / "resume_workflow.py"),
+        "--store", str(store), "--set", "n_steps=5", "--set", "seconds=0.6", "--json",
+    ]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def test_killed_run_resumes_without_redoing_finished_jobs(tmp_path):
+    store = tmp_path / "store"
+    log = tmp_path / "calls.log"
+    env = os.environ | {"RESUME_LOG": str(log), "PYTHONPATH": str(HERE)}
+    proc = _run_cli(store, env)
+    deadline = time.monotonic() + 60
+    while len(_executions(log)) < 3 and time.monotonic() < deadline:  # step2 started
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    done_before_kill = _executions(log)
+    assert 2 <= len(done_before_kill) < 5
+
+    resumed = _run_cli(store, env)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err.decode()
+    summary = json.loads(out)
+    assert summary["n_jobs"] == 5
+    assert summary["n_reused"] >= 2
+    assert summary["n_ran"] + summary["n_reused"] == 5
+    runs = _executions(log)
+    # every step that finished before the kill ran exactly once over both runs
+    finished = [name for name in done_before_kill if name != max(done_before_kill)]
+    assert all(runs[name] == 1 for name in finished)
+    assert set(runs) == {f"step{i}" for i in range(5)}
+    with ResultsDB.from_spec(store) as db:
+        gaps = {d["result_id"]: d["band_gap_ev"] for d in db.query("band_gaps")}
+    assert gaps == {f"step{i}": float(i + 1) for i in range(5)}
