@@ -8,7 +8,9 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-from thermogap.store import ResultsDB  # noqa: E402
+from fixtures.mongo_server import mongo_database, mongo_uri  # noqa: E402,F401
+
+from thermogap.store import ResultsDB, StoreConfig  # noqa: E402
 
 
 @pytest.fixture
@@ -17,3 +19,18 @@ def db(tmp_path):
     database = ResultsDB.from_spec(tmp_path / "store")
     yield database
     database.close()
+
+
+@pytest.fixture
+def mongo_db(mongo_uri, mongo_database):
+    """A fresh results database (MongoStore + GridFS blobs) on the loopback MongoDB server."""
+    config = StoreConfig(backend="mongodb", uri=f"{mongo_uri}/{mongo_database}", database=mongo_database)
+    database = ResultsDB.from_spec(config)
+    yield database
+    database.close()
+
+
+@pytest.fixture(params=["monty", "mongodb"])
+def any_db(request):
+    """Each results-database backend in turn: embedded MontyDB, then MongoDB."""
+    return request.getfixturevalue("db" if request.param == "monty" else "mongo_db")

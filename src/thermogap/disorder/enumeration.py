@@ -444,6 +444,10 @@ class DisorderEnumeration:
         The permutation group the supercell's space group induces on the sublattice.
     compositions : tuple of CompositionEnumeration
         One entry per requested n, in increasing order.
+    max_listed, n_samples, seed : int
+        Settings of :func:`enumerate_composition`.
+    symprec : float
+        spglib distance tolerance, angstrom.
     """
 
     supercell: Structure
@@ -452,6 +456,10 @@ class DisorderEnumeration:
     supercell_matrix: tuple[tuple[int, ...], ...]
     symmetry: SublatticeSymmetry
     compositions: tuple[CompositionEnumeration, ...]
+    max_listed: int
+    n_samples: int
+    seed: int
+    symprec: float
 
     def structure(self, configuration: InequivalentConfiguration | Sequence[int]) -> Structure:
         """The supercell with ``configuration``'s sites holding ``species[1]``."""
@@ -541,4 +549,8 @@ def enumerate_disorder(
         supercell_matrix=tuple(tuple(int(v) for v in row) for row in matrix),
         symmetry=symmetry,
         compositions=tuple(compositions),
+        max_listed=max_listed,
+        n_samples=n_samples,
+        seed=seed,
+        symprec=symprec,
     )
