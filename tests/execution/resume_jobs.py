@@ -31,3 +31,8 @@ def make_flow(n_steps: int = 4, seconds: float = 0.0) -> Flow:
         jobs.append(step)
         previous = step.output
     return Flow(jobs, output=jobs[-1].output, name="resume-test")
+
+
+@tg_job
+def failing_step(value: float) -> float:
+    raise ArithmeticError(f"cannot handle {value=}")

@@ -7,6 +7,8 @@ the runner runs in this process with 1 s polling and returns when no job can adv
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -121,3 +123,58 @@ def test_wait_for_flow_times_out_without_a_runner(project_folder):
         remote.submit_flow(flow, project=PROJECT)
         with pytest.raises(CalculationError, match="READY"):
             remote.wait_for_flow(flow.uuid, PROJECT, timeout_s=0.5, poll_s=0.2)
+
+
+# --- the shipped templates in configs/jobflow-remote/ ------------------------------------------
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "configs" / "jobflow-remote"
+
+
+@pytest.mark.parametrize("name", ["project-local.yaml", "project-slurm.yaml"])
+def test_project_templates_are_valid_and_match_the_generated_layout(name, tmp_path):
+    from jobflow_remote.config.base import Project
+    from maggma.stores import GridFSStore
+    from qtoolkit.io import scheduler_mapping
+
+    data = yaml.safe_load((TEMPLATES / name).read_text())
+    with remote.projects_folder(tmp_path):
+        project = Project.model_validate(data)
+        generated = remote.build_project_config("x", "mongodb://h:1/thermogap", work_dir=tmp_path)
+
+    for worker_name, worker in project.workers.items():
+        lines = worker.pre_run.splitlines()
+        assert any(ln.startswith("source ") and ln.endswith("/bin/activate") for ln in lines)
+        store_lines = [ln for ln in lines if ln.startswith("export THERMOGAP_STORE=mongodb://")]
+        assert len(store_lines) == 1, worker_name
+        # qtoolkit rejects resource keys its scheduler template does not know
+        io = scheduler_mapping[worker.scheduler_type]()
+        header = io.generate_header(worker.resources)
+        if worker.scheduler_type == "slurm":
+            assert f"#SBATCH --time={worker.resources['time']}" in header
+            assert f"#SBATCH --account={worker.resources['account']}" in header
+
+    # same collections as build_project_config, so ResultsDB finds everything
+    assert data["queue"]["store"]["collection_name"] == generated["queue"]["store"]["collection_name"]
+    for key in ("flows_collection", "auxiliary_collection", "batches_collection"):
+        assert data["queue"][key] == generated["queue"][key]
+    jobstore = project.get_jobstore()
+    assert isinstance(jobstore.additional_stores["data"], GridFSStore)
+    assert jobstore.additional_stores["data"].collection_name == "outputs_data"
+    db_config = ResultsDB.from_jobstore(jobstore).config
+    assert db_config.outputs_collection == "outputs"
+    exported = store_lines[0].split("=", 1)[1]
+    assert exported.rsplit("/", 1)[1] == db_config.database
+
+
+def test_jobstore_template_is_a_thermogap_database():
+    from jobflow import JobStore
+    from maggma.stores import GridFSStore, MongoStore
+
+    spec = yaml.safe_load((TEMPLATES / "jobstore-mongodb.yaml").read_text())
+    jobstore = JobStore.from_dict_spec(spec)
+    assert type(jobstore.docs_store) is MongoStore
+    assert isinstance(jobstore.additional_stores["data"], GridFSStore)
+    config = ResultsDB.from_jobstore(jobstore).config
+    assert (config.backend, config.database, config.outputs_collection) == (
+        "mongodb", "thermogap", "outputs",
+    )  # fmt: skip

@@ -84,3 +84,18 @@ def test_killed_run_resumes_without_redoing_finished_jobs(tmp_path):
     with ResultsDB.from_spec(store) as db:
         gaps = {d["result_id"]: d["band_gap_ev"] for d in db.query("band_gaps")}
     assert gaps == {f"step{i}": float(i + 1) for i in range(5)}
+
+
+def test_failed_job_is_reported_with_its_reason_and_blocks_children(db, tmp_path, monkeypatch):
+    from jobflow import Flow
+    from resume_jobs import failing_step
+
+    monkeypatch.setenv("RESUME_LOG", str(tmp_path / "calls.log"))
+    ok = slow_step("ok", 0.0, 0.0)
+    bad = failing_step(ok.output)
+    child = slow_step("child", bad.output, 0.0)
+    summary = run_flow(Flow([ok, bad, child]), db)
+    assert (summary.n_jobs, summary.n_failed) == (1, 2)
+    assert len(summary.errors) == 1
+    assert "ArithmeticError: cannot handle value=1.0" in summary.errors[0]
+    assert db.query("band_gaps", properties=["result_id"]) == [{"result_id": "ok"}]

@@ -40,6 +40,8 @@ def _flow_from_script(path: Path, overrides: dict[str, Any]) -> tuple[Flow, list
 
 
 def _report(summary: RunSummary, levels: list[str], as_json: bool, label: str) -> None:
+    for error in summary.errors:
+        click.echo(f"thermogap: job failed: {error}", err=True)
     payload = summary.model_dump() | {"levels_of_theory": levels, "workflow": label}
     if as_json:
         echo_json(payload)

@@ -55,6 +55,7 @@ class SublatticeSymmetry:
     n_operations : int
         Number of space-group operations of the supercell (spglib, translations included);
         ``G`` divides it, and is smaller when some operations act alike on the sublattice.
+
     """
 
     permutations: NDArray[np.int64]
@@ -74,12 +75,14 @@ class SublatticeSymmetry:
         return int(self.permutations.shape[0])
 
 
-def _spglib_cell(structure: Structure) -> tuple[NDArray, NDArray, list[int]]:
+def _spglib_cell(
+    structure: Structure,
+) -> tuple[list[list[float]], list[list[float]], list[int]]:
     if not structure.is_ordered:
         raise InputError("the structure has partial occupancies; give an ordered supercell")
     return (
-        np.asarray(structure.lattice.matrix),
-        np.asarray(structure.frac_coords),
+        structure.lattice.matrix.tolist(),
+        structure.frac_coords.tolist(),
         [site.specie.Z for site in structure],
     )
 
@@ -138,6 +141,7 @@ def sublattice_permutations(
     ------
     CalculationError
         If an operation does not map the sublattice onto itself within ``symprec``.
+
     """
     frac = np.asarray(structure.frac_coords)[list(sublattice)]
     n_sites = len(frac)
@@ -192,6 +196,7 @@ def sublattice_symmetry(
     Returns
     -------
     SublatticeSymmetry
+
     """
     if not symprec > 0:
         raise InputError(f"{symprec=} must be a positive distance in angstrom")
@@ -226,6 +231,7 @@ def cycle_type(permutation: Sequence[int] | NDArray) -> tuple[int, ...]:
     -------
     tuple of int
         Lengths of its disjoint cycles; they sum to N.
+
     """
     perm = [int(p) for p in permutation]
     seen = [False] * len(perm)
@@ -260,7 +266,7 @@ def _subset_polynomial(lengths: tuple[int, ...], n_sites: int) -> list[int]:
 
 
 def count_inequivalent(permutations: Iterable[Sequence[int]] | NDArray) -> list[int]:
-    """Number of symmetry-inequivalent n-subsets of the sublattice, for every n.
+    """Count the symmetry-inequivalent n-subsets of the sublattice, for every n.
 
     Parameters
     ----------
@@ -276,6 +282,7 @@ def count_inequivalent(permutations: Iterable[Sequence[int]] | NDArray) -> list[
     ------
     CalculationError
         If the Burnside sum is not divisible by G, i.e. the permutations are not a group.
+
     """
     by_type = cycle_type_counts(permutations)
     if not by_type:

@@ -22,7 +22,12 @@ from pymatgen.core import Structure
 
 from thermogap.disorder.counting import SublatticeSymmetry, count_inequivalent, sublattice_symmetry
 from thermogap.errors import CalculationError, InputError
-from thermogap.structures.solid_solution import scaling_matrix, make_supercell, sublattice_indices
+from thermogap.structures.solid_solution import (
+    SupercellSpec,
+    make_supercell,
+    scaling_matrix,
+    sublattice_indices,
+)
 
 __all__ = [
     "CompositionEnumeration",
@@ -50,6 +55,7 @@ class InequivalentConfiguration:
         substituting species.
     multiplicity : int
         Number of distinct configurations in its class, |G| / |stabiliser|.
+
     """
 
     substituted_sites: tuple[int, ...]
@@ -74,6 +80,7 @@ class CompositionEnumeration:
         True when ``configurations`` is a random sample rather than the complete list.
     seed : int or None
         Seed of the random sample (None when listed).
+
     """
 
     n_substituted: int
@@ -165,7 +172,9 @@ def _as_configurations(configurations: Sequence[Sequence[int]] | NDArray, n_site
     if array.ndim != 2:
         raise InputError(f"configurations must have shape (M, n); got {array.shape}")
     if array.size and (array.min() < 0 or array.max() >= n_sites):
-        raise InputError(f"site indices must lie in 0..{n_sites - 1}; got {array.min()}..{array.max()}")
+        raise InputError(
+            f"site indices must lie in 0..{n_sites - 1}; got {array.min()}..{array.max()}"
+        )
     if array.shape[1] and np.any(np.diff(np.sort(array, axis=1), axis=1) == 0):
         raise InputError("a configuration lists the same site twice")
     return array
@@ -186,6 +195,7 @@ def canonicalize(
     Returns
     -------
     list of InequivalentConfiguration, length M
+
     """
     table = _KeyTable(permutations)
     configs = _as_configurations(configurations, table.n_sites)
@@ -226,6 +236,7 @@ def list_inequivalent(
     -------
     list of InequivalentConfiguration
         Sorted by canonical site tuple.
+
     """
     perms = np.asarray(permutations, dtype=np.int64)
     _check_identity_first(perms)
@@ -261,9 +272,9 @@ def _grow(table: _KeyTable, representatives: NDArray[np.int64]) -> NDArray[np.in
     keys, _ = _canonical_keys(table, candidates)
     _, first = np.unique(keys, axis=0, return_index=True)
     unique_keys = keys[np.sort(first)]
-    return np.array(
-        [_keys_to_sites(key, n_sites) for key in unique_keys], dtype=np.int64
-    ).reshape(len(unique_keys), k + 1)
+    return np.array([_keys_to_sites(key, n_sites) for key in unique_keys], dtype=np.int64).reshape(
+        len(unique_keys), k + 1
+    )
 
 
 def sample_inequivalent(
@@ -306,6 +317,7 @@ def sample_inequivalent(
     ------
     CalculationError
         If fewer than ``n_samples`` classes were met within ``max_draws`` draws.
+
     """
     perms = np.asarray(permutations, dtype=np.int64)
     _check_identity_first(perms)
@@ -332,7 +344,9 @@ def sample_inequivalent(
     while len(found) < n_samples and draws < limit:
         size = min(batch, limit - draws)
         draws += size
-        configs = np.sort(np.argsort(rng.random((size, n_sites)), axis=1)[:, :n_substituted], axis=1)
+        configs = np.sort(
+            np.argsort(rng.random((size, n_sites)), axis=1)[:, :n_substituted], axis=1
+        )
         keys, stabiliser = _canonical_keys(table, configs)
         for key, stab in zip(keys, stabiliser, strict=True):
             marker = tuple(int(v) for v in key)
@@ -392,6 +406,7 @@ def enumerate_composition(
     Returns
     -------
     CompositionEnumeration
+
     """
     perms = np.asarray(permutations, dtype=np.int64)
     n_sites = perms.shape[1]
@@ -448,6 +463,7 @@ class DisorderEnumeration:
         Settings of :func:`enumerate_composition`.
     symprec : float
         spglib distance tolerance, angstrom.
+
     """
 
     supercell: Structure
@@ -462,7 +478,7 @@ class DisorderEnumeration:
     symprec: float
 
     def structure(self, configuration: InequivalentConfiguration | Sequence[int]) -> Structure:
-        """The supercell with ``configuration``'s sites holding ``species[1]``."""
+        """Build the supercell with ``configuration``'s sites holding ``species[1]``."""
         sites = (
             configuration.substituted_sites
             if isinstance(configuration, InequivalentConfiguration)
@@ -483,7 +499,7 @@ def enumerate_disorder(
     *,
     site: str,
     species: tuple[str, str],
-    supercell: Sequence[int] | Sequence[Sequence[int]] = (2, 2, 2),
+    supercell: SupercellSpec = (2, 2, 2),
     n_substituted: Sequence[int] | None = None,
     max_listed: int = 100,
     n_samples: int = 100,
@@ -519,6 +535,7 @@ def enumerate_disorder(
     >>> result = enumerate_disorder(antiperovskite(4.9), site="Br", species=("Br", "I"))
     >>> [c.n_inequivalent for c in result.compositions]
     [1, 1, 3, 3, 6, 3, 3, 1, 1]
+
     """
     if len(species) != 2 or species[0] == species[1]:
         raise InputError(f"{species=} must be two different element symbols, e.g. ('Br', 'I')")

@@ -28,6 +28,24 @@ class RunSummary(BaseModel):
     outputs: dict[str, Any] = Field(
         default_factory=dict, description="Flow output (resolved), when it has one."
     )
+    errors: list[str] = Field(
+        default_factory=list, description="One line per failed job: job name and exception."
+    )
+
+
+class _FailureCollector(logging.Handler):
+    """Collect the one-line reasons of jobs that jobflow's local manager reports as failed."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.errors: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if " failed with exception:" in message:
+            name, _, trace = message.partition(" failed with exception:")
+            last = [line for line in trace.strip().splitlines() if line.strip()][-1:]
+            self.errors.append(f"{name}: {last[0] if last else 'unknown error'}")
 
 
 def _all_uuids(flow: Flow | Job) -> list[str]:
@@ -83,8 +101,20 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
     uuids = _all_uuids(flow)
     start = time.perf_counter()
     jobstore = db.jobstore()
-    responses = run_locally(flow, store=jobstore, log=log, ensure_success=False)
+    collector = _FailureCollector()
+    manager_logger = logging.getLogger("jobflow.managers.local")
+    manager_logger.addHandler(collector)
+    previous = manager_logger.level, manager_logger.propagate
+    manager_logger.setLevel(logging.INFO)
+    manager_logger.propagate = log  # the collector sees INFO records; the console only if asked
+    try:
+        responses = run_locally(flow, store=jobstore, log=log, ensure_success=False)
+    finally:
+        manager_logger.removeHandler(collector)
+        manager_logger.setLevel(previous[0])
+        manager_logger.propagate = previous[1]
     summary = summarize(db, uuids, flow.uuid, time.perf_counter() - start)
+    summary.errors = collector.errors
     if responses is not None and flow.output is not None:
         try:
             jobstore.connect()

@@ -50,9 +50,9 @@ import numpy as np
 import yaml
 from jobflow import Flow, Job
 
-from thermogap.errors import CalculationError, ConfigError, InputError
+from thermogap.errors import CalculationError, ConfigError, InputError, StoreError
 from thermogap.execution.cache import tg_job
-from thermogap.store.config import StoreConfig, resolve_store_config
+from thermogap.store.config import STORE_ENV_VAR, StoreConfig, resolve_store_config
 from thermogap.store.context import current_db
 from thermogap.store.database import ResultsDB
 
@@ -72,6 +72,7 @@ __all__ = [
     "submit_flow",
     "wait_for_flow",
     "worker_check_flow",
+    "worker_db",
     "write_probe",
     "write_project_config",
 ]
@@ -188,8 +189,15 @@ def build_project_config(
     runner: Mapping[str, Any] | None = None,
     base_dir: str | os.PathLike[str] | None = None,
     log_level: str = "info",
+    export_store: bool = True,
 ) -> dict[str, Any]:
     """Return a jobflow-remote project whose job store and queue are a thermogap database.
+
+    jobflow-remote hands a job on a worker a *file* job store that the runner copies
+    into the real job store after the job ends, so the worker never needs the job
+    store's address. thermogap jobs that write collections and blobs themselves do:
+    with ``export_store`` every worker's ``pre_run`` exports ``$THERMOGAP_STORE`` and
+    :func:`worker_db` opens that database inside the job.
 
     Parameters
     ----------
@@ -213,6 +221,10 @@ def build_project_config(
         ``<projects folder>/<name>``.
     log_level
         Runner log level: ``error``, ``warn``, ``info`` or ``debug``.
+    export_store
+        Append ``export THERMOGAP_STORE=...`` to each worker's ``pre_run``: the URI
+        (without credentials), or, when ``store`` is a YAML file, its path, which must
+        then exist on the worker and keeps credentials in the worker's environment.
 
     Returns
     -------
@@ -238,11 +250,16 @@ def build_project_config(
         if work_dir is None:
             raise ConfigError("give work_dir (for the default local worker) or workers")
         workers = {"local": local_worker_config(work_dir)}
+    worker_dicts = {k: dict(v) for k, v in workers.items()}
+    if export_store:
+        line = f"export {STORE_ENV_VAR}={shlex.quote(_worker_store_spec(store, config))}"
+        for worker in worker_dicts.values():
+            worker["pre_run"] = "\n".join(filter(None, [worker.get("pre_run"), line]))
     outputs = config.outputs_collection
     project: dict[str, Any] = {
         "name": name,
         "log_level": log_level,
-        "workers": {k: dict(v) for k, v in workers.items()},
+        "workers": worker_dicts,
         "queue": {
             "store": _mongo_store_spec(config, QUEUE_COLLECTIONS["jobs"], "MongoStore"),
             "flows_collection": QUEUE_COLLECTIONS["flows"],
@@ -262,6 +279,20 @@ def build_project_config(
         project["base_dir"] = str(Path(base_dir).expanduser().resolve())
     _validate_project(project)
     return project
+
+
+def _worker_store_spec(store: str | os.PathLike[str] | StoreConfig, config: StoreConfig) -> str:
+    """What a worker's ``$THERMOGAP_STORE`` should say: a YAML path or a credential-free URI."""
+    if not isinstance(store, StoreConfig) and Path(os.fspath(store)).suffix in {".yaml", ".yml"}:
+        return str(Path(os.fspath(store)).expanduser().resolve())
+    if config.username_env:
+        raise ConfigError(
+            f"store {config.display_name!r} needs credentials ({config.username_env}); give it "
+            "as a store YAML file that exists on the worker, so they stay in its environment"
+        )
+    if not config.uri:
+        raise ConfigError(f"store {config.display_name!r} has no MongoDB URI")
+    return config.uri
 
 
 def _validate_project(project: Mapping[str, Any]) -> None:
@@ -571,6 +602,45 @@ def wait_for_flow(
 
 # --- an end-to-end check of a worker ----------------------------------------------------------
 
+_WORKER_DBS: dict[str, ResultsDB] = {}
+
+
+def worker_db() -> ResultsDB:
+    """Return the results database inside a running job, under jobflow and jobflow-remote.
+
+    Under ``run_locally`` (and any job store on a database) this is
+    :func:`~thermogap.store.current_db`. On a jobflow-remote worker the job store is a
+    file (``remote_job_data.json``) that the runner copies into the database after the job,
+    so the database is the one named by ``$THERMOGAP_STORE``, which
+    :func:`build_project_config` exports in every worker's ``pre_run``.
+
+    Raises
+    ------
+    StoreError
+        Outside a running job, or on a jobflow-remote worker without ``$THERMOGAP_STORE``.
+    """
+    from jobflow import CURRENT_JOB
+    from maggma.stores import MemoryStore, MongoStore, MontyStore
+
+    docs = getattr(CURRENT_JOB.store, "docs_store", None)
+    on_a_database = isinstance(docs, MontyStore) or (
+        isinstance(docs, MongoStore) and not isinstance(docs, MemoryStore)
+    )
+    if docs is None or on_a_database:  # current_db() explains the None case
+        return current_db()
+    spec = os.environ.get(STORE_ENV_VAR)
+    if not spec:
+        raise StoreError(
+            f"this job's store is a {type(docs).__name__} (a jobflow-remote worker file), and "
+            f"${STORE_ENV_VAR} is not set; export it in the worker's pre_run "
+            "(thermogap.execution.remote.build_project_config does)"
+        )
+    if spec not in _WORKER_DBS:
+        _WORKER_DBS.clear()
+        _WORKER_DBS[spec] = ResultsDB.from_spec(spec)
+    return _WORKER_DBS[spec]
+
+
 
 @tg_job
 def write_probe(check_id: str, n_values: int, seed: int) -> dict[str, Any]:
@@ -582,7 +652,7 @@ def write_probe(check_id: str, n_values: int, seed: int) -> dict[str, Any]:
         ``check_id``, ``blob`` (a :class:`~thermogap.store.BlobRef` dump), ``hostname``
         and ``python`` (the worker's interpreter).
     """
-    return write_probe_array(current_db(), check_id, n_values, seed)
+    return write_probe_array(worker_db(), check_id, n_values, seed)
 
 
 @tg_job
@@ -595,7 +665,7 @@ def read_probe(probe: dict[str, Any]) -> dict[str, Any]:
         ``check_id``, ``n_values``, ``sum`` and ``sum_of_squares`` of the array,
         ``document_found`` and ``hostname``.
     """
-    return read_probe_array(current_db(), probe)
+    return read_probe_array(worker_db(), probe)
 
 
 def worker_check_flow(n_values: int = 1000, seed: int = 0, name: str = "worker check") -> Flow:

@@ -2,7 +2,9 @@
 
 Built-in levels ship inside the package (``thermogap/levels/builtin/*.yaml``) so an
 installed, non-editable thermogap works; ``configs/levels/`` in the repository holds
-user-editable copies. :func:`load_level` looks in ``config_dir`` when one is given and
+user-editable copies. :func:`load_level` looks first in ``config_dir`` when one is given
+(a levels directory, or a configs root holding ``levels/``), otherwise in the ``levels/``
+directory of the configuration tree :func:`thermogap.configs.config_dir` finds, and
 falls back to the built-ins.
 """
 
@@ -22,8 +24,27 @@ __all__ = ["BUILTIN_LEVELS_DIR", "level_names", "load_level"]
 BUILTIN_LEVELS_DIR = Path(__file__).parent / "builtin"
 
 
+def _user_levels_dir() -> Path | None:
+    """``levels/`` of the configuration tree found by :func:`thermogap.configs.config_dir`."""
+    from thermogap.errors import ConfigError as _ConfigError
+
+    try:
+        from thermogap.configs import config_dir as find_config_dir
+
+        candidate = find_config_dir() / "levels"
+    except (ImportError, _ConfigError):
+        return None
+    return candidate if candidate.is_dir() else None
+
+
 def _search_dirs(config_dir: str | Path | None) -> list[Path]:
-    dirs = [Path(config_dir)] if config_dir is not None else []
+    if config_dir is not None:
+        given = Path(config_dir)
+        # accept either the levels directory itself or a configs/ root holding levels/
+        dirs = [given / "levels" if (given / "levels").is_dir() else given]
+    else:
+        user = _user_levels_dir()
+        dirs = [user] if user is not None else []
     return [*dirs, BUILTIN_LEVELS_DIR]
 
 

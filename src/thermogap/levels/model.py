@@ -33,9 +33,11 @@ class CustodianSettings(BaseModel):
             "UnconvergedErrorHandler",
             "NonConvergingErrorHandler",
             "PotimErrorHandler",
-            "PositiveEnergyHandler",
+            "PositiveEnergyErrorHandler",
             "FrozenJobErrorHandler",
             "StdErrHandler",
+            "LargeSigmaHandler",
+            "IncorrectSmearingHandler",
         ],
         description="Names of classes in custodian.vasp.handlers to use.",
     )

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field
+from pymatgen.core import Structure
 
 from thermogap.schemas.base import ThermogapDocument
 
-__all__ = ["DisplacementScheme", "ConfigurationBatchDoc", "ConfigurationDoc", "SCHEMES"]
+__all__ = ["ConfigurationBatchDoc", "ConfigurationDoc", "DisplacementScheme"]
 
 DisplacementScheme = Literal["phonon", "gaussian", "random", "equilibrium"]
-
-#: The displacement schemes, in the order documented in :mod:`thermogap.sampling.displacements`.
-SCHEMES: tuple[str, ...] = ("phonon", "gaussian", "random", "equilibrium")
 
 
 class ConfigurationDoc(ThermogapDocument):
@@ -35,10 +33,13 @@ class ConfigurationDoc(ThermogapDocument):
     parent_phonon_id: str | None = Field(
         None, description="Phonon calculation the amplitudes came from (None: random/equilibrium)."
     )
+    parent_phonon_ids: list[str] = Field(
+        default_factory=list, description="All parent phonon calculations whose amplitudes entered."
+    )
     parent_structure_id: str = Field(
         ..., description="Id of the undisplaced supercell (structures collection)."
     )
-    structure: dict[str, Any] = Field(..., description="pymatgen Structure.as_dict(), Å.")
+    structure: Structure = Field(..., description="Displaced supercell (stored as Structure.as_dict()), Å.")
     n_atoms: int = Field(..., description="Atoms in the supercell.")
     rms_displacement_ang: float = Field(
         ..., description="Root-mean-square displacement from the undisplaced supercell, Å."

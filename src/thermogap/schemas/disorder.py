@@ -161,6 +161,8 @@ class DisorderEnumerationDoc(ThermogapDocument):
                 sublattice=list(symmetry.sublattice),
             ),
             supercell=result.supercell.as_dict(),
-            compositions=[CompositionEnumerationDoc.from_enumeration(c) for c in result.compositions],
+            compositions=[
+                CompositionEnumerationDoc.from_enumeration(c) for c in result.compositions
+            ],
             provenance=make_provenance(**provenance),
         )

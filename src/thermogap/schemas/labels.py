@@ -85,10 +85,14 @@ class LabelBatchDoc(ThermogapDocument):
 
 
 class LabelingSelectionDoc(ThermogapDocument):
-    """Output of the job that selects what to label and fans out batch jobs."""
+    """What a labelling run selected and, once its batches finished, what they did."""
 
     level: str = Field(..., description="Level of theory.")
     n_selected: int = Field(0, description="Configurations matching the criteria.")
     n_already_labelled: int = Field(0, description="Of those, already labelled (ok) at this level.")
     n_batches: int = Field(0, description="Batch jobs created.")
     config_ids: list[str] = Field(default_factory=list, description="Configurations sent to batches.")
+    n_labelled: int = Field(0, description="Labels written with status 'ok' by the batches.")
+    failed: dict[str, str] = Field(
+        default_factory=dict, description="config_id → reason of each failed calculation."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.core import Structure
 
 from thermogap.schemas.base import ThermogapDocument
 
@@ -88,7 +89,7 @@ class PhononDoc(ThermogapDocument):
     phonon_id: str = Field(..., description="Deterministic id (16 hex) of the calculation.")
     structure_id: str = Field(..., description="Id (16 hex) of the unit cell in `structures`.")
     formula: str = Field(..., description="Reduced formula of the unit cell.")
-    structure: dict[str, Any] = Field(..., description="Unit cell, pymatgen Structure.as_dict().")
+    structure: Structure = Field(..., description="Unit cell (stored as Structure.as_dict()).")
     n_atoms: int = Field(..., description="Atoms in the unit cell.")
     calculator: str = Field(..., description="Engine name the forces came from (e.g. 'chgnet').")
     calculator_kwargs: dict[str, Any] = Field(

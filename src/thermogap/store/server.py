@@ -351,7 +351,7 @@ def start_server(
     if host not in LOOPBACK_HOSTS and not allow_non_loopback:
         raise InputError(
             f"{host=} is not a loopback address; allowed: {', '.join(LOOPBACK_HOSTS)} "
-            "(the server has no authentication; pass allow_non_loopback=True to override)"
+            "(the server runs without authentication)"
         )
     if timeout_s <= 0:
         raise InputError(f"{timeout_s=} must be > 0 seconds")

@@ -46,9 +46,7 @@ def _check_lattice_parameter(lattice_parameter_ang: float) -> float:
             f"{lattice_parameter_ang=} is not a number; expected a positive length in angstrom"
         ) from exc
     if not math.isfinite(value) or value <= 0.0:
-        raise InputError(
-            f"{lattice_parameter_ang=} must be a positive, finite length in angstrom"
-        )
+        raise InputError(f"{lattice_parameter_ang=} must be a positive, finite length in angstrom")
     return value
 
 
@@ -85,6 +83,7 @@ def antiperovskite(
     --------
     >>> antiperovskite(4.9, a="Ag", b="S", x="I").composition.reduced_formula
     'Ag3SI'
+
     """
     length = _check_lattice_parameter(lattice_parameter_ang)
     _check_species(a=a, b=b, x=x)
@@ -115,6 +114,7 @@ def perovskite(
     -------
     Structure
         Five sites, in the order A, B, X, X, X.
+
     """
     length = _check_lattice_parameter(lattice_parameter_ang)
     _check_species(a=a, b=b, x=x)
@@ -160,6 +160,7 @@ def load_structure(path_or_name: str | Path) -> Structure:
     ------
     InputError
         If the path does not exist and is not a known name, or the file cannot be parsed.
+
     """
     path = Path(path_or_name)
     if path.is_file():

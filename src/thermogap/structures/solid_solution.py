@@ -15,13 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pymatgen.core import Element, Structure
 
 from thermogap.errors import InputError
 
 __all__ = [
+    "SupercellSpec",
     "allowed_compositions",
     "composition_to_count",
     "make_supercell",
@@ -32,6 +35,9 @@ __all__ = [
 ]
 
 _GRID_TOLERANCE = 1e-6
+
+#: Three repetitions ``(na, nb, nc)`` or a 3x3 integer scaling matrix.
+SupercellSpec = Sequence[int] | Sequence[Sequence[int]] | NDArray[np.integer[Any]]
 
 
 def allowed_compositions(n_sites: int) -> list[Fraction]:
@@ -46,6 +52,7 @@ def allowed_compositions(n_sites: int) -> list[Fraction]:
     -------
     list of Fraction
         ``[0, 1/n_sites, ..., 1]``, shape ``(n_sites + 1,)``.
+
     """
     if isinstance(n_sites, bool) or not isinstance(n_sites, (int, np.integer)) or n_sites < 1:
         raise InputError(f"{n_sites=} must be a positive integer number of sublattice sites")
@@ -53,13 +60,14 @@ def allowed_compositions(n_sites: int) -> list[Fraction]:
 
 
 def composition_to_count(x: float | Fraction, n_sites: int) -> int:
-    """Number of sublattice sites holding the first species at composition ``x``.
+    """Return the number of sublattice sites holding the first species at composition ``x``.
 
     Raises
     ------
     InputError
         If ``x`` is outside [0, 1] or not on the ``1/n_sites`` grid; the message lists the
         allowed values.
+
     """
     grid = allowed_compositions(n_sites)
     try:
@@ -67,9 +75,11 @@ def composition_to_count(x: float | Fraction, n_sites: int) -> int:
     except (TypeError, ValueError) as exc:
         raise InputError(f"{x=} is not a number; allowed: {_format_grid(grid)}") from exc
     count = round(value * n_sites)
-    if not math.isfinite(value) or not 0 <= count <= n_sites or abs(
-        value * n_sites - count
-    ) > _GRID_TOLERANCE * max(1, n_sites):
+    if (
+        not math.isfinite(value)
+        or not 0 <= count <= n_sites
+        or abs(value * n_sites - count) > _GRID_TOLERANCE * max(1, n_sites)
+    ):
         raise InputError(
             f"{x=} is not on the 1/{n_sites} grid of a sublattice with {n_sites} sites; "
             f"allowed: {_format_grid(grid)}"
@@ -95,6 +105,7 @@ def vegard_lattice_parameter(x: float, a_first_ang: float, a_second_ang: float) 
     -------
     float
         ``x * a_first_ang + (1 - x) * a_second_ang`` in angstrom.
+
     """
     if not 0.0 <= float(x) <= 1.0:
         raise InputError(f"{x=} must lie in [0, 1]")
@@ -104,35 +115,36 @@ def vegard_lattice_parameter(x: float, a_first_ang: float, a_second_ang: float) 
     return float(x) * a_first_ang + (1.0 - float(x)) * a_second_ang
 
 
-def scaling_matrix(supercell: Sequence[int] | Sequence[Sequence[int]]) -> np.ndarray:
-    """Validate a supercell specification; return it as a 3x3 integer matrix."""
-    matrix = np.asarray(supercell)
+def scaling_matrix(supercell: SupercellSpec) -> np.ndarray:
+    """Validate a supercell specification and return it as a 3x3 integer matrix."""
+    error = InputError(
+        f"supercell={supercell!r} must be three positive integers (e.g. (2, 2, 2)) "
+        "or a non-singular 3x3 integer matrix"
+    )
+    try:
+        matrix = np.asarray(supercell, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise error from exc
     if matrix.shape == (3,):
+        if np.any(matrix < 1):
+            raise error
         matrix = np.diag(matrix)
     if (
         matrix.shape != (3, 3)
-        or not np.all(np.equal(np.round(matrix), matrix))
+        or not np.all(np.round(matrix) == matrix)
         or round(abs(np.linalg.det(matrix))) < 1
     ):
-        raise InputError(
-            f"supercell={supercell!r} must be three positive integers (e.g. (2, 2, 2)) "
-            "or a non-singular 3x3 integer matrix"
-        )
-    if matrix.shape == (3, 3) and np.count_nonzero(matrix - np.diag(np.diag(matrix))) == 0:
-        if np.any(np.diag(matrix) < 1):
-            raise InputError(f"supercell={supercell!r} must have positive repetitions")
+        raise error
     return matrix.astype(int)
 
 
-def make_supercell(
-    parent: Structure, supercell: Sequence[int] | Sequence[Sequence[int]] = (2, 2, 2)
-) -> Structure:
+def make_supercell(parent: Structure, supercell: SupercellSpec = (2, 2, 2)) -> Structure:
     """Repeat ``parent`` by ``supercell`` (three integers or a 3x3 integer matrix)."""
     return parent.copy().make_supercell(scaling_matrix(supercell), in_place=False)
 
 
 def sublattice_indices(structure: Structure, site: str) -> list[int]:
-    """Indices of the sites of ``structure`` occupied by the species ``site``.
+    """Return the indices of the sites of ``structure`` occupied by the species ``site``.
 
     Parameters
     ----------
@@ -145,6 +157,7 @@ def sublattice_indices(structure: Structure, site: str) -> list[int]:
     -------
     list of int
         Site indices in structure order, shape ``(N,)``.
+
     """
     present = sorted({sp.symbol for sp in structure.composition.elements})
     if not structure.is_ordered:
@@ -160,7 +173,7 @@ def solid_solution_supercell(
     *,
     site: str,
     species: tuple[str, str],
-    supercell: Sequence[int] | Sequence[Sequence[int]] = (2, 2, 2),
+    supercell: SupercellSpec = (2, 2, 2),
     x: float | Fraction,
     lattice_parameters: Mapping[str, float] | None = None,
     substituted_sites: Sequence[int] | None = None,
@@ -199,6 +212,7 @@ def solid_solution_supercell(
     InputError
         For an unknown sublattice species, invalid species, an ``x`` off the grid (the
         message lists the allowed values), or inconsistent ``substituted_sites``.
+
     """
     if len(species) != 2 or species[0] == species[1]:
         raise InputError(f"{species=} must be two different element symbols, e.g. ('Br', 'I')")

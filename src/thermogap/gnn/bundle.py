@@ -1,0 +1,240 @@
+"""A trained GNN with everything needed to use it: weights, normalisation, graph settings.
+
+A :class:`GNNBundle` serialises to one byte string (a ``torch.save`` of the state dict plus a
+JSON header; no pickled code), which goes to the blob store with its SHA-256.
+:func:`save_gnn` writes it and the ``models`` document; :func:`load_gnn` reads it back and
+verifies the hash.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from thermogap.errors import InputError, MissingModelError, StoreError
+from thermogap.gnn.architectures import GraphConvRegressor, build_model
+from thermogap.gnn.graphs import GraphSettings
+
+if TYPE_CHECKING:
+    from thermogap.schemas.gnn import GNNModelDoc
+
+__all__ = ["FORMAT_VERSION", "GNNBundle", "TargetScaler", "load_gnn", "model_id_from_sha256", "save_gnn"]
+
+FORMAT_VERSION = 1
+MODELS_COLLECTION = "models"
+
+
+@dataclass(frozen=True)
+class TargetScaler:
+    """Min–max scaling of a target to [0, 1] (the range of the sigmoid output).
+
+    Parameters
+    ----------
+    minimum, maximum
+        Range in the target's unit; ``maximum > minimum``.
+    """
+
+    minimum: float
+    maximum: float
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.minimum) and np.isfinite(self.maximum)) or self.maximum <= self.minimum:
+            raise InputError(
+                f"target range ({self.minimum}, {self.maximum}) must be finite with max > min; "
+                "a training set needs at least two different target values"
+            )
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> TargetScaler:
+        """Range of ``values`` (``shape=(n,)``)."""
+        values = np.asarray(values, dtype=float)
+        if values.size == 0:
+            raise InputError("cannot fit a target range to zero values")
+        return cls(float(values.min()), float(values.max()))
+
+    def normalise(self, values: np.ndarray) -> np.ndarray:
+        """Map physical values to [0, 1] (values outside the range map outside [0, 1])."""
+        return (np.asarray(values, dtype=float) - self.minimum) / (self.maximum - self.minimum)
+
+    def denormalise(self, values: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`normalise`."""
+        return np.asarray(values, dtype=float) * (self.maximum - self.minimum) + self.minimum
+
+
+@dataclass
+class GNNBundle:
+    """A trained GNN ready for inference.
+
+    Attributes
+    ----------
+    model
+        The network, in eval mode.
+    architecture, hidden_channels, dropout
+        How to rebuild ``model``.
+    graph_settings
+        Cutoff and fixed feature ranges the model was trained with.
+    target, target_unit
+        Property and its unit.
+    scaler
+        Target normalisation.
+    levels
+        Levels of theory of the training labels.
+    model_id, sha256
+        Set once stored (or loaded).
+    """
+
+    model: GraphConvRegressor
+    architecture: str
+    hidden_channels: int
+    dropout: float
+    graph_settings: GraphSettings
+    target: str
+    target_unit: str
+    scaler: TargetScaler
+    levels: list[str] = field(default_factory=list)
+    model_id: str | None = None
+    sha256: str | None = None
+
+    def header(self) -> dict[str, Any]:
+        """JSON header of the serialised bundle."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "architecture": self.architecture,
+            "hidden_channels": self.hidden_channels,
+            "dropout": self.dropout,
+            "graph_settings": self.graph_settings.to_dict(),
+            "target": self.target,
+            "target_unit": self.target_unit,
+            "target_range": [self.scaler.minimum, self.scaler.maximum],
+            "levels": list(self.levels),
+        }
+
+    def to_bytes(self) -> bytes:
+        """Serialise (state dict + JSON header; deterministic for identical weights)."""
+        buffer = io.BytesIO()
+        state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        torch.save({"header": json.dumps(self.header(), sort_keys=True), "state_dict": state}, buffer)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> GNNBundle:
+        """Inverse of :meth:`to_bytes` (``weights_only`` loading: no code is unpickled)."""
+        try:
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+            header = json.loads(payload["header"])
+        except Exception as exc:  # noqa: BLE001 - any decoding failure means a bad file
+            raise InputError(f"bytes are not a thermogap GNN bundle: {exc}") from exc
+        if header.get("format_version") != FORMAT_VERSION:
+            raise InputError(
+                f"GNN bundle format {header.get('format_version')!r} unsupported; allowed: {FORMAT_VERSION}"
+            )
+        model = build_model(header["architecture"], header["hidden_channels"], header["dropout"])
+        model.load_state_dict(payload["state_dict"])
+        model.eval()
+        low, high = header["target_range"]
+        return cls(
+            model=model,
+            architecture=header["architecture"],
+            hidden_channels=int(header["hidden_channels"]),
+            dropout=float(header["dropout"]),
+            graph_settings=GraphSettings.from_dict(header["graph_settings"]),
+            target=header["target"],
+            target_unit=header["target_unit"],
+            scaler=TargetScaler(float(low), float(high)),
+            levels=list(header.get("levels", [])),
+        )
+
+
+def model_id_from_sha256(sha256: str) -> str:
+    """Model id derived from the bundle hash: ``"gnn-" + sha256[:16]``."""
+    return f"gnn-{sha256[:16]}"
+
+
+def save_gnn(db: Any, bundle: GNNBundle, doc_fields: dict[str, Any]) -> GNNModelDoc:
+    """Store a bundle in the blob store and its document in the ``models`` collection.
+
+    Parameters
+    ----------
+    db
+        A :class:`thermogap.store.ResultsDB`.
+    bundle
+        Trained model; its ``model_id`` and ``sha256`` are set on return.
+    doc_fields
+        Further :class:`~thermogap.schemas.gnn.GNNModelDoc` fields (settings, metrics,
+        history, config ids, parent_model_id, parity_plot, ...).
+
+    Returns
+    -------
+    GNNModelDoc
+        The document written (upserted by ``model_id``; storing the same bundle twice is a
+        no-op).
+    """
+    from thermogap.schemas.base import make_provenance
+    from thermogap.schemas.gnn import GNNModelDoc
+
+    data = bundle.to_bytes()
+    ref = db.blobs.put_bytes(data, kind="gnn_model", filename="gnn_bundle.pt")
+    bundle.sha256 = ref.sha256
+    bundle.model_id = model_id_from_sha256(ref.sha256)
+    doc = GNNModelDoc(
+        model_id=bundle.model_id,
+        sha256=ref.sha256,
+        blob=ref.model_dump(),
+        architecture=bundle.architecture,
+        graph_settings=bundle.graph_settings.to_dict(),
+        target=bundle.target,
+        target_unit=bundle.target_unit,
+        target_range=(bundle.scaler.minimum, bundle.scaler.maximum),
+        levels=list(bundle.levels),
+        provenance=make_provenance(
+            level=bundle.levels[-1] if bundle.levels else None,
+            model_id=bundle.model_id,
+            model_sha256=ref.sha256,
+        ),
+        **doc_fields,
+    )
+    db.upsert(MODELS_COLLECTION, [doc.model_dump(mode="json")], key="model_id")
+    return doc
+
+
+def load_gnn(db: Any, model_id: str) -> GNNBundle:
+    """Load a stored GNN, verifying its SHA-256.
+
+    Parameters
+    ----------
+    db
+        A :class:`thermogap.store.ResultsDB`.
+    model_id
+        ``model_id`` of a ``kind="gnn"`` document in the ``models`` collection.
+
+    Returns
+    -------
+    GNNBundle
+
+    Raises
+    ------
+    MissingModelError
+        If no such GNN document exists.
+    BlobIntegrityError
+        If the stored bytes do not match the recorded SHA-256.
+    StoreError
+        If the document's hash and its blob reference disagree.
+    """
+    doc = db.query_one(MODELS_COLLECTION, {"model_id": model_id, "kind": "gnn"})
+    if doc is None:
+        known = [d["model_id"] for d in db.query(MODELS_COLLECTION, {"kind": "gnn"}, properties=["model_id"])]
+        raise MissingModelError(
+            f"no GNN with model_id={model_id!r} in the models collection; known: {known[:20] or '(none)'}"
+        )
+    ref = doc["blob"]
+    if ref.get("sha256") != doc.get("sha256"):
+        raise StoreError(f"model {model_id!r}: document sha256 {doc.get('sha256')} != blob {ref.get('sha256')}")
+    bundle = GNNBundle.from_bytes(db.blobs.get_bytes(ref))
+    bundle.model_id = model_id
+    bundle.sha256 = doc["sha256"]
+    return bundle

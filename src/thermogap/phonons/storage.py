@@ -1,0 +1,75 @@
+"""Rebuild phonopy objects from documents of the ``phonons`` collection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from phonopy import Phonopy
+from pymatgen.core import Structure
+
+from thermogap.errors import UnknownEntryError
+from thermogap.phonons.harmonic import phonopy_from_force_constants
+
+__all__ = ["PHONONS_COLLECTION", "load_phonon_doc", "load_phonopy", "phonopy_from_doc"]
+
+PHONONS_COLLECTION = "phonons"
+
+
+def load_phonon_doc(db: Any, phonon_id: str) -> dict[str, Any]:
+    """Return the document of ``phonon_id`` from the ``phonons`` collection.
+
+    Parameters
+    ----------
+    db : thermogap.store.ResultsDB
+    phonon_id : str
+
+    Raises
+    ------
+    UnknownEntryError
+        If no such document exists; the message lists a few known ids.
+    """
+    doc = db.query_one(PHONONS_COLLECTION, {"phonon_id": phonon_id})
+    if doc is None:
+        known = [d["phonon_id"] for d in db.query(PHONONS_COLLECTION, properties=["phonon_id"], limit=10)]
+        raise UnknownEntryError(
+            f"no phonon calculation with {phonon_id=} in {PHONONS_COLLECTION!r}; "
+            f"known (first 10): {known or '(none)'}"
+        )
+    return doc
+
+
+def phonopy_from_doc(doc: dict[str, Any], blobs: Any) -> Phonopy:
+    """Rebuild ``phonopy.Phonopy`` (with force constants) from a phonon document.
+
+    Parameters
+    ----------
+    doc : dict
+        A :class:`thermogap.schemas.phonons.PhononDoc` as stored (or ``model_dump()``).
+    blobs : thermogap.store.BlobStore
+        Blob store holding ``doc["force_constants"]``; its SHA-256 is verified on read.
+    """
+    force_constants = blobs.get_array(doc["force_constants"])
+    return phonopy_from_force_constants(
+        Structure.from_dict(doc["structure"]),
+        doc["supercell_matrix"],
+        force_constants,
+        masses=doc.get("masses_amu"),
+    )
+
+
+def load_phonopy(db: Any, phonon_id: str) -> Phonopy:
+    """``phonopy.Phonopy`` with force constants of a stored phonon calculation.
+
+    Parameters
+    ----------
+    db : thermogap.store.ResultsDB
+        Database holding the ``phonons`` collection and the force-constant blobs.
+    phonon_id : str
+        Id of the calculation (``PhononDoc.phonon_id``).
+
+    Examples
+    --------
+    >>> phonon = load_phonopy(db, "3f2a...")  # doctest: +SKIP
+    >>> phonon.run_mesh([8, 8, 8])  # doctest: +SKIP
+    """
+    return phonopy_from_doc(load_phonon_doc(db, phonon_id), db.blobs)

@@ -1,0 +1,104 @@
+"""Turn an atomate2 VASP task document into a thermogap label document."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from thermogap.schemas.base import make_provenance
+from thermogap.schemas.labels import LabelDoc, label_id
+
+if TYPE_CHECKING:
+    from emmet.core.tasks import TaskDoc
+
+__all__ = ["KBAR_TO_EV_PER_ANG3", "label_doc_from_task_doc", "vasp_stress_to_ase"]
+
+#: 1 kbar = 0.1 GPa; 1 eV/Å^3 = 160.21766 GPa
+KBAR_TO_EV_PER_ANG3 = 0.1 / 160.21766208
+
+
+def vasp_stress_to_ase(stress_kbar: Any) -> np.ndarray:
+    """Convert VASP's stress (kbar, positive = compressive) to ASE's (eV/Å^3, positive = tensile).
+
+    Parameters
+    ----------
+    stress_kbar
+        Stress tensor as VASP writes it (vasprun.xml ``stress``), shape=(3, 3), kbar.
+
+    Returns
+    -------
+    numpy.ndarray
+        shape=(3, 3), eV/Å^3.
+    """
+    return -np.asarray(stress_kbar, dtype=float).reshape(3, 3) * KBAR_TO_EV_PER_ANG3
+
+
+def _failure_reason(task_doc: TaskDoc) -> str | None:
+    state = str(getattr(task_doc.state, "value", task_doc.state))
+    if state == "successful":
+        return None
+    calc = task_doc.calcs_reversed[0] if task_doc.calcs_reversed else None
+    errors = list(task_doc.analysis.errors or []) if task_doc.analysis else []
+    if calc is not None and str(getattr(calc.has_vasp_completed, "value", "")) != "successful":
+        errors.insert(0, "VASP run not converged (electronic or ionic)")
+    return "; ".join(errors) or f"VASP task state {state!r}"
+
+
+def label_doc_from_task_doc(
+    task_doc: TaskDoc, config_id: str, level: str, structure: dict[str, Any]
+) -> LabelDoc:
+    """Build a label document from a parsed VASP static run.
+
+    Parameters
+    ----------
+    task_doc
+        atomate2/emmet ``TaskDoc`` of the run directory.
+    config_id, level
+        Configuration id and level name of the label.
+    structure
+        ``Structure.as_dict()`` of the configuration that was submitted.
+
+    Returns
+    -------
+    LabelDoc
+        ``status="ok"`` with energy (eV), forces (eV/Å), stress (eV/Å^3, ASE sign),
+        band gap and VBM (eV); or ``status="failed"`` with the reason if VASP did not
+        converge or returned non-finite numbers.
+    """
+    engine_info = {
+        "engine": "vasp",
+        "task_label": task_doc.task_label,
+        "custodian_corrections": len(task_doc.custodian or []),
+        "dir_name": task_doc.dir_name,
+    }
+    reason = _failure_reason(task_doc)
+    if reason is not None:
+        return LabelDoc.failed(config_id, level, structure, reason, engine_info=engine_info)
+    output = task_doc.output
+    calc_output = task_doc.calcs_reversed[0].output
+    n_atoms = len(output.structure)
+    energy = float(output.energy)
+    forces = np.asarray(output.forces, dtype=float)
+    stress = vasp_stress_to_ase(output.stress)
+    if not (np.isfinite(energy) and np.all(np.isfinite(forces)) and np.all(np.isfinite(stress))):
+        return LabelDoc.failed(
+            config_id, level, structure, "VASP returned non-finite energy/forces/stress",
+            engine_info=engine_info,
+        )
+    return LabelDoc(
+        label_id=label_id(config_id, level),
+        config_id=config_id,
+        level=level,
+        status="ok",
+        structure=output.structure.as_dict(),
+        n_atoms=n_atoms,
+        energy_ev=energy,
+        energy_per_atom_ev=energy / n_atoms,
+        forces_ev_per_ang=forces.tolist(),
+        stress_ev_per_ang3=stress.tolist(),
+        band_gap_ev=None if output.bandgap is None else float(output.bandgap),
+        vbm_ev=None if calc_output.vbm is None else float(calc_output.vbm),
+        engine_info=engine_info,
+        provenance=make_provenance(level=level),
+    )
