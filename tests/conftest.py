@@ -8,9 +8,8 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-from fixtures.mongo_server import mongo_database, mongo_uri  # noqa: E402,F401
-
-from thermogap.store import ResultsDB, StoreConfig  # noqa: E402
+from fixtures.mongo_server import mongo_database, mongo_uri  # noqa: F401
+from thermogap.store import ResultsDB, StoreConfig
 
 
 @pytest.fixture
@@ -22,9 +21,11 @@ def db(tmp_path):
 
 
 @pytest.fixture
-def mongo_db(mongo_uri, mongo_database):
+def mongo_db(mongo_uri, mongo_database):  # noqa: F811
     """A fresh results database (MongoStore + GridFS blobs) on the loopback MongoDB server."""
-    config = StoreConfig(backend="mongodb", uri=f"{mongo_uri}/{mongo_database}", database=mongo_database)
+    config = StoreConfig(
+        backend="mongodb", uri=f"{mongo_uri}/{mongo_database}", database=mongo_database
+    )
     database = ResultsDB.from_spec(config)
     yield database
     database.close()

@@ -54,7 +54,9 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def named_config(kind: str, name_or_path: str, directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def named_config(
+    kind: str, name_or_path: str, directory: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
     """Load ``configs/<kind>/<name>.yaml`` or a YAML file given by path.
 
     Parameters

@@ -8,7 +8,9 @@ import sys
 def thermogap(*args):
     result = subprocess.run(
         [sys.executable, "-m", "thermogap.cli.main", *args],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

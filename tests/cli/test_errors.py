@@ -11,7 +11,11 @@ import pytest
 def thermogap(*args, cwd=None, env=None):
     return subprocess.run(
         [sys.executable, "-m", "thermogap.cli.main", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
     )
 
 

@@ -86,9 +86,10 @@ def test_project_file_is_private_and_points_at_the_results_database(project_fold
 
     with remote.projects_folder(folder):
         jobstore = Project.model_validate(data).get_jobstore()
-    assert ResultsDB.from_jobstore(jobstore).config.database == ResultsDB.from_spec(
-        store_uri
-    ).config.database
+    assert (
+        ResultsDB.from_jobstore(jobstore).config.database
+        == ResultsDB.from_spec(store_uri).config.database
+    )
 
 
 def test_projects_folder_restores_jobflow_remote_settings(tmp_path, monkeypatch):
@@ -154,7 +155,9 @@ def test_project_templates_are_valid_and_match_the_generated_layout(name, tmp_pa
             assert f"#SBATCH --account={worker.resources['account']}" in header
 
     # same collections as build_project_config, so ResultsDB finds everything
-    assert data["queue"]["store"]["collection_name"] == generated["queue"]["store"]["collection_name"]
+    assert (
+        data["queue"]["store"]["collection_name"] == generated["queue"]["store"]["collection_name"]
+    )
     for key in ("flows_collection", "auxiliary_collection", "batches_collection"):
         assert data["queue"][key] == generated["queue"][key]
     jobstore = project.get_jobstore()
@@ -178,3 +181,21 @@ def test_jobstore_template_is_a_thermogap_database():
     assert (config.backend, config.database, config.outputs_collection) == (
         "mongodb", "thermogap", "outputs",
     )  # fmt: skip
+
+
+def test_unreachable_queue_database_fails_fast_naming_the_host(tmp_path):
+    import time
+
+    from thermogap.errors import StoreConnectionError
+    from thermogap.store.server import free_loopback_port
+
+    port = free_loopback_port()  # nothing listens there
+    project = remote.build_project_config(
+        "dead", f"mongodb://127.0.0.1:{port}/tg", work_dir=tmp_path / "w", base_dir=tmp_path / "b"
+    )
+    remote.write_project_config(project, tmp_path / "jf")
+    t0 = time.monotonic()
+    with remote.projects_folder(tmp_path / "jf"):
+        with pytest.raises(StoreConnectionError, match=f"127.0.0.1:{port}"):
+            remote.submit_flow(remote.worker_check_flow(), project="dead")
+    assert time.monotonic() - t0 < 10

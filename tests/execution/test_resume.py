@@ -49,8 +49,18 @@ def test_cache_key_depends_on_inputs_and_function():
 
 def _run_cli(store: Path, env: dict, **popen) -> subprocess.Popen:
     cmd = [
-        sys.executable, "-m", "thermogap.cli.main", "run", str(HERE / "resume_workflow.py"),
-        "--store", str(store), "--set", "n_steps=5", "--set", "seconds=0.6", "--json",
+        sys.executable,
+        "-m",
+        "thermogap.cli.main",
+        "run",
+        str(HERE / "resume_workflow.py"),
+        "--store",
+        str(store),
+        "--set",
+        "n_steps=5",
+        "--set",
+        "seconds=0.6",
+        "--json",
     ]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
 

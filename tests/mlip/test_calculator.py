@@ -5,6 +5,7 @@ import sys
 import textwrap
 
 import numpy as np
+import torch
 import pytest
 
 from thermogap.errors import BlobIntegrityError, UnknownEntryError
@@ -60,7 +61,9 @@ def test_calculator_from_model_id_matches_mace_own_loader(db, tiny_mace, labelle
     with contained_mace_import():
         from mace.calculators import MACECalculator
 
-        reference = MACECalculator(model_paths=str(tiny_mace.model_path), default_dtype="float64")
+        reference = MACECalculator(
+            models=torch.load(tiny_mace.model_path, weights_only=False), default_dtype="float64"
+        )
     atoms = labelled_configurations[0].copy()
     atoms.calc = calc
     forces = atoms.get_forces()

@@ -1,6 +1,7 @@
 import re
 
 import numpy as np
+import torch
 import pytest
 
 from thermogap.errors import InputError
@@ -65,7 +66,9 @@ def test_metrics_agree_with_mace_calculator_loaded_by_mace(tiny_mace, labelled_c
     with contained_mace_import():
         from mace.calculators import MACECalculator
 
-        calc = MACECalculator(model_paths=str(tiny_mace.model_path), default_dtype="float64")
+        calc = MACECalculator(
+            models=torch.load(tiny_mace.model_path, weights_only=False), default_dtype="float64"
+        )
     errors = []
     for i in tiny_mace.split.valid:
         atoms = labelled_configurations[i].copy()

@@ -2,10 +2,9 @@ import hashlib
 
 import numpy as np
 import pytest
-
-from thermogap.errors import BlobIntegrityError
 from bson import Binary
 
+from thermogap.errors import BlobIntegrityError
 from thermogap.store.blobs import BlobRef, FileBlobStore
 
 

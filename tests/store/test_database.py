@@ -20,7 +20,9 @@ def test_upsert_is_idempotent_and_replaces(any_db):
 def test_compound_keys(any_db):
     docs = [{"config_id": "a", "level": lvl, "gap": g} for lvl, g in [("A", 1.0), ("B", 2.0)]]
     any_db.upsert("labels", docs, key=["config_id", "level"])
-    any_db.upsert("labels", [{"config_id": "a", "level": "B", "gap": 3.0}], key=["config_id", "level"])
+    any_db.upsert(
+        "labels", [{"config_id": "a", "level": "B", "gap": 3.0}], key=["config_id", "level"]
+    )
     gaps = {d["level"]: d["gap"] for d in any_db.query("labels", {"config_id": "a"})}
     assert gaps == {"A": 1.0, "B": 3.0}
 

@@ -110,7 +110,7 @@ def test_stale_pidfile_is_detected_and_replaced(tmp_path):
 
 def test_unreadable_pidfile_names_the_file(tmp_path):
     (tmp_path / "secantusd.pid").write_text("{not json")
-    with pytest.raises(StoreError, match="secantusd.pid"):
+    with pytest.raises(StoreError, match=r"secantusd\.pid"):
         read_server_info(tmp_path)
 
 

@@ -45,7 +45,7 @@ def _describe(info: ServerInfo) -> dict[str, Any]:
 
 
 def _databases(uri: str) -> dict[str, dict[str, int]]:
-    """Collections and their document counts, per non-system database."""
+    """Return ``{database: {collection: document count}}`` of the non-system databases."""
     import pymongo
 
     client: pymongo.MongoClient = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000)
@@ -75,12 +75,18 @@ def command() -> None:
 
 @command.command("start")
 @data_dir_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
-@click.option("--port", type=int, default=None, help="TCP port. Default: the last one used, else a free one.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on."
+)
+@click.option(
+    "--port", type=int, default=None, help="TCP port. Default: the last one used, else a free one."
+)
 @click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True,
               help="Seconds to wait for the server to answer.")  # fmt: skip
 @json_option
-def start(data_dir: Path | None, host: str, port: int | None, timeout_s: float, as_json: bool) -> None:
+def start(
+    data_dir: Path | None, host: str, port: int | None, timeout_s: float, as_json: bool
+) -> None:
     """Start the server in the background (does nothing if it already runs)."""
     data_path = data_dir or default_data_dir()
     previous = read_server_info(data_path)

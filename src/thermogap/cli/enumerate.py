@@ -95,7 +95,7 @@ def _print_table(result: DisorderEnumeration, rows: list[dict[str, Any]]) -> Non
     default=100,
     show_default=True,
     type=click.IntRange(min=0),
-    help="Otherwise sample this many distinct ones at random.",
+    help="Otherwise sample this many distinct ones (all are listed if there are no more).",
 )
 @click.option(
     "--seed",

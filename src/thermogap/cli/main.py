@@ -32,14 +32,16 @@ class LazyGroup(click.Group):
     """A click group that imports a subcommand's module only when it is invoked."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return the names of all subcommands."""
         return sorted(_COMMAND_MODULES)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import and return the subcommand ``cmd_name`` (``None`` if unknown)."""
         module_name = _COMMAND_MODULES.get(cmd_name)
         if module_name is None:
             return None
         module = importlib.import_module(module_name)
-        return getattr(module, f"{cmd_name}_command", None) or getattr(module, "command")
+        return getattr(module, f"{cmd_name}_command", None) or module.command
 
 
 @click.group(cls=LazyGroup)

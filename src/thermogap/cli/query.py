@@ -25,7 +25,9 @@ def command() -> None:
 
 @command.command("band-gaps")
 @store_option
-@click.option("--x", "x", type=float, default=None, help="Composition x (fraction of first species).")
+@click.option(
+    "--x", "x", type=float, default=None, help="Composition x (fraction of first species)."
+)
 @click.option("--temperature", type=float, default=None, help="Temperature in K.")
 @click.option("--formula", default=None, help="Reduced formula of the end member or family.")
 @click.option("--level", default=None, help="Level of theory of the gaps.")

@@ -10,7 +10,9 @@ from thermogap.store import COLLECTIONS
 
 @click.command("status")
 @store_option
-@click.option("--runs", "n_runs", default=5, show_default=True, help="How many recent runs to list.")
+@click.option(
+    "--runs", "n_runs", default=5, show_default=True, help="How many recent runs to list."
+)
 @json_option
 def command(store: str | None, n_runs: int, as_json: bool) -> None:
     """Summarise the results database: documents per collection and recent runs."""

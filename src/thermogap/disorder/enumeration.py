@@ -397,7 +397,8 @@ def enumerate_composition(
         List every class when there are at most this many (the seed paper keeps all
         configurations up to about 100).
     n_samples : int
-        Otherwise draw this many distinct classes at random (the paper: about 100).
+        Otherwise draw this many distinct classes at random (the paper: about 100).  When
+        there are no more classes than ``n_samples``, all are listed instead.
     seed : int
         Seed of the random sample.
     n_inequivalent : int, optional

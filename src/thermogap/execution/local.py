@@ -1,4 +1,4 @@
-"""Run a flow on this machine with jobflow's ``run_locally`` and report what ran and what was reused."""
+"""Run a flow on this machine with jobflow's ``run_locally``; report what ran and was reused."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import yaml
@@ -55,6 +55,7 @@ from thermogap.execution.cache import tg_job
 from thermogap.store.config import STORE_ENV_VAR, StoreConfig, resolve_store_config
 from thermogap.store.context import current_db
 from thermogap.store.database import ResultsDB
+from thermogap.store.server import check_reachable
 
 __all__ = [
     "FAST_RUNNER_OPTIONS",
@@ -282,7 +283,7 @@ def build_project_config(
 
 
 def _worker_store_spec(store: str | os.PathLike[str] | StoreConfig, config: StoreConfig) -> str:
-    """What a worker's ``$THERMOGAP_STORE`` should say: a YAML path or a credential-free URI."""
+    """Return what a worker's ``$THERMOGAP_STORE`` says: a YAML path or a credential-free URI."""
     if not isinstance(store, StoreConfig) and Path(os.fspath(store)).suffix in {".yaml", ".yml"}:
         return str(Path(os.fspath(store)).expanduser().resolve())
     if config.username_env:
@@ -399,13 +400,21 @@ def projects_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def _project(project: str) -> Any:
+    """Load a project and check that its queue database answers (one clear line if not)."""
     from jobflow_remote import ConfigManager
     from jobflow_remote.config.base import ConfigError as JfrConfigError
 
     try:
-        return ConfigManager().get_project(project)
+        proj = ConfigManager().get_project(project)
     except JfrConfigError as exc:
         raise ConfigError(f"jobflow-remote project {project!r}: {exc}") from None
+    queue = proj.queue.store
+    uri = (
+        queue.get("uri") or f"mongodb://{queue.get('host', 'localhost')}:{queue.get('port', 27017)}"
+    )
+    timeout_ms = (queue.get("mongoclient_kwargs") or {}).get("serverSelectionTimeoutMS", 5000)
+    check_reachable(uri, timeout_s=min(float(timeout_ms) / 1000, 10.0))
+    return proj
 
 
 def initialize_queue(project: str) -> bool:
@@ -641,7 +650,6 @@ def worker_db() -> ResultsDB:
     return _WORKER_DBS[spec]
 
 
-
 @tg_job
 def write_probe(check_id: str, n_values: int, seed: int) -> dict[str, Any]:
     """Job: write a random array to the blob store and a document to the results DB.
@@ -686,8 +694,8 @@ def worker_check_flow(n_values: int = 1000, seed: int = 0, name: str = "worker c
     if n_values < 1:
         raise InputError(f"{n_values=} must be >= 1")
     check_id = uuid.uuid4().hex
-    first = write_probe(check_id, n_values, seed)
-    second = read_probe(first.output)
+    first = cast(Job, write_probe(check_id, n_values, seed))
+    second = cast(Job, read_probe(cast(Any, first.output)))  # resolved on the worker
     return Flow([first, second], output=second.output, name=name)
 
 

@@ -48,6 +48,7 @@ class EnumerateConfigurationsMaker(Maker):
     >>> from thermogap.structures import load_structure
     >>> maker = EnumerateConfigurationsMaker(site="Br", species=("Br", "I"))
     >>> job = maker.make(load_structure("Ag3SBr"))  # doctest: +SKIP
+
     """
 
     name: str = "enumerate configurations"
@@ -60,7 +61,7 @@ class EnumerateConfigurationsMaker(Maker):
     symprec: float = 1e-3
 
     @tg_job
-    def make(
+    def make(  # type: ignore[override]
         self, parent: Structure, n_substituted: Sequence[int] | None = None
     ) -> DisorderEnumerationDoc:
         """Enumerate the configurations of ``parent`` repeated by ``supercell``.
@@ -75,6 +76,7 @@ class EnumerateConfigurationsMaker(Maker):
         Returns
         -------
         DisorderEnumerationDoc
+
         """
         result = enumerate_disorder(
             parent,

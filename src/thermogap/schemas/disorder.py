@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from pymatgen.core import Structure
 
 from thermogap.schemas.base import Provenance, ThermogapDocument, make_provenance
 
@@ -126,6 +127,12 @@ class DisorderEnumerationDoc(ThermogapDocument):
         ..., description="One entry per number of substituted sites, increasing."
     )
     provenance: Provenance = Field(default_factory=make_provenance, description="Provenance.")
+
+    @field_validator("supercell", mode="before")
+    @classmethod
+    def _structure_as_dict(cls, value: Any) -> Any:
+        # MontyDecoder turns a stored Structure dict back into a Structure before validation
+        return value.as_dict() if isinstance(value, Structure) else value
 
     @classmethod
     def from_enumeration(

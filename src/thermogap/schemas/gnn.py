@@ -157,6 +157,9 @@ class GNNDatasetDoc(ThermogapDocument):
     blob: dict[str, Any] = Field(
         ..., description="BlobRef of JSON {config_ids, structures (as_dict), targets}."
     )
+    test_config_ids: list[str] | None = Field(
+        None, description="Ids held out for testing (set for combined datasets of a study)."
+    )
 
 
 class GNNSearchPoint(BaseModel):

@@ -50,7 +50,9 @@ class BlobStore(ABC):
     def exists(self, blob_id: str) -> bool:
         """Return whether a blob with this id is stored."""
 
-    def put_bytes(self, data: bytes, *, kind: str = "bytes", filename: str | None = None) -> BlobRef:
+    def put_bytes(
+        self, data: bytes, *, kind: str = "bytes", filename: str | None = None
+    ) -> BlobRef:
         """Store ``data`` and return its reference (idempotent for identical bytes)."""
         digest = _sha256(data)
         if not self.exists(digest):

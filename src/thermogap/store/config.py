@@ -85,7 +85,9 @@ class StoreConfig(BaseModel):
             return str(self.path)
         parts = urlsplit(self.uri or "")
         host = parts.hostname or "?"
-        return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}/{self.database}"
+        return (
+            f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}/{self.database}"
+        )
 
 
 def _from_uri(uri: str) -> StoreConfig:

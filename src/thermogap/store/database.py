@@ -8,6 +8,7 @@ thermogap's own collections (``structures``, ``phonons``, ``configurations``, ``
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -191,10 +192,9 @@ class ResultsDB:
     def close(self) -> None:
         """Close every open connection."""
         for store in self._stores.values():
-            try:
+            # closing twice or a dead server must not raise on the way out
+            with contextlib.suppress(Exception):
                 store.close()
-            except Exception:  # closing twice or a dead server must not raise on the way out
-                pass
         self._stores.clear()
         if self._client is not None:
             self._client.close()
@@ -219,9 +219,7 @@ class ResultsDB:
             self._raw(name).create_index([(k, 1) for k in keys], unique=unique)
         self._indexed.add(tag)
 
-    def upsert(
-        self, name: str, docs: Iterable[dict[str, Any]], key: str | Sequence[str]
-    ) -> int:
+    def upsert(self, name: str, docs: Iterable[dict[str, Any]], key: str | Sequence[str]) -> int:
         """Insert or replace documents in bulk, matching on ``key``; return how many were written.
 
         Each document is written whole in one operation: a reader never sees half of one.

@@ -131,7 +131,10 @@ class ServerInfo:
 
 
 def default_data_dir() -> Path:
-    """Data directory used when none is given: ``$THERMOGAP_DB_DIR`` or ``~/.thermogap/db``."""
+    """Return the data directory used when none is given.
+
+    ``$THERMOGAP_DB_DIR`` if set, else ``~/.thermogap/db``.
+    """
     env = os.environ.get("THERMOGAP_DB_DIR")
     return Path(env).expanduser() if env else Path.home() / ".thermogap" / "db"
 
@@ -214,8 +217,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         parts = urlsplit(uri)
         where = parts.netloc.rsplit("@", 1)[-1] or uri
         raise StoreConnectionError(
-            f"cannot reach MongoDB at {where} within {timeout_s:g} s "
-            f"({type(exc).__name__})"
+            f"cannot reach MongoDB at {where} within {timeout_s:g} s ({type(exc).__name__})"
         ) from None
     finally:
         client.close()
@@ -244,7 +246,9 @@ def read_server_info(data_dir: str | os.PathLike[str]) -> ServerInfo | None:
             create_time=float(raw["create_time"]),
         )
     except (ValueError, KeyError, TypeError) as exc:
-        raise StoreError(f"unreadable pidfile {pidfile}: {exc}; delete it if no server runs") from None
+        raise StoreError(
+            f"unreadable pidfile {pidfile}: {exc}; delete it if no server runs"
+        ) from None
 
 
 def _remembered_port(data_dir: Path, host: str) -> int | None:
@@ -279,7 +283,9 @@ def _tail(path: Path, n_lines: int = 5) -> str:
     return " | ".join(line.strip() for line in lines[-n_lines:])
 
 
-def _wait_until_ready(proc: subprocess.Popen[bytes], uri: str, log_path: Path, timeout_s: float) -> None:
+def _wait_until_ready(
+    proc: subprocess.Popen[bytes], uri: str, log_path: Path, timeout_s: float
+) -> None:
     """Poll until the server answers a ping, it exits, or ``timeout_s`` passes."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -419,7 +425,9 @@ def _terminate(pid: int, timeout_s: float) -> None:
         pass
 
 
-def stop_server(data_dir: str | os.PathLike[str] | None = None, timeout_s: float = 10.0) -> ServerInfo | None:
+def stop_server(
+    data_dir: str | os.PathLike[str] | None = None, timeout_s: float = 10.0
+) -> ServerInfo | None:
     """Stop the server recorded in ``data_dir`` and remove its pidfile.
 
     Sends SIGTERM (the server then closes its storage cleanly) and SIGKILL if it has
@@ -430,7 +438,9 @@ def stop_server(data_dir: str | os.PathLike[str] | None = None, timeout_s: float
     ServerInfo or None
         The server that was stopped, or ``None`` if none was running.
     """
-    data_path = (Path(data_dir) if data_dir is not None else default_data_dir()).expanduser().resolve()
+    data_path = (
+        (Path(data_dir) if data_dir is not None else default_data_dir()).expanduser().resolve()
+    )
     info = read_server_info(data_path)
     if info is None:
         return None

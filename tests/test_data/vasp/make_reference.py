@@ -18,13 +18,13 @@ import numpy as np
 
 HERE = Path(__file__).parent
 A = 4.85  # Å
-# VASP order (pymatgen sorts by electronegativity): Ag Ag Ag S Br
-SPECIES = ["Ag", "Ag", "Ag", "S", "Br"]
+# POSCAR order as atomate2 writes it for the test structure (no sorting): Br S Ag Ag Ag
+SPECIES = ["Br", "S", "Ag", "Ag", "Ag"]
 FRAC = np.array(
-    [[0.52, 0.5, 0.0], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0]]
+    [[0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.52, 0.5, 0.0], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5]]
 )
 FORCES = np.array(
-    [[-0.21345, 0.0, 0.0], [0.05112, 0.0, 0.0], [0.05112, 0.0, 0.0], [0.06021, 0.0, 0.0], [0.051, 0.0, 0.0]]
+    [[0.051, 0.0, 0.0], [0.06021, 0.0, 0.0], [-0.21345, 0.0, 0.0], [0.05112, 0.0, 0.0], [0.05112, 0.0, 0.0]]
 )
 STRESS_KBAR = np.array([[-6.4321, 0.1234, 0.0], [0.1234, -5.9876, 0.0], [0.0, 0.0, -5.9876]])
 E_FR, E_0 = -16.84213746, -16.84197125  # eV
@@ -114,7 +114,7 @@ def vasprun(incar: dict[str, tuple[str, str]], n_scsteps: int, nelm: int, gap_sh
         f'  <i type="{t}" name="{k}">{v}</i>' if t != "float" else f'  <i name="{k}">{v}</i>'
         for k, (t, v) in incar.items()
     )
-    types = ["Ag", "S", "Br"]
+    types = ["Br", "S", "Ag"]
     atoms_rc = "\n".join(
         f"    <rc><c>{s:2s}</c><c>{types.index(s) + 1:4d}</c></rc>" for s in SPECIES
     )
@@ -303,9 +303,9 @@ def contcar() -> str:
     """CONTCAR = final structure (unchanged in a static run)."""
     rows = "\n".join("  " + " ".join(f"{x:.16f}" for x in r) for r in FRAC)
     return (
-        "Ag3 S1 Br1\n1.0\n"
+        "Br1 S1 Ag3\n1.0\n"
         + "\n".join("  " + " ".join(f"{x:.16f}" for x in r) for r in np.eye(3) * A)
-        + "\nAg S Br\n3 1 1\ndirect\n"
+        + "\nBr S Ag\n1 1 3\ndirect\n"
         + rows
         + "\n"
     )

@@ -1,0 +1,560 @@
+"""jobflow Makers for GNN property models: datasets, training, searches, studies, inference.
+
+Data move between jobs by reference: a dataset job exports labels into one blob
+(:class:`~thermogap.schemas.gnn.GNNDatasetDoc`), training jobs read it and write the model
+to the blob store and the ``models`` collection, and later jobs load the model by id
+(``load_gnn`` verifies its SHA-256).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from jobflow import Maker
+from pymatgen.core import Structure
+
+from thermogap.errors import InputError
+from thermogap.execution import tg_job
+from thermogap.schemas.base import make_provenance
+from thermogap.schemas.gnn import (
+    TARGET_UNITS,
+    BondImportance,
+    DatasetStudyDoc,
+    DatasetStudyRow,
+    GNNDatasetDoc,
+    GNNExplanationDoc,
+    GNNModelDoc,
+    GNNPredictionDoc,
+    GNNSearchDoc,
+    GNNSearchPoint,
+    GNNTrainingSettings,
+    GNNTransferDoc,
+)
+
+__all__ = [
+    "DatasetStudySummaryMaker",
+    "DatasetStudyTrainMaker",
+    "GNNCombineDatasetsMaker",
+    "GNNDatasetMaker",
+    "GNNExplainMaker",
+    "GNNPredictMaker",
+    "GNNSearchSummaryMaker",
+    "GNNTrainMaker",
+    "GNNTransferSummaryMaker",
+    "load_dataset",
+]
+
+LABELS_COLLECTION = "labels"
+
+
+# --------------------------------------------------------------------------------------------
+# helpers shared by the Makers (thin: the science is in thermogap.gnn)
+# --------------------------------------------------------------------------------------------
+def _db() -> Any:
+    from thermogap.store import current_db
+
+    return current_db()
+
+
+def _doc(model: Any, cls: type) -> Any:
+    """Accept a pydantic document or its dict form (as resolved from a job output)."""
+    return model if isinstance(model, cls) else cls.model_validate(model)
+
+
+def load_dataset(db: Any, dataset: GNNDatasetDoc | dict[str, Any]) -> Any:
+    """Read a dataset blob back as a :class:`thermogap.gnn.dataset_study.LabelledSet`."""
+    from thermogap.gnn.dataset_study import LabelledSet
+
+    dataset = _doc(dataset, GNNDatasetDoc)
+    payload = json.loads(db.blobs.get_bytes(dataset.blob))
+    return LabelledSet(
+        name=dataset.name,
+        structures=[Structure.from_dict(d) for d in payload["structures"]],
+        targets=np.asarray(payload["targets"], dtype=float),
+        ids=list(payload["config_ids"]),
+        test_ids=dataset.test_config_ids,
+    )
+
+
+def _store_dataset(db: Any, name: str, level: str, target: str, labelled: Any) -> GNNDatasetDoc:
+    payload = {
+        "config_ids": labelled.ids,
+        "structures": [s.as_dict() for s in labelled.structures],
+        "targets": [float(t) for t in labelled.targets],
+    }
+    ref = db.blobs.put_bytes(json.dumps(payload, sort_keys=True).encode(), kind="gnn_dataset", filename=f"{name}.json")
+    return GNNDatasetDoc(
+        name=name,
+        level=level,
+        target=target,
+        target_unit=TARGET_UNITS[target],
+        n_structures=len(labelled.ids),
+        config_ids=list(labelled.ids),
+        blob=ref.model_dump(),
+        test_config_ids=labelled.test_ids,
+        provenance=make_provenance(level=level),
+    )
+
+
+def _split_with_test_ids(ids: list[str], test_ids: list[str] | None, settings: GNNTrainingSettings) -> Any:
+    from thermogap.gnn.training import DataSplit, split_indices
+
+    if not test_ids:
+        return split_indices(len(ids), settings.split_fractions, settings.split_seed)
+    held = set(test_ids)
+    test = np.array([i for i, k in enumerate(ids) if k in held], dtype=int)
+    rest = np.array([i for i, k in enumerate(ids) if k not in held], dtype=int)
+    f_train, f_val, _ = settings.split_fractions
+    inner = split_indices(len(rest), (f_train / (f_train + f_val), f_val / (f_train + f_val), 0.0), settings.split_seed)
+    return DataSplit(rest[inner.train], rest[inner.validation], test)
+
+
+def _model_fields(result: Any, parity_ref: Any, settings: GNNTrainingSettings, parent: str | None) -> dict[str, Any]:
+    return {
+        "settings": settings.model_copy(
+            update={"architecture": result.bundle.architecture, "hidden_channels": result.bundle.hidden_channels}
+        ),
+        "training_config_ids": result.ids["train"],
+        "validation_config_ids": result.ids["validation"],
+        "test_config_ids": result.ids["test"],
+        "metrics": result.metrics,
+        "history": result.history,
+        "parent_model_id": parent,
+        "parity_plot": None if parity_ref is None else parity_ref.model_dump(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# datasets
+# --------------------------------------------------------------------------------------------
+@dataclass
+class GNNDatasetMaker(Maker):
+    """Export ``ok`` labels of one level of theory into a GNN dataset blob.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    target
+        Property: ``band_gap`` (eV), ``energy_per_atom`` (eV/atom), ``vbm`` (eV),
+        ``hydrostatic_stress`` (GPa).
+
+    Examples
+    --------
+    >>> job = GNNDatasetMaker().make(level="hsesol", dataset_name="phonon",
+    ...                              criteria={"scheme": "phonon"})
+    """
+
+    name: str = "gnn dataset"
+    target: str = "band_gap"
+
+    @tg_job
+    def make(
+        self,
+        level: str,
+        dataset_name: str = "dataset",
+        criteria: dict[str, Any] | None = None,
+        config_ids: list[str] | None = None,
+    ) -> GNNDatasetDoc:
+        """Collect the labels of ``level`` matching ``criteria`` (and ``config_ids`` if given)."""
+        db = _db()
+        labelled = export_labels(db, level, self.target, dataset_name, criteria, config_ids)
+        return _store_dataset(db, dataset_name, level, self.target, labelled)
+
+
+def export_labels(
+    db: Any,
+    level: str,
+    target: str,
+    name: str = "dataset",
+    criteria: dict[str, Any] | None = None,
+    config_ids: list[str] | None = None,
+) -> Any:
+    """Labels of ``level`` as a :class:`~thermogap.gnn.dataset_study.LabelledSet`.
+
+    Raises
+    ------
+    InputError
+        If ``target`` is unknown or fewer than 3 labels match.
+    """
+    from thermogap.gnn.dataset_study import LabelledSet
+    from thermogap.labels.export import GNN_TARGETS
+
+    if target not in GNN_TARGETS:
+        raise InputError(f"{target=} is not a GNN target; allowed: {', '.join(GNN_TARGETS)}")
+    query = {**(criteria or {}), "level": level, "status": "ok"}
+    if config_ids is not None:
+        query["config_id"] = {"$in": list(config_ids)}
+    docs = db.query(LABELS_COLLECTION, query, sort={"config_id": 1})
+    getter = GNN_TARGETS[target]
+    structures, values, ids = [], [], []
+    for doc in docs:
+        value = getter(doc)
+        if value is None or not np.isfinite(value) or str(doc["config_id"]) in ids:
+            continue
+        structures.append(Structure.from_dict(doc["structure"]))
+        values.append(float(value))
+        ids.append(str(doc["config_id"]))
+    if len(ids) < 3:
+        raise InputError(
+            f"only {len(ids)} ok labels with a {target} value for level={level!r} and criteria={criteria!r}; "
+            "need at least 3"
+        )
+    return LabelledSet(name, structures, np.array(values), ids)
+
+
+@dataclass
+class GNNCombineDatasetsMaker(Maker):
+    """Union of datasets whose test set is the union of the components' held-out sets.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    n_test
+        Held-out structures per component dataset (seed 001: 250).
+    test_seed
+        Seed of the held-out selection (shared with the study's training jobs).
+    """
+
+    name: str = "gnn combine datasets"
+    n_test: int = 250
+    test_seed: int = 0
+
+    @tg_job
+    def make(self, datasets: list[GNNDatasetDoc], dataset_name: str = "combined") -> GNNDatasetDoc:
+        """Merge ``datasets`` (same level and target) into ``dataset_name``."""
+        from thermogap.gnn.dataset_study import combine_sets
+
+        db = _db()
+        docs = [_doc(d, GNNDatasetDoc) for d in datasets]
+        if len({(d.level, d.target) for d in docs}) != 1:
+            raise InputError(f"datasets mix levels/targets {sorted({(d.level, d.target) for d in docs})}")
+        merged = combine_sets([load_dataset(db, d) for d in docs], self.n_test, self.test_seed, dataset_name)
+        return _store_dataset(db, dataset_name, docs[0].level, docs[0].target, merged)
+
+
+# --------------------------------------------------------------------------------------------
+# training, transfer, search
+# --------------------------------------------------------------------------------------------
+@dataclass
+class GNNTrainMaker(Maker):
+    """Train (or fine-tune) a GNN on a dataset and store it in the ``models`` collection.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    settings
+        Architecture, hyperparameters, split and seeds (defaults: seed paper's best model).
+    cutoff_ang
+        Graph radius cutoff, Å (ignored when fine-tuning: the initial model's is kept).
+    parity_plot
+        Store a PNG parity plot in the blob store.
+
+    Examples
+    --------
+    >>> dataset = GNNDatasetMaker().make(level="pbesol")
+    >>> train = GNNTrainMaker().make(dataset.output)
+    """
+
+    name: str = "gnn train"
+    settings: GNNTrainingSettings = field(default_factory=GNNTrainingSettings)
+    cutoff_ang: float = 5.5
+    parity_plot: bool = True
+
+    @tg_job
+    def make(self, dataset: GNNDatasetDoc, initial_model_id: str | None = None) -> GNNModelDoc:
+        """Train on ``dataset``; with ``initial_model_id`` start from that model's weights."""
+        from thermogap.gnn.bundle import load_gnn, save_gnn
+        from thermogap.gnn.graphs import GraphSettings
+        from thermogap.gnn.plots import parity_png
+        from thermogap.gnn.training import train_gnn
+
+        db = _db()
+        dataset = _doc(dataset, GNNDatasetDoc)
+        if dataset.target != self.settings.target:
+            raise InputError(f"dataset target {dataset.target!r} != settings.target {self.settings.target!r}")
+        data = load_dataset(db, dataset)
+        initial = load_gnn(db, initial_model_id) if initial_model_id else None
+        result = train_gnn(
+            data.structures,
+            data.targets,
+            self.settings,
+            graph_settings=None if initial else GraphSettings(cutoff_ang=self.cutoff_ang),
+            ids=data.ids,
+            levels=[dataset.level],
+            split=_split_with_test_ids(data.ids, dataset.test_config_ids, self.settings),
+            initial=initial,
+        )
+        parity_ref = None
+        if self.parity_plot:
+            label = f"{dataset.target} ({dataset.target_unit})"
+            parity_ref = db.blobs.put_bytes(parity_png(result.parity, label), kind="png", filename="parity.png")
+        return save_gnn(db, result.bundle, _model_fields(result, parity_ref, self.settings, initial_model_id))
+
+
+@dataclass
+class GNNTransferSummaryMaker(Maker):
+    """Report both stages of transfer learning and the stage-A baseline on level-B data."""
+
+    name: str = "gnn transfer summary"
+
+    @tg_job
+    def make(self, stage_a: GNNModelDoc, stage_b: GNNModelDoc, dataset_b: GNNDatasetDoc) -> GNNTransferDoc:
+        """Evaluate the stage-A model on the stage-B test split and assemble the document."""
+        from thermogap.gnn.bundle import load_gnn
+        from thermogap.gnn.inference import predict
+        from thermogap.gnn.training import regression_metrics
+
+        db = _db()
+        stage_a, stage_b = _doc(stage_a, GNNModelDoc), _doc(stage_b, GNNModelDoc)
+        structures, targets, _ = load_dataset(db, dataset_b).subset(stage_b.test_config_ids)
+        baseline = regression_metrics(targets, predict(load_gnn(db, stage_a.model_id), structures))
+        return GNNTransferDoc(
+            stage_a=stage_a,
+            stage_b=stage_b,
+            stage_a_on_b_test=baseline,
+            provenance=make_provenance(level=stage_b.levels[-1] if stage_b.levels else None,
+                                       model_id=stage_b.model_id, model_sha256=stage_b.sha256),
+        )
+
+
+@dataclass
+class GNNSearchSummaryMaker(Maker):
+    """Rank the models of a hyperparameter search by validation R² and record the best."""
+
+    name: str = "gnn search summary"
+
+    @tg_job
+    def make(self, results: list[GNNModelDoc]) -> GNNSearchDoc:
+        """Rank ``results`` (one model document per grid point)."""
+        from thermogap.gnn.plots import search_png
+        from thermogap.gnn.search import rank_points
+
+        docs = [_doc(r, GNNModelDoc) for r in results]
+        if not docs:
+            raise InputError("a hyperparameter search needs at least one trained model")
+        points = [
+            GNNSearchPoint(
+                architecture=d.architecture,
+                learning_rate=d.settings.learning_rate,
+                hidden_channels=d.settings.hidden_channels,
+                dropout=d.settings.dropout,
+                model_id=d.model_id,
+                validation=d.metrics.validation,
+                test=d.metrics.test,
+            )
+            for d in docs
+        ]
+        ranking = rank_points(points)
+        plot = search_png([{**p.model_dump(), "r2": p.validation.r2} for p in points])
+        ref = _db().blobs.put_bytes(plot, kind="png", filename="search.png")
+        best = ranking[0]
+        return GNNSearchDoc(
+            target=docs[0].target,
+            target_unit=docs[0].target_unit,
+            n_points=len(points),
+            ranking=ranking,
+            best=best,
+            best_model_id=best.model_id,
+            plot=ref.model_dump(),
+            provenance=make_provenance(model_id=best.model_id),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# dataset study
+# --------------------------------------------------------------------------------------------
+@dataclass
+class DatasetStudyTrainMaker(Maker):
+    """Train one learning-curve model of a dataset study and cross-test it.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    settings
+        Training settings (the split is made by the study).
+    cutoff_ang
+        Graph radius cutoff, Å.
+    n_test
+        Held-out structures per dataset.
+    test_seed
+        Seed of the held-out selection.
+    """
+
+    name: str = "gnn dataset study train"
+    settings: GNNTrainingSettings = field(default_factory=GNNTrainingSettings)
+    cutoff_ang: float = 5.5
+    n_test: int = 250
+    test_seed: int = 0
+
+    @tg_job
+    def make(self, train_dataset: str, datasets: list[GNNDatasetDoc], train_size: int, seed: int) -> list[dict[str, Any]]:
+        """Train on ``train_size`` structures of ``train_dataset``; evaluate on every dataset."""
+        from thermogap.gnn.bundle import save_gnn
+        from thermogap.gnn.dataset_study import train_study_model
+        from thermogap.gnn.graphs import GraphSettings
+
+        db = _db()
+        sets = {}
+        for d in datasets:
+            d = _doc(d, GNNDatasetDoc)
+            sets[d.name] = load_dataset(db, d)
+        if train_dataset not in sets:
+            raise InputError(f"{train_dataset=} not among the study's datasets {sorted(sets)}")
+        result, rows = train_study_model(
+            sets[train_dataset], sets, train_size, seed, self.settings, self.n_test,
+            GraphSettings(cutoff_ang=self.cutoff_ang), self.test_seed,
+        )
+        model = save_gnn(db, result.bundle, _model_fields(result, None, self.settings, None))
+        return [row.model_copy(update={"model_id": model.model_id}).model_dump() for row in rows]
+
+
+@dataclass
+class DatasetStudySummaryMaker(Maker):
+    """Assemble a dataset study: table of seed-averaged metrics and learning-curve plot."""
+
+    name: str = "gnn dataset study summary"
+
+    @tg_job
+    def make(self, rows: list[list[dict[str, Any]]], datasets: list[GNNDatasetDoc]) -> DatasetStudyDoc:
+        """Collect the rows of every training job."""
+        from thermogap.gnn.dataset_study import summarise_rows
+        from thermogap.gnn.plots import learning_curves_png
+
+        flat = [DatasetStudyRow.model_validate(r) for group in rows for r in group]
+        docs = [_doc(d, GNNDatasetDoc) for d in datasets]
+        table = summarise_rows(flat)
+        unit = docs[0].target_unit if docs else "eV"
+        ref = _db().blobs.put_bytes(learning_curves_png(table, unit), kind="png", filename="dataset_study.png")
+        return DatasetStudyDoc(
+            target=docs[0].target if docs else "band_gap",
+            target_unit=unit,
+            datasets={d.name: d.n_structures for d in docs},
+            rows=flat,
+            table=table,
+            plot=ref.model_dump(),
+            provenance=make_provenance(level=docs[0].level if docs else None),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# explainability and inference
+# --------------------------------------------------------------------------------------------
+@dataclass
+class GNNExplainMaker(Maker):
+    """GNNExplainer edge importances of a model, aggregated by bond type.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    epochs
+        Mask-optimisation steps per structure.
+    max_structures
+        Explain at most this many structures of the dataset (its test split first).
+    threshold
+        Importance above which an edge counts as significant (seed 001: 0.86).
+    seed
+        Seed of the mask initialisation.
+    """
+
+    name: str = "gnn explain"
+    epochs: int = 100
+    max_structures: int = 50
+    threshold: float = 0.86
+    seed: int = 0
+
+    @tg_job
+    def make(self, model_id: str, dataset: GNNDatasetDoc) -> GNNExplanationDoc:
+        """Explain ``model_id`` on structures of ``dataset`` (the model's test split first)."""
+        from thermogap.gnn.bundle import load_gnn
+        from thermogap.gnn.explain import aggregate_by_bond_type, explain_structures, summarise_importances
+        from thermogap.gnn.plots import importance_png
+
+        db = _db()
+        bundle = load_gnn(db, model_id)
+        data = load_dataset(db, dataset)
+        model_doc = db.query_one("models", {"model_id": model_id}, properties=["test_config_ids"]) or {}
+        preferred = [k for k in model_doc.get("test_config_ids", []) if k in set(data.ids)]
+        chosen = (preferred + [k for k in data.ids if k not in set(preferred)])[: self.max_structures]
+        structures, _, _ = data.subset(chosen)
+        groups = aggregate_by_bond_type(explain_structures(bundle, structures, self.epochs, seed=self.seed))
+        summary = summarise_importances(groups, self.threshold)
+        arrays_ref = db.blobs.put_arrays({k: v.astype(float) for k, v in groups.items()}, kind="gnn_importances")
+        plot_ref = db.blobs.put_bytes(importance_png(groups, self.threshold), kind="png", filename="importance.png")
+        return GNNExplanationDoc(
+            model_id=model_id,
+            n_structures=len(structures),
+            threshold=self.threshold,
+            bond_types={k: BondImportance(**v) for k, v in summary.items()},
+            importances=arrays_ref.model_dump(),
+            plot=plot_ref.model_dump(),
+            provenance=make_provenance(model_id=model_id, model_sha256=bundle.sha256),
+        )
+
+
+@dataclass
+class GNNPredictMaker(Maker):
+    """Predict a property (band gap) for many structures, e.g. MD snapshots, in batches.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    batch_size
+        Structures per forward pass.
+    inline_limit
+        Inline the predictions in the document when there are at most this many (they are
+        always in the blob store too).
+
+    Examples
+    --------
+    >>> job = GNNPredictMaker().make(model_id="gnn-0123456789abcdef", structures=snapshots)
+    """
+
+    name: str = "gnn predict"
+    batch_size: int = 256
+    inline_limit: int = 10_000
+
+    @tg_job
+    def make(
+        self,
+        model_id: str,
+        structures: list[Structure] | None = None,
+        structures_blob: dict[str, Any] | None = None,
+    ) -> GNNPredictionDoc:
+        """Predict for ``structures`` or for a blob holding a JSON list of ``Structure.as_dict()``."""
+        from thermogap.gnn.bundle import load_gnn
+        from thermogap.gnn.inference import predict
+
+        db = _db()
+        if (structures is None) == (structures_blob is None):
+            raise InputError("give exactly one of structures or structures_blob")
+        if structures_blob is not None:
+            structures = [Structure.from_dict(d) for d in json.loads(db.blobs.get_bytes(structures_blob))]
+        structures = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures or []]
+        bundle = load_gnn(db, model_id)
+        values = predict(bundle, structures, self.batch_size)
+        ref = db.blobs.put_array(values.astype(np.float64), kind="gnn_predictions")
+        n = len(values)
+        return GNNPredictionDoc(
+            model_id=model_id,
+            model_sha256=bundle.sha256 or "",
+            target=bundle.target,
+            target_unit=bundle.target_unit,
+            n_structures=n,
+            mean=float(values.mean()) if n else None,
+            std=float(values.std(ddof=1)) if n > 1 else None,
+            stderr=float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+            values=[float(v) for v in values] if n <= self.inline_limit else None,
+            values_blob=ref.model_dump(),
+            provenance=make_provenance(
+                level=bundle.levels[-1] if bundle.levels else None, model_id=model_id, model_sha256=bundle.sha256
+            ),
+        )

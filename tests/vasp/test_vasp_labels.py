@@ -1,0 +1,118 @@
+"""The VASP labelling path end to end with a fake VASP (reference directories).
+
+Expected numbers are read from the reference vasprun.xml by independent parsers (ASE's
+vasprun reader for energy/forces/stress with its own unit and sign conversion, and a
+direct XML read of the eigenvalue table for the band edges), never from thermogap.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.io import read
+from pymatgen.io.vasp import Incar, Kpoints
+
+from thermogap.execution import run_flow
+from thermogap.flows.labeling import LabelingFlowMaker
+from thermogap.jobs.labels import LabelBatchMaker
+from thermogap.levels import load_level
+from thermogap.vasp.run import vasp_static_label
+
+from .conftest import VASP_TEST_DIR
+
+
+def _reference(case: str):
+    atoms = read(VASP_TEST_DIR / case / "outputs" / "vasprun.xml.gz", format="vasp-xml")
+    return atoms
+
+
+def _band_edges_from_xml(case: str) -> tuple[float, float]:
+    with gzip.open(VASP_TEST_DIR / case / "outputs" / "vasprun.xml.gz", "rt") as f:
+        root = ET.parse(f).getroot()
+    rows = [r.text.split() for r in root.find("calculation/eigenvalues").iter("r")]
+    table = np.array(rows, dtype=float)
+    occupied, empty = table[table[:, 1] > 0.5, 0], table[table[:, 1] <= 0.5, 0]
+    return float(empty.min() - occupied.max()), float(occupied.max())
+
+
+def _configs(db, cell, n=1):
+    docs = []
+    for i in range(n):
+        docs.append({"config_id": f"vasp-{i}", "structure": cell.as_dict(), "x": 1.0,
+                     "scheme": "test", "temperature_k": 0.0, "seed": i, "formula": "Ag3SBr"})
+    db.upsert("configurations", docs, key="config_id")
+
+
+@pytest.mark.parametrize(("level", "case"), [("pbesol", "Ag3SBr_pbesol_static"),
+                                             ("hsesol", "Ag3SBr_hsesol_static")])
+def test_labeling_flow_with_fake_vasp(db, tmp_path, mock_vasp, ag3sbr_cell, level, case):
+    _configs(db, ag3sbr_cell)
+    job_name = f"label batch {level} 1"
+    # inputs are checked against the hand-written reference inputs before outputs are copied
+    mock_vasp({job_name: case}, {job_name: {"clear_inputs": False}})
+    maker = LabelingFlowMaker(batch_maker=LabelBatchMaker(work_dir=str(tmp_path / "runs")))
+    summary = run_flow(maker.make(level), db)
+    assert summary.n_failed == 0
+
+    run_dir = tmp_path / "runs" / level / "vasp-0"
+    # atomate2's fake only compares the KPOINTS style; check the divisions too
+    assert Kpoints.from_file(run_dir / "KPOINTS").kpts == Kpoints.from_file(
+        VASP_TEST_DIR / case / "inputs" / "KPOINTS").kpts == [(12, 12, 12)]
+    assert Incar.from_file(run_dir / "INCAR")["ENCUT"] == 550
+
+    doc = db.query_one("labels", {"label_id": f"vasp-0:{level}"})
+    assert doc["status"] == "ok" and doc["reason"] is None
+    ref = _reference(case)
+    assert doc["energy_ev"] == pytest.approx(ref.get_potential_energy(), abs=1e-6)
+    assert doc["energy_per_atom_ev"] == pytest.approx(ref.get_potential_energy() / 5, abs=1e-6)
+    np.testing.assert_allclose(doc["forces_ev_per_ang"], ref.get_forces(), atol=1e-6)
+    np.testing.assert_allclose(doc["stress_ev_per_ang3"], ref.get_stress(voigt=False), atol=1e-9)
+    gap, vbm = _band_edges_from_xml(case)
+    assert doc["band_gap_ev"] == pytest.approx(gap, abs=1e-6)
+    assert doc["vbm_ev"] == pytest.approx(vbm, abs=1e-6)
+    assert doc["provenance"]["level"] == level
+
+
+def test_unconverged_vasp_is_recorded_as_failure_and_batch_goes_on(db, tmp_path, mock_vasp, ag3sbr_cell):
+    _configs(db, ag3sbr_cell, n=2)
+    # batch 1 (vasp-0) converges, batch 2 (vasp-1) hits NELM
+    mock_vasp({"label batch pbesol 1": "Ag3SBr_pbesol_static",
+               "label batch pbesol 2": "Ag3SBr_pbesol_unconverged"})
+    maker = LabelingFlowMaker(batch_size=1, batch_maker=LabelBatchMaker(work_dir=str(tmp_path)))
+    summary = run_flow(maker.make("pbesol"), db)
+    assert summary.n_failed == 0
+    ok = db.query("labels", {"status": "ok"})
+    failed = db.query("labels", {"status": "failed"})
+    assert [d["config_id"] for d in ok] == ["vasp-0"]
+    assert [d["config_id"] for d in failed] == ["vasp-1"]
+    assert "not converged" in failed[0]["reason"]
+    assert failed[0]["energy_ev"] is None and failed[0]["forces_ev_per_ang"] is None
+    flow_out = summary.outputs["flow"]
+    assert flow_out.n_labelled == 1 and set(flow_out.failed) == {"vasp-1"}
+
+
+def test_custodian_gives_up_after_max_errors(tmp_path, ag3sbr_cell):
+    # A real custodian run with a stand-in VASP executable that always prints a VASP error.
+    fake_vasp = tmp_path / "fake_vasp.sh"
+    fake_vasp.write_text(
+        "#!/bin/sh\necho 'internal error in subroutine PRICEL' \necho run >> runs.log\n"
+    )
+    fake_vasp.chmod(fake_vasp.stat().st_mode | stat.S_IEXEC)
+    level = load_level("pbesol")
+    custodian = level.vasp.custodian.model_copy(
+        update={"max_errors": 2, "handlers": ["VaspErrorHandler"], "vasp_cmd": str(fake_vasp)}
+    )
+    level = level.model_copy(update={"vasp": level.vasp.model_copy(update={"custodian": custodian})})
+    run_dir = tmp_path / "run"
+    doc = vasp_static_label(ag3sbr_cell, "c-1", level, run_dir, potcar_spec=True)
+    assert doc.status == "failed"
+    assert "custodian" in doc.reason.lower()
+    assert doc.energy_ev is None
+    n_runs = len((run_dir / "runs.log").read_text().split())
+    assert 1 <= n_runs <= custodian.max_errors + 1
