@@ -7,6 +7,7 @@ the runner runs in this process with 1 s polling and returns when no job can adv
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +44,14 @@ def test_flow_round_trip_completes_and_outputs_are_in_the_store(project_folder):
     flow = remote.worker_check_flow(n_values=n_values, seed=seed)
     write_job, read_job = flow.jobs
 
+    bystander = logging.getLogger("thermogap.bystander")
+    jfr_handlers = list(logging.getLogger("jobflow_remote").handlers)
     with remote.projects_folder(folder):
         db_ids = remote.submit_flow(flow, project=PROJECT)
         states = remote.run_until_done(PROJECT, timeout_s=100, flow_uuid=flow.uuid)
+    # the runner's logging.config.dictConfig(disable_existing_loggers=True) was undone
+    assert bystander.disabled is False
+    assert logging.getLogger("jobflow_remote").handlers == jfr_handlers
 
     assert len(db_ids) == 2
     assert states == {write_job.uuid: "COMPLETED", read_job.uuid: "COMPLETED"}
@@ -195,7 +201,9 @@ def test_unreachable_queue_database_fails_fast_naming_the_host(tmp_path):
     )
     remote.write_project_config(project, tmp_path / "jf")
     t0 = time.monotonic()
-    with remote.projects_folder(tmp_path / "jf"):
-        with pytest.raises(StoreConnectionError, match=f"127.0.0.1:{port}"):
-            remote.submit_flow(remote.worker_check_flow(), project="dead")
+    with (
+        remote.projects_folder(tmp_path / "jf"),
+        pytest.raises(StoreConnectionError, match=f"127.0.0.1:{port}"),
+    ):
+        remote.submit_flow(remote.worker_check_flow(), project="dead")
     assert time.monotonic() - t0 < 10

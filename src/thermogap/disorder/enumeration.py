@@ -197,6 +197,7 @@ def canonicalize(
     list of InequivalentConfiguration, length M
 
     """
+    _check_identity_first(np.asarray(permutations))
     table = _KeyTable(permutations)
     configs = _as_configurations(configurations, table.n_sites)
     keys, stabiliser = _canonical_keys(table, configs)

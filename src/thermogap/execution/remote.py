@@ -509,6 +509,25 @@ def _failed_jobs_message(project: str, flow_uuid: str | None) -> str:
     )
 
 
+@contextmanager
+def _runner_logging() -> Iterator[None]:
+    """Undo the runner's ``logging.config.dictConfig`` (it disables every other logger)."""
+    loggers = logging.Logger.manager.loggerDict
+    disabled = {n: lg.disabled for n, lg in loggers.items() if isinstance(lg, logging.Logger)}
+    jfr = logging.getLogger("jobflow_remote")
+    saved = (list(jfr.handlers), jfr.level, jfr.propagate)
+    try:
+        yield
+    finally:
+        for name, lg in list(loggers.items()):
+            if isinstance(lg, logging.Logger):
+                lg.disabled = disabled.get(name, False)
+        for handler in jfr.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        jfr.handlers, jfr.level, jfr.propagate = saved[0], saved[1], saved[2]
+
+
 def run_until_done(
     project: str, timeout_s: float = 600.0, flow_uuid: str | None = None
 ) -> dict[str, str]:
@@ -544,18 +563,19 @@ def run_until_done(
     if timeout_s <= 0:
         raise InputError(f"{timeout_s=} must be > 0 seconds")
     _project(project)  # a clear error for an unknown project before the runner starts
-    runner = Runner(project_name=project)
-    try:
-        runner.run_all_jobs(max_seconds=int(np.ceil(timeout_s)))
-    except RuntimeError as exc:
-        if "within the selected amount of time" not in str(exc):
-            raise
-        raise CalculationError(
-            f"jobflow-remote project {project!r}: jobs still unfinished after {timeout_s:g} s: "
-            f"{_failed_jobs_message(project, flow_uuid)}"
-        ) from None
-    finally:
-        runner.cleanup()
+    with _runner_logging():
+        runner = Runner(project_name=project)
+        try:
+            runner.run_all_jobs(max_seconds=int(np.ceil(timeout_s)))
+        except RuntimeError as exc:
+            if "within the selected amount of time" not in str(exc):
+                raise
+            raise CalculationError(
+                f"jobflow-remote project {project!r}: jobs still unfinished after "
+                f"{timeout_s:g} s: {_failed_jobs_message(project, flow_uuid)}"
+            ) from None
+        finally:
+            runner.cleanup()
     if flow_uuid is None:
         return {}
     states = flow_job_states(flow_uuid, project)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _TRACKED_PACKAGES = (
     "thermogap",
@@ -68,3 +68,20 @@ class ThermogapDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     provenance: Provenance = Field(default_factory=make_provenance, description="Provenance.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _msonable_fields_to_dicts(cls, data: Any) -> Any:
+        # jobflow decodes stored outputs with MontyDecoder, which turns a serialised pymatgen
+        # object held in a ``dict`` field back into the object; give the field its dict again.
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            value = data.get(name)
+            if (
+                hasattr(value, "as_dict")
+                and not isinstance(value, BaseModel)
+                and "dict" in str(field.annotation)
+            ):
+                data = {**data, name: value.as_dict()}
+        return data

@@ -93,7 +93,7 @@ class BlobStore(ABC):
     def put_arrays(self, arrays: dict[str, np.ndarray], *, kind: str = "npz") -> BlobRef:
         """Store several named arrays together (compressed ``.npz``)."""
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
+        np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         return self.put_bytes(buffer.getvalue(), kind=kind)
 
     def get_arrays(self, ref: BlobRef | dict[str, Any]) -> dict[str, np.ndarray]:

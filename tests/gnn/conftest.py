@@ -1,0 +1,30 @@
+"""Fixtures of the GNN tests: a small synthetic dataset and a model trained on it once."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from .synthetic import make_dataset
+from thermogap.gnn.training import train_gnn
+from thermogap.schemas.gnn import GNNTrainingSettings
+
+torch.set_num_threads(2)
+
+#: Tiny but learnable settings: a few seconds on two cores.
+TINY = GNNTrainingSettings(
+    hidden_channels=16, dropout=0.0, learning_rate=5e-3, batch_size=16, max_epochs=60, patience=15
+)
+
+
+@pytest.fixture(scope="session")
+def synthetic_data():
+    """120 rattled, strained Ag6S2(Br,I)2 cells and their synthetic gaps (eV)."""
+    return make_dataset(120, seed=1)
+
+
+@pytest.fixture(scope="session")
+def trained(synthetic_data):
+    """A benitez2026-shaped model (h=16) trained on the synthetic data."""
+    structures, gaps = synthetic_data
+    return train_gnn(structures, gaps, TINY, levels=["synthetic"])
