@@ -8,6 +8,7 @@ the runner runs in this process with 1 s polling and returns when no job can adv
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,8 @@ def test_flow_round_trip_completes_and_outputs_are_in_the_store(project_folder):
         assert summary["sum"] == pytest.approx(expected.sum(), rel=1e-12)
         assert summary["sum_of_squares"] == pytest.approx(float(expected @ expected), rel=1e-12)
         assert summary["document_found"] is True
+        # the job ran in the environment that the worker's pre_run activated
+        assert Path(written["python"]).parent == Path(sys.prefix, "bin")
         assert db.count(remote.WORKER_CHECK_COLLECTION, {"check_id": written["check_id"]}) == 1
         # the jobs ran in a worker process started by jobflow-remote through tg_job
         doc = jobstore.query_one({"uuid": read_job.uuid}, properties=["metadata"])
@@ -207,3 +210,25 @@ def test_unreachable_queue_database_fails_fast_naming_the_host(tmp_path):
     ):
         remote.submit_flow(remote.worker_check_flow(), project="dead")
     assert time.monotonic() - t0 < 10
+
+
+def test_failed_job_is_reported_with_its_error(tmp_path, mongo_uri, mongo_database):
+    # without $THERMOGAP_STORE the worker cannot open the results database
+    project = remote.build_project_config(
+        "no_store",
+        f"{mongo_uri}/{mongo_database}",
+        work_dir=tmp_path / "work",
+        runner=remote.FAST_RUNNER_OPTIONS,
+        base_dir=tmp_path / "project",
+        export_store=False,
+    )
+    remote.write_project_config(project, tmp_path / "jf")
+    flow = remote.worker_check_flow(n_values=3)
+    with remote.projects_folder(tmp_path / "jf"):
+        remote.submit_flow(flow, project="no_store")
+        with pytest.raises(CalculationError) as excinfo:
+            remote.run_until_done("no_store", timeout_s=100, flow_uuid=flow.uuid)
+        states = remote.flow_job_states(flow.uuid, "no_store")
+    message = str(excinfo.value)
+    assert "write_probe" in message and "FAILED" in message and "THERMOGAP_STORE" in message
+    assert states == {flow.jobs[0].uuid: "FAILED", flow.jobs[1].uuid: "WAITING"}

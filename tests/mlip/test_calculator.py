@@ -5,8 +5,8 @@ import sys
 import textwrap
 
 import numpy as np
-import torch
 import pytest
+import torch
 
 from thermogap.errors import BlobIntegrityError, UnknownEntryError
 from thermogap.mlip.calculator import calculator_from_model_id, load_mace_calculator
@@ -22,9 +22,9 @@ def test_torch_load_stays_safe_after_building_a_mace_calculator(tiny_mace, tmp_p
         print("ENV", os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"))
         class Payload:
             pass
-        torch.save(Payload(), {str(tmp_path / 'payload.pt')!r})
+        torch.save(Payload(), {str(tmp_path / "payload.pt")!r})
         try:
-            torch.load({str(tmp_path / 'payload.pt')!r})
+            torch.load({str(tmp_path / "payload.pt")!r})
             print("UNSAFE")
         except pickle.UnpicklingError:
             print("SAFE")
@@ -48,12 +48,24 @@ def test_tampered_model_file_is_refused(tiny_mace, tmp_path):
 
 def _store_model(db, tiny_mace, model_id="mace-test"):
     ref = db.blobs.put_file(tiny_mace.model_path, kind="mace-model")
-    db.upsert("models", [{"model_id": model_id, "kind": "mace", "sha256": tiny_mace.sha256,
-                          "model_blob": ref.model_dump()}], key="model_id")
+    db.upsert(
+        "models",
+        [
+            {
+                "model_id": model_id,
+                "kind": "mace",
+                "sha256": tiny_mace.sha256,
+                "model_blob": ref.model_dump(),
+            }
+        ],
+        key="model_id",
+    )
     return ref
 
 
-def test_calculator_from_model_id_matches_mace_own_loader(db, tiny_mace, labelled_configurations, tmp_path):
+def test_calculator_from_model_id_matches_mace_own_loader(
+    db, tiny_mace, labelled_configurations, tmp_path
+):
     from thermogap.mlip.calculator import contained_mace_import
 
     _store_model(db, tiny_mace)

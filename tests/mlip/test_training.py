@@ -1,11 +1,9 @@
-import re
-
 import numpy as np
-import torch
 import pytest
+import torch
 
 from thermogap.errors import InputError
-from thermogap.mlip.calculator import file_sha256, load_mace_calculator
+from thermogap.mlip.calculator import file_sha256
 from thermogap.mlip.metrics import regression_metrics
 from thermogap.mlip.training import build_run_train_args, split_dataset
 from thermogap.schemas.mlip import MaceTrainingSettings
@@ -22,11 +20,20 @@ def test_split_is_a_partition_with_paper_fractions():
 
 def test_default_arguments_carry_the_paper_loss_weights(tmp_path):
     args = build_run_train_args(
-        MaceTrainingSettings(), {"train": tmp_path / "t.xyz", "valid": tmp_path / "v.xyz"},
-        tmp_path, None, with_stress=True, n_train=100,
+        MaceTrainingSettings(),
+        {"train": tmp_path / "t.xyz", "valid": tmp_path / "v.xyz"},
+        tmp_path,
+        None,
+        with_stress=True,
+        n_train=100,
     )
-    for expected in ("--energy_weight=1.0", "--forces_weight=150.0", "--stress_weight=10.0",
-                     "--loss=stress", "--E0s=average"):
+    for expected in (
+        "--energy_weight=1.0",
+        "--forces_weight=150.0",
+        "--stress_weight=10.0",
+        "--loss=stress",
+        "--E0s=average",
+    ):
         assert expected in args
 
 
@@ -44,7 +51,7 @@ def test_r2_equals_squared_correlation_for_least_squares_fit():
 def _mace_log_rmse(log_text, table_title, row):
     """RMSE E (meV/atom) and F (meV/Å) of ``row`` in mace-torch's own error table."""
     block = log_text.split(table_title, 1)[1]
-    line = next(l for l in block.splitlines() if f" {row} " in l)
+    line = next(ln for ln in block.splitlines() if f" {row} " in ln)
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
     return float(cells[1]), float(cells[2])
 
@@ -52,7 +59,9 @@ def _mace_log_rmse(log_text, table_title, row):
 def test_trained_model_metrics_match_mace_torch_error_table(tiny_mace, labelled_configurations):
     """Our evaluation of the trained model reproduces mace-torch's own test-set errors."""
     assert tiny_mace.sha256 == file_sha256(tiny_mace.model_path)
-    rmse_e_mev, rmse_f_mev = _mace_log_rmse(tiny_mace.log_text, "Error-table on TEST", "Default_Default")
+    rmse_e_mev, rmse_f_mev = _mace_log_rmse(
+        tiny_mace.log_text, "Error-table on TEST", "Default_Default"
+    )
     test = tiny_mace.metrics.test
     assert test.n_configurations == len(tiny_mace.split.test)
     assert test.forces.rmse * 1000 == pytest.approx(rmse_f_mev, abs=0.1)

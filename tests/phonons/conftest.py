@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from ase.calculators.emt import EMT
 from pymatgen.core import Lattice, Structure
 
 from thermogap.phonons.harmonic import compute_force_constants
-
-torch.set_num_threads(2)
 
 
 def l12_cu3au(a_ang: float = 3.75) -> Structure:
@@ -30,20 +27,3 @@ def cu3au_structure() -> Structure:
 def cu3au_phonon():
     """EMT phonons of L1_2 Cu3Au in a 2x2x2 supercell (stable, two masses)."""
     return compute_force_constants(l12_cu3au(), EMT(), supercell_matrix=(2, 2, 2))
-
-
-@pytest.fixture(scope="session")
-def chgnet_calculator():
-    from thermogap.engines import get_calculator
-
-    return get_calculator("chgnet")
-
-
-@pytest.fixture(scope="session")
-def ag3sbr_phonon(chgnet_calculator):
-    """CHGNet phonons of cubic Ag3SBr (2x2x2): unstable at 0 K, as in the seed paper."""
-    from thermogap.structures import antiperovskite
-
-    return compute_force_constants(
-        antiperovskite(4.9), chgnet_calculator, supercell_matrix=(2, 2, 2)
-    )

@@ -139,6 +139,26 @@ def test_server_that_dies_during_startup_is_reported_with_its_exit_code(tmp_path
     assert read_server_info(tmp_path) is None
 
 
+def test_lost_port_race_is_retried_on_another_port(tmp_path):
+    # a wrapper that fails like a server whose free port was taken, once, then runs the real one
+    marker = tmp_path / "failed-once"
+    wrapper = tmp_path / "flaky-server"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f'if [ ! -e "{marker}" ]; then touch "{marker}"; '
+        'echo "OSError: [Errno 98] Address already in use" >&2; exit 1; fi\n'
+        f'exec "{find_server_executable()}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    info = start_server(tmp_path / "data", executable=str(wrapper), timeout_s=60)
+    try:
+        assert marker.exists()
+        check_reachable(info.uri, timeout_s=5)
+        assert "Address already in use" in info.log_path.read_text()
+    finally:
+        stop_server(tmp_path / "data")
+
+
 def test_bad_host_and_busy_port_are_refused(tmp_path):
     with pytest.raises(InputError, match=r"host='0.0.0.0'.*allowed: 127.0.0.1"):
         start_server(tmp_path, host="0.0.0.0")

@@ -97,22 +97,25 @@ def test_unconverged_vasp_is_recorded_as_failure_and_batch_goes_on(db, tmp_path,
     assert flow_out.n_labelled == 1 and set(flow_out.failed) == {"vasp-1"}
 
 
-def test_custodian_gives_up_after_max_errors(tmp_path, ag3sbr_cell):
+@pytest.mark.parametrize(("max_errors", "n_runs", "error"), [(1, 1, "MaxCorrections"),
+                                                             (3, 2, "NonRecoverableError")])
+def test_custodian_gives_up(tmp_path, ag3sbr_cell, max_errors, n_runs, error):
     # A real custodian run with a stand-in VASP executable that always prints a VASP error.
+    # custodian corrects PRICEL once (SYMPREC/ISYM), then cannot; with max_errors=1 it stops
+    # after the first correction.
     fake_vasp = tmp_path / "fake_vasp.sh"
-    fake_vasp.write_text(
-        "#!/bin/sh\necho 'internal error in subroutine PRICEL' \necho run >> runs.log\n"
-    )
+    fake_vasp.write_text("#!/bin/sh\necho 'internal error in subroutine PRICEL'\necho run >> runs.log\n")
     fake_vasp.chmod(fake_vasp.stat().st_mode | stat.S_IEXEC)
     level = load_level("pbesol")
-    custodian = level.vasp.custodian.model_copy(
-        update={"max_errors": 2, "handlers": ["VaspErrorHandler"], "vasp_cmd": str(fake_vasp)}
-    )
+    custodian = level.vasp.custodian.model_copy(update={
+        "max_errors": max_errors, "handlers": ["VaspErrorHandler"], "vasp_cmd": str(fake_vasp),
+        "polling_time_step_s": 0.05})
     level = level.model_copy(update={"vasp": level.vasp.model_copy(update={"custodian": custodian})})
     run_dir = tmp_path / "run"
     doc = vasp_static_label(ag3sbr_cell, "c-1", level, run_dir, potcar_spec=True)
     assert doc.status == "failed"
-    assert "custodian" in doc.reason.lower()
-    assert doc.energy_ev is None
-    n_runs = len((run_dir / "runs.log").read_text().split())
-    assert 1 <= n_runs <= custodian.max_errors + 1
+    assert doc.reason.startswith(f"custodian/VASP failed: {error}")
+    assert doc.energy_ev is None and doc.band_gap_ev is None
+    assert len((run_dir / "runs.log").read_text().split()) == n_runs
+    if n_runs > 1:  # the correction custodian applied is in the INCAR of the last run
+        assert Incar.from_file(run_dir / "INCAR")["ISYM"] == 0

@@ -43,11 +43,14 @@ class BandEdges:
         Lowest unoccupied minus highest occupied orbital energy, eV.
     vbm_ev, cbm_ev
         Highest occupied / lowest unoccupied orbital energy, eV (xTB absolute scale).
+    xtb_energy_ev
+        xTB total energy, eV (a diagnostic; labels take the energy from the force engine).
     """
 
     band_gap_ev: float
     vbm_ev: float
     cbm_ev: float
+    xtb_energy_ev: float
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,12 @@ def xtb_band_edges(
             f"{method}: no finite band edges ({n_electrons=}, {len(energies)} orbitals)"
         )
     vbm, cbm = energies[n_occupied - 1], energies[n_occupied]
-    return BandEdges(band_gap_ev=float(cbm - vbm), vbm_ev=float(vbm), cbm_ev=float(cbm))
+    return BandEdges(
+        band_gap_ev=float(cbm - vbm),
+        vbm_ev=float(vbm),
+        cbm_ev=float(cbm),
+        xtb_energy_ev=float(result.get("energy")) * HARTREE_TO_EV,
+    )
 
 
 @functools.lru_cache(maxsize=4)

@@ -4,15 +4,16 @@ jobflow-remote keeps a queue of jobs in MongoDB and a *runner* process moves eac
 through its states (READY → CHECKED_OUT → UPLOADED → SUBMITTED → RUNNING →
 RUN_FINISHED → DOWNLOADED → COMPLETED), submitting it to a *worker* (the local
 machine with ``scheduler_type: shell``, or a cluster through SLURM/PBS via qtoolkit).
-The job itself writes its output straight into the job store, so worker and runner
-must both reach the database.
+On the worker a job writes its jobflow output into a *file* job store in its run
+directory; the runner copies that into the real job store when the job has finished.
 
 This module writes a project configuration whose job store *is* a thermogap
 :class:`~thermogap.store.ResultsDB` (same database, jobflow outputs in its
-``outputs`` collection, large data in GridFS), so that
-:func:`thermogap.store.current_db` works inside jobs run by jobflow-remote exactly as
-under :func:`thermogap.execution.run_flow`. The queue lives in the same database, in
-collections prefixed ``jfr_``.
+``outputs`` collection, large outputs in GridFS), and whose queue lives in the same
+database in collections prefixed ``jfr_``. Because the worker's own job store is a
+file, thermogap jobs that write collections and blobs open the database named by
+``$THERMOGAP_STORE``, which the project exports in every worker's ``pre_run``
+(:func:`worker_db`); the worker must then reach the database.
 
 jobflow-remote reads its project files from ``$JFREMOTE_PROJECTS_FOLDER`` (default
 ``~/.jfremote``) when it is first imported. :func:`projects_folder` points it at another
@@ -23,13 +24,18 @@ Ready-made YAML templates (SLURM worker, local worker, job store) are in
 
 Examples
 --------
->>> from thermogap.execution import remote                      # doctest: +SKIP
->>> project = remote.build_project_config(
-...     "thermogap", "mongodb://127.0.0.1:27123/thermogap", work_dir="/scratch/tg")
->>> path = remote.write_project_config(project, "~/.jfremote")
->>> with remote.projects_folder("~/.jfremote"):
-...     remote.submit_flow(remote.worker_check_flow(), project="thermogap")
-...     remote.run_until_done("thermogap", timeout_s=600)
+On one machine, with ``thermogap db start --port 27017`` running::
+
+    from thermogap.execution import remote
+
+    project = remote.build_project_config(
+        "thermogap", "mongodb://127.0.0.1:27017/thermogap", work_dir="/scratch/tg"
+    )
+    remote.write_project_config(project, "~/.jfremote")
+    with remote.projects_folder("~/.jfremote"):
+        flow = remote.worker_check_flow()
+        remote.submit_flow(flow, project="thermogap")
+        remote.run_until_done("thermogap", timeout_s=600, flow_uuid=flow.uuid)
 """
 
 from __future__ import annotations
@@ -502,11 +508,23 @@ def _failed_jobs_message(project: str, flow_uuid: str | None) -> str:
         infos = controller.get_jobs_info(**query)
     finally:
         controller.close()
-    bad = [i for i in infos if i.state.value != "COMPLETED"]
-    return "; ".join(
-        f"{i.name} ({i.db_id}) {i.state.value}: {(i.error or '').strip().splitlines()[-1:] or ''}"
-        for i in bad[:5]
-    )
+    parts = []
+    for info in infos:
+        if info.state.value == "COMPLETED":
+            continue
+        last_line = (info.error or "").strip().splitlines()[-1:]  # the exception, not the trace
+        reason = f": {last_line[0]}" if last_line else ""
+        parts.append(f"{info.name} (db_id {info.db_id}) {info.state.value}{reason}")
+    return "; ".join(parts[:5])
+
+
+def _close_runner(runner: Any) -> None:
+    """Close the runner's connections (its cleanup logs an error for an unopened job store)."""
+    try:
+        runner.jobstore.connect()
+    except Exception:  # an unreachable database: cleanup below then reports it
+        logger.debug("could not reconnect the runner's job store before closing it")
+    runner.cleanup()
 
 
 @contextmanager
@@ -575,7 +593,7 @@ def run_until_done(
                 f"{timeout_s:g} s: {_failed_jobs_message(project, flow_uuid)}"
             ) from None
         finally:
-            runner.cleanup()
+            _close_runner(runner)
     if flow_uuid is None:
         return {}
     states = flow_job_states(flow_uuid, project)

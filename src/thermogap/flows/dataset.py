@@ -98,7 +98,8 @@ class DatasetMaker(Maker):
             defines the supercells (its ``site`` species is the mixed sublattice).
         """
         self._validate(parents)
-        phonon_jobs = [self.phonon_maker.make(p) for p in parents]
+        needs_phonons = any(s in ("phonon", "gaussian") for s in self.schemes)
+        phonon_jobs = [self.phonon_maker.make(p) for p in parents] if needs_phonons else []
         for job, parent in zip(phonon_jobs, parents, strict=True):
             job.name = f"{self.phonon_maker.name} {parent.composition.reduced_formula}"
         phonon_ids = [j.output.phonon_id for j in phonon_jobs]

@@ -76,6 +76,10 @@ class GraphSettings:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.cutoff_ang) and self.cutoff_ang > 0):
             raise InputError(f"cutoff_ang={self.cutoff_ang!r} must be a positive length in Å")
+        if self.distance_range_ang is None:  # store the resolved range: equal settings compare equal
+            object.__setattr__(self, "distance_range_ang", (0.0, float(self.cutoff_ang)))
+        else:
+            object.__setattr__(self, "distance_range_ang", tuple(float(v) for v in self.distance_range_ang))
         low, high = self.distance_bounds
         if not high > low:
             raise InputError(f"distance_range_ang={self.distance_range_ang!r} must satisfy min < max")
@@ -83,9 +87,8 @@ class GraphSettings:
     @property
     def distance_bounds(self) -> tuple[float, float]:
         """``(min, max)`` in Å of the edge-distance normalisation."""
-        if self.distance_range_ang is None:
-            return 0.0, float(self.cutoff_ang)
-        return float(self.distance_range_ang[0]), float(self.distance_range_ang[1])
+        low, high = self.distance_range_ang  # type: ignore[misc]
+        return float(low), float(high)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly representation."""

@@ -65,7 +65,7 @@ def split_indices(n: int, fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: 
         Dataset size (>= 3).
     fractions
         ``(train, validation, test)``, non-negative, summing to 1; the validation and test
-        sizes are ``round(fraction * n)`` (at least 1 when the fraction is positive), the rest
+        sizes are ``fraction * n`` rounded half up (at least 1 when the fraction is positive), the rest
         is training.
     seed
         Seed of the permutation.
@@ -74,8 +74,8 @@ def split_indices(n: int, fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: 
         raise InputError(f"split fractions {tuple(fractions)} must be three non-negative numbers summing to 1")
     if n < 3:
         raise InputError(f"a dataset of {n} structures is too small to split; need at least 3")
-    n_val = max(1, round(fractions[1] * n)) if fractions[1] > 0 else 0
-    n_test = max(1, round(fractions[2] * n)) if fractions[2] > 0 else 0
+    n_val = max(1, int(np.floor(fractions[1] * n + 0.5))) if fractions[1] > 0 else 0  # half up
+    n_test = max(1, int(np.floor(fractions[2] * n + 0.5))) if fractions[2] > 0 else 0
     n_train = n - n_val - n_test
     if n_train < 2:
         raise InputError(f"split {tuple(fractions)} of {n} structures leaves {n_train} for training; need >= 2")

@@ -61,7 +61,9 @@ def _db() -> Any:
 
 def _doc(model: Any, cls: type) -> Any:
     """Accept a pydantic document or its dict form (as resolved from a job output)."""
-    return model if isinstance(model, cls) else cls.model_validate(model)
+    if isinstance(model, cls):
+        return model
+    return cls.model_validate({k: v for k, v in dict(model).items() if not k.startswith("@")})
 
 
 def load_dataset(db: Any, dataset: GNNDatasetDoc | dict[str, Any]) -> Any:

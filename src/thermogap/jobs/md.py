@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from jobflow import Flow, Maker
+from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -125,9 +125,11 @@ class LangevinTemperatureSweepMaker(Maker):
         """Return a flow of MD jobs; its output lists the trajectory documents by temperature."""
         if not self.temperatures_k or any(t <= 0 for t in self.temperatures_k):
             raise InputError(f"temperatures_k={self.temperatures_k} must be positive and non-empty")
-        jobs = []
+        jobs: list[Flow | Job] = []
         for temperature in self.temperatures_k:
-            job = self.md_maker.make(structure, model_id, float(temperature), structure_id, x)
+            job: Job = self.md_maker.make(  # type: ignore[assignment]  # tg_job returns a Job
+                structure, model_id, float(temperature), structure_id, x
+            )
             job.name = f"{self.md_maker.name} {temperature:g} K"
             jobs.append(job)
         return Flow(jobs, output=[j.output for j in jobs], name=self.name)

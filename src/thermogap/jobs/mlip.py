@@ -122,7 +122,10 @@ def model_document(
         if panels:
             png = parity_plot_png(panels, title=f"{model} model")
             plots[model] = db.blobs.put_bytes(png, kind="png", filename=f"parity_{model}.png")
-    ids = {s: [label_id(atoms_list[i]) for i in getattr(result.split, s)] for s in ("train", "valid", "test")}
+    ids = {
+        s: [label_id(atoms_list[i]) for i in getattr(result.split, s)]
+        for s in ("train", "valid", "test")
+    }
     model_id = "mace-" + result.sha256[:16]
     return MlipModelDoc(
         model_id=model_id,

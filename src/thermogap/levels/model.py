@@ -44,6 +44,9 @@ class CustodianSettings(BaseModel):
     vasp_cmd: str | None = Field(
         None, description="VASP command; None uses atomate2's VASP_CMD setting."
     )
+    polling_time_step_s: float = Field(
+        10.0, gt=0, description="How often custodian checks whether VASP has finished, s."
+    )
 
 
 class VaspSettings(BaseModel):

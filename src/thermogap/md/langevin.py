@@ -222,7 +222,8 @@ def run_langevin(
     else:
         if state.positions_ang.shape != atoms.positions.shape:
             raise StoreError(
-                f"stored trajectory has {len(state.positions_ang)} atoms, structure has {len(atoms)}"
+                f"stored trajectory has {len(state.positions_ang)} atoms, "
+                f"structure has {len(atoms)}"
             )
         atoms.set_positions(state.positions_ang)
         atoms.set_velocities(state.velocities_ang_per_fs / units.fs)
@@ -239,7 +240,10 @@ def run_langevin(
     )
     frames: list[dict[str, Any]] = []
     with tqdm(
-        total=n_steps, initial=min(steps_done, n_steps), unit="step", disable=not progress,
+        total=n_steps,
+        initial=min(steps_done, n_steps),
+        unit="step",
+        disable=not progress,
         desc=f"Langevin {temperature_k:g} K",
     ) as bar:
         for step in range(steps_done + interval, n_steps + 1, interval):
@@ -247,7 +251,7 @@ def run_langevin(
             frames.append(_frame(atoms, step))
             bar.update(interval)
             if len(frames) == settings.chunk_frames or step == n_steps:
-                sink.write_chunk(_stack(frames), rng.bit_generator.state)
+                sink.write_chunk(_stack(frames), dict(rng.bit_generator.state))
                 frames = []
     sink.finish(n_steps)
 

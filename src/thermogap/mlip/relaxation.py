@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,7 +26,9 @@ class SinglePointResult:
     stress_ev_per_ang3: np.ndarray | None
 
 
-def single_point(atoms: Atoms, calculator: Calculator, with_stress: bool = True) -> SinglePointResult:
+def single_point(
+    atoms: Atoms, calculator: Calculator, with_stress: bool = True
+) -> SinglePointResult:
     """Evaluate energy, forces and (for periodic cells) stress of ``atoms``.
 
     Raises
@@ -89,7 +91,7 @@ def relax(
         raise InputError(f"{max_steps=} must be at least 1")
     atoms = atoms.copy()
     atoms.calc = calculator
-    target = FrechetCellFilter(atoms) if relax_cell else atoms
+    target: Any = FrechetCellFilter(atoms) if relax_cell else atoms
     optimiser = BFGS(target, logfile=io.StringIO())
     energies: list[float] = []
     optimiser.attach(lambda: energies.append(float(atoms.get_potential_energy())))

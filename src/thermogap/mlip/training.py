@@ -192,7 +192,9 @@ def build_run_train_args(
     return args + list(s.extra_args)
 
 
-def _write_splits(atoms_list: Sequence[Atoms], split: DataSplit, directory: Path) -> dict[str, Path]:
+def _write_splits(
+    atoms_list: Sequence[Atoms], split: DataSplit, directory: Path
+) -> dict[str, Path]:
     from ase.io import write
 
     files = {}
@@ -257,7 +259,8 @@ def train_mace(
     work_dir
         Empty or new directory for the data files, logs and model.
     foundation
-        Foundation model to fine-tune (see :func:`thermogap.mlip.foundation.resolve_foundation_model`);
+        Foundation model to fine-tune (see
+        :func:`thermogap.mlip.foundation.resolve_foundation_model`);
         ``None`` trains from scratch.
     timeout_s
         Kill the training process after this many seconds (``None``: no limit).
@@ -281,7 +284,9 @@ def train_mace(
         raise InputError(f"configurations without {ENERGY_KEY}: {', '.join(missing[:5])}")
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    split = split_dataset(len(atoms_list), settings.valid_fraction, settings.test_fraction, settings.seed)
+    split = split_dataset(
+        len(atoms_list), settings.valid_fraction, settings.test_fraction, settings.seed
+    )
     files = _write_splits(atoms_list, split, work)
     with_stress = all(STRESS_KEY in a.info for a in atoms_list)
     args = build_run_train_args(settings, files, work, foundation, with_stress, len(split.train))

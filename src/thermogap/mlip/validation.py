@@ -14,7 +14,12 @@ if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
     from pymatgen.core import Structure
 
-__all__ = ["commensurate_qpoints", "compare_phonon_frequencies", "phonon_frequencies_thz", "validate_phonons"]
+__all__ = [
+    "commensurate_qpoints",
+    "compare_phonon_frequencies",
+    "phonon_frequencies_thz",
+    "validate_phonons",
+]
 
 
 def commensurate_qpoints(supercell_matrix: Sequence[int] | Sequence[Sequence[int]]) -> np.ndarray:
@@ -161,12 +166,17 @@ def validate_phonons(
         if reference_frequencies_thz is not None:
             raise InputError("reference_frequencies_thz needs the qpoints they were computed at")
         qpoints = commensurate_qpoints(supercell_matrix)
-    settings = {"supercell_matrix": supercell_matrix, "displacement_ang": displacement_ang}
-    mlip = phonon_frequencies_thz(structure, mlip_calculator, qpoints, **settings)
-    if reference_frequencies_thz is None:
-        reference_frequencies_thz = phonon_frequencies_thz(
-            structure, reference_calculator, qpoints, **settings  # type: ignore[arg-type]
+    mlip = phonon_frequencies_thz(
+        structure, mlip_calculator, qpoints, supercell_matrix, displacement_ang
+    )
+    if reference_calculator is not None:
+        reference = phonon_frequencies_thz(
+            structure, reference_calculator, qpoints, supercell_matrix, displacement_ang
         )
-    result = compare_phonon_frequencies(mlip, reference_frequencies_thz, qpoints, imaginary_tolerance_thz)
+    else:
+        reference = np.asarray(reference_frequencies_thz, dtype=float)
+    result = compare_phonon_frequencies(
+        mlip, reference, qpoints, imaginary_tolerance_thz
+    )
     result["formula"] = structure.composition.reduced_formula
     return result

@@ -372,13 +372,44 @@ def start_server(
     config = data_path / _CONFIGFILE
     if not config.exists():
         config.write_text("# thermogap: empty on purpose; all settings are command-line flags\n")
-    chosen_port = _choose_port(data_path, host, port)
     log_path = data_path / _LOGFILE
+    # A port picked as free can be taken before the server binds it: then pick another.
+    attempts = 1 if port is not None else 3
+    for attempt in range(1, attempts + 1):
+        chosen_port = _choose_port(data_path, host, port if attempt == 1 else None)
+        log_offset = log_path.stat().st_size if log_path.exists() else 0
+        proc, info = _launch(exe, config, data_path, host, chosen_port, log_path)
+        try:
+            _wait_until_ready(proc, info.uri, log_path, timeout_s)
+            break
+        except StoreError:
+            _terminate(proc.pid, timeout_s=5.0)
+            lost_port_race = "Address already in use" in _read_from(log_path, log_offset)
+            if not lost_port_race or attempt == attempts:
+                raise
+        except BaseException:
+            _terminate(proc.pid, timeout_s=5.0)
+            raise
+    (data_path / _PIDFILE).write_text(info.to_json())
+    (data_path / _STATEFILE).write_text(json.dumps({"host": host, "port": chosen_port}))
+    return info
+
+
+def _read_from(path: Path, offset: int) -> str:
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read().decode(errors="replace")
+
+
+def _launch(
+    exe: str, config: Path, data_path: Path, host: str, port: int, log_path: Path
+) -> tuple[subprocess.Popen[bytes], ServerInfo]:
+    """Start the server process (not waiting for it) and describe it."""
     argv = [
         exe,
         "--config", str(config),
         "--host", host,
-        "--port", str(chosen_port),
+        "--port", str(port),
         "--storage-path", str(data_path / _STORAGE_DIR),
         "--log-level", "INFO",
     ]  # fmt: skip
@@ -393,22 +424,19 @@ def start_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    try:
+        create_time = psutil.Process(proc.pid).create_time()
+    except psutil.NoSuchProcess:  # already gone; _wait_until_ready reports its exit code
+        create_time = time.time()
     info = ServerInfo(
         pid=proc.pid,
         host=host,
-        port=chosen_port,
+        port=port,
         data_dir=data_path,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        create_time=psutil.Process(proc.pid).create_time(),
+        create_time=create_time,
     )
-    try:
-        _wait_until_ready(proc, info.uri, log_path, timeout_s)
-    except BaseException:
-        _terminate(proc.pid, timeout_s=5.0)
-        raise
-    (data_path / _PIDFILE).write_text(info.to_json())
-    (data_path / _STATEFILE).write_text(json.dumps({"host": host, "port": chosen_port}))
-    return info
+    return proc, info
 
 
 def _terminate(pid: int, timeout_s: float) -> None:

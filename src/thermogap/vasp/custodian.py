@@ -41,6 +41,7 @@ def run_vasp_kwargs(settings: CustodianSettings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "max_errors": settings.max_errors,
         "handlers": custodian_handlers(settings.handlers),
+        "custodian_kwargs": {"polling_time_step": settings.polling_time_step_s},
     }
     if settings.vasp_cmd is not None:
         kwargs["vasp_cmd"] = settings.vasp_cmd

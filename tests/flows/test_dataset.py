@@ -1,0 +1,154 @@
+"""The configuration-dataset flow end to end: counts, contract fields, idempotency."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pymatgen.core import Structure
+
+from thermogap.errors import InputError
+from thermogap.execution import run_flow
+from thermogap.flows.dataset import DatasetMaker, dataset_flow
+from thermogap.jobs.phonons import PhononMaker
+from thermogap.jobs.sampling import DisplacedConfigurationsMaker
+from thermogap.schemas.configurations import ConfigurationDoc
+from thermogap.schemas.phonons import PhononSettings
+from thermogap.structures import load_structure
+
+torch.set_num_threads(2)
+
+COMPOSITIONS = [0.5, 1.0]
+TEMPERATURES = [100.0, 600.0]
+N_PER_BATCH = 4
+
+
+def make_flow(seed: int = 0):
+    maker = DatasetMaker(
+        phonon_maker=PhononMaker(settings=PhononSettings(band_npoints=5, dos_mesh=[4, 4, 4])),
+        sampling_maker=DisplacedConfigurationsMaker(n_configurations=N_PER_BATCH, seed=seed, mesh=[4, 4, 4]),
+        compositions=COMPOSITIONS,
+        temperatures_k=TEMPERATURES,
+        schemes=["phonon", "gaussian", "random", "equilibrium"],
+        random_amplitudes_ang=[0.3],
+        n_equilibrium=1,
+    )
+    return maker.make([load_structure("Ag3SBr"), load_structure("Ag3SI")])
+
+
+def _displacements(doc: dict, undisplaced: Structure) -> np.ndarray:
+    displaced = Structure.from_dict(doc["structure"])
+    dfrac = displaced.frac_coords - undisplaced.frac_coords
+    dfrac -= np.rint(dfrac)
+    return dfrac @ undisplaced.lattice.matrix
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from thermogap.store import ResultsDB
+
+    db = ResultsDB.from_spec(tmp_path_factory.mktemp("dataset") / "store")
+    summary = run_flow(make_flow(), db)
+    yield db, summary
+    db.close()
+
+
+def test_every_combination_is_written_once(dataset):
+    db, summary = dataset
+    assert summary.n_failed == 0
+    per_x = 2 * len(TEMPERATURES) * N_PER_BATCH + N_PER_BATCH + 1  # phonon, gaussian, random, eq.
+    assert db.count("configurations") == len(COMPOSITIONS) * per_x
+    assert db.count("phonons") == 2
+    for x in COMPOSITIONS:
+        for scheme, expected in [("phonon", 8), ("gaussian", 8), ("random", 4), ("equilibrium", 1)]:
+            assert db.count("configurations", {"x": x, "scheme": scheme}) == expected
+
+
+def test_documents_follow_the_contract_and_their_scheme(dataset):
+    db, _ = dataset
+    phonon_ids = set(db.distinct("phonons", "phonon_id"))
+    batches = {}
+    for raw in db.query("configurations"):
+        doc = ConfigurationDoc(**raw)
+        structure = Structure.from_dict(raw["structure"])
+        assert doc.n_atoms == len(structure) == 40
+        n_br = sum(site.specie.symbol == "Br" for site in structure)
+        assert n_br == round(8 * doc.x)
+        assert doc.formula == structure.composition.reduced_formula
+        undisplaced = Structure.from_dict(
+            db.query_one("structures", {"structure_id": doc.parent_structure_id})["structure"]
+        )
+        u = _displacements(raw, undisplaced)
+        if doc.scheme in ("phonon", "gaussian"):
+            assert doc.temperature_k in TEMPERATURES and doc.parent_phonon_id in phonon_ids
+            assert set(doc.parent_phonon_ids) == phonon_ids
+        else:
+            assert doc.temperature_k is None and doc.parent_phonon_id is None
+        if doc.scheme == "random":
+            assert doc.amplitude_ang == 0.3 and np.abs(u).max() <= 0.3 + 1e-9
+        if doc.scheme == "equilibrium":
+            np.testing.assert_allclose(u, 0.0, atol=1e-9)
+        if doc.scheme == "phonon":
+            batches.setdefault(doc.batch_id, []).append(u)
+        assert doc.rms_displacement_ang == pytest.approx(np.sqrt(np.mean(np.sum(u**2, axis=1))), abs=1e-9)
+    # phonon scheme: |u_{j,α}| <= ζ_{j,α}, with ζ the batch's amplitudes from the job output
+    outputs = db.query("outputs", {"output.scheme": "phonon"}, properties=["output"])
+    assert len(outputs) == len(batches) == len(COMPOSITIONS) * len(TEMPERATURES)
+    for out in outputs:
+        zeta = np.array(out["output"]["amplitudes_ang"])
+        for u in batches[out["output"]["batch_id"]]:
+            assert np.all(np.abs(u) <= zeta + 1e-9)
+        assert out["output"]["n_imaginary_excluded"] > 0  # cubic parents are unstable
+
+
+def test_rerun_with_the_same_seed_changes_nothing(dataset):
+    db, _ = dataset
+    before = {d["config_id"]: d["structure"] for d in db.query("configurations")}
+    summary = run_flow(make_flow(seed=0), db)
+    assert summary.n_ran == 0 and summary.n_reused == summary.n_jobs
+    after = {d["config_id"]: d["structure"] for d in db.query("configurations")}
+    assert after == before
+
+
+def test_same_seed_reproduces_configurations_in_a_fresh_store(dataset, db):
+    """Recomputed from scratch (no reuse), the same seed gives the same ids and positions."""
+    old, _ = dataset
+    flow = dataset_flow(
+        compositions=[0.5], temperatures_k=[100.0], schemes=["phonon", "random"], n_per_batch=N_PER_BATCH,
+        random_amplitudes_ang=[0.3], mesh=[4, 4, 4],
+    )
+    run_flow(flow, db)
+    for raw in db.query("configurations"):
+        previous = old.query_one("configurations", {"config_id": raw["config_id"]})
+        assert previous is not None
+        np.testing.assert_allclose(
+            Structure.from_dict(raw["structure"]).cart_coords,
+            Structure.from_dict(previous["structure"]).cart_coords,
+            atol=1e-6,
+        )
+
+
+def test_another_seed_gives_new_configurations(db):
+    for seed in (1, 2):
+        flow = dataset_flow(compositions=[1.0], schemes=["random"], random_amplitudes_ang=[0.2],
+                            n_per_batch=3, seed=seed)
+        assert not any("phonons" in job.name for job in flow.jobs)  # random needs no phonons
+        run_flow(flow, db)
+    docs = db.query("configurations")
+    assert len(docs) == 6 and len({d["config_id"] for d in docs}) == 6
+    positions = [tuple(np.round(Structure.from_dict(d["structure"]).cart_coords[0], 8)) for d in docs]
+    assert len(set(positions)) == 6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"compositions": [0.3]}, "not on the 1/8 grid"),
+        ({"schemes": ["md"]}, "allowed: phonon, gaussian, random, equilibrium"),
+        ({"temperatures_k": [-5.0]}, "temperatures_k"),
+        ({"species": ["Br"]}, "species"),
+    ],
+)
+def test_bad_settings_fail_before_anything_runs(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        dataset_flow(**kwargs)

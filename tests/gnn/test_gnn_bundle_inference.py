@@ -1,0 +1,68 @@
+"""Storing, loading (SHA-256 checked) and batched inference of trained GNNs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from thermogap.errors import BlobIntegrityError, MissingModelError
+from thermogap.gnn.bundle import GNNBundle, load_gnn, save_gnn
+from thermogap.gnn.graphs import structures_to_data
+from thermogap.gnn.inference import predict
+
+
+def _reference_predictions(bundle, structures):
+    """Per-graph PyG Data objects collated by torch_geometric (independent of batch_graphs)."""
+    batch = Batch.from_data_list(structures_to_data(structures, bundle.graph_settings))
+    with torch.no_grad():
+        out = bundle.model.eval()(batch.x, batch.edge_index, batch.edge_weight, batch.batch)
+    return bundle.scaler.denormalise(out.double().numpy())
+
+
+def test_predict_is_batch_size_independent_and_in_ev(trained, synthetic_data):
+    structures, gaps = synthetic_data
+    subset = structures[:37]
+    reference = _reference_predictions(trained.bundle, subset)
+    for batch_size in (1, 8, 256):
+        np.testing.assert_allclose(predict(trained.bundle, subset, batch_size), reference, rtol=1e-5, atol=1e-6)
+    test_idx = trained.split.test
+    mae = np.abs(predict(trained.bundle, [structures[i] for i in test_idx]) - gaps[test_idx]).mean()
+    assert mae == pytest.approx(trained.metrics.test.mae, rel=1e-5)
+
+
+def test_bundle_round_trip_through_the_store(db, trained, synthetic_data):
+    structures, _ = synthetic_data
+    doc = save_gnn(db, trained.bundle, {"settings": {"hidden_channels": 16}, "metrics": trained.metrics})
+    assert doc.model_id.startswith("gnn-") and doc.sha256 == doc.blob["sha256"]
+    stored = db.query_one("models", {"model_id": doc.model_id})
+    assert stored["kind"] == "gnn" and stored["levels"] == ["synthetic"]
+    assert stored["target_range"] == [trained.bundle.scaler.minimum, trained.bundle.scaler.maximum]
+    loaded = load_gnn(db, doc.model_id)
+    assert loaded.graph_settings == trained.bundle.graph_settings
+    np.testing.assert_array_equal(predict(loaded, structures[:10]), predict(trained.bundle, structures[:10]))
+    # saving the same weights again is idempotent
+    assert save_gnn(db, trained.bundle, {"settings": {}}).model_id == doc.model_id
+    assert db.count("models", {"kind": "gnn"}) == 1
+
+
+def test_load_refuses_corrupted_or_unknown_models(db, trained):
+    doc = save_gnn(db, trained.bundle, {"settings": {}})
+    path = db.blobs._path(doc.blob["blob_id"])  # the embedded blob store keeps files
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+    with pytest.raises(BlobIntegrityError):
+        load_gnn(db, doc.model_id)
+    with pytest.raises(MissingModelError, match="gnn-doesnotexist"):
+        load_gnn(db, "gnn-doesnotexist")
+
+
+def test_bundle_bytes_are_deterministic_and_hold_no_code(trained):
+    data = trained.bundle.to_bytes()
+    assert data == trained.bundle.to_bytes()
+    again = GNNBundle.from_bytes(data)
+    for key, value in trained.bundle.model.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[key])
