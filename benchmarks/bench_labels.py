@@ -23,8 +23,11 @@ def ag3sbr_x_i_cell(x: float, displacement_ang: float, seed: int):
     from pymatgen.core import Lattice, Structure
 
     a = 4.85 * x + 4.97 * (1 - x)  # Å, linear in x between the parents' lattice parameters
-    cell = Structure(Lattice.cubic(a), ["I", "S", "Ag", "Ag", "Ag"],
-                     [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    cell = Structure(
+        Lattice.cubic(a),
+        ["I", "S", "Ag", "Ag", "Ag"],
+        [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+    )
     supercell = cell * (2, 2, 2)
     rng = np.random.default_rng(seed)
     halides = [i for i, site in enumerate(supercell) if site.specie.symbol == "I"]
@@ -36,8 +39,10 @@ def ag3sbr_x_i_cell(x: float, displacement_ang: float, seed: int):
 
 
 def _configs(n: int, x: float) -> list[dict]:
-    return [{"config_id": f"bench-{i}", "structure": ag3sbr_x_i_cell(x, 0.08, i).as_dict()}
-            for i in range(n)]
+    return [
+        {"config_id": f"bench-{i}", "structure": ag3sbr_x_i_cell(x, 0.08, i).as_dict()}
+        for i in range(n)
+    ]
 
 
 def _label_many(args: tuple[list[dict], str]) -> list[str]:
@@ -74,15 +79,24 @@ def per_configuration_cost(configs: list[dict], level_name: str) -> None:
             atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
             t_forces.append(time.perf_counter() - start)
             start = time.perf_counter()
-            gaps.append(xtb_band_edges(atoms, settings.gap_method, settings.gap_accuracy,
-                                       settings.gap_max_iterations,
-                                       settings.electronic_temperature_k).band_gap_ev)
+            gaps.append(
+                xtb_band_edges(
+                    atoms,
+                    settings.gap_method,
+                    settings.gap_accuracy,
+                    settings.gap_max_iterations,
+                    settings.electronic_temperature_k,
+                ).band_gap_ev
+            )
             t_gap.append(time.perf_counter() - start)
     total = [a + b for a, b in zip(t_forces, t_gap, strict=True)]
-    print(f"{level_name:18s} n_atoms={len(atoms):3d}  CHGNet E/F/σ median {statistics.median(t_forces):.3f} s"
-          f"  {settings.gap_method} gap median {statistics.median(t_gap):.3f} s"
-          f"  total median {statistics.median(total):.3f} s (max {max(total):.3f} s)"
-          f"  gaps {min(gaps):.2f}-{max(gaps):.2f} eV")
+    print(
+        f"{level_name:18s} n_atoms={len(atoms):3d}"
+        f"  CHGNet E/F/σ median {statistics.median(t_forces):.3f} s"
+        f"  {settings.gap_method} gap median {statistics.median(t_gap):.3f} s"
+        f"  total median {statistics.median(total):.3f} s (max {max(total):.3f} s)"
+        f"  gaps {min(gaps):.2f}-{max(gaps):.2f} eV"
+    )
 
 
 def throughput(configs: list[dict], level_name: str, workers: int) -> None:
@@ -91,10 +105,14 @@ def throughput(configs: list[dict], level_name: str, workers: int) -> None:
     with ctx.Pool(workers, initializer=_warm_worker) as pool:
         pool.map(_label_many, [([], level_name)] * workers)  # wait for model loading
         start = time.perf_counter()
-        statuses = [s for part in pool.map(_label_many, [(c, level_name) for c in chunks]) for s in part]
+        statuses = [
+            s for part in pool.map(_label_many, [(c, level_name) for c in chunks]) for s in part
+        ]
         wall = time.perf_counter() - start
-    print(f"{level_name:18s} {workers} process(es): {len(configs)} labels in {wall:.1f} s = "
-          f"{60 * len(configs) / wall:.1f} labels/min ({statuses.count('ok')} ok)")
+    print(
+        f"{level_name:18s} {workers} process(es): {len(configs)} labels in {wall:.1f} s = "
+        f"{60 * len(configs) / wall:.1f} labels/min ({statuses.count('ok')} ok)"
+    )
 
 
 def main() -> None:

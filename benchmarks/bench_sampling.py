@@ -37,10 +37,15 @@ def main() -> None:
         for name in ("Ag3SBr", "Ag3SI")
     ]
     supercell = solid_solution_supercell(
-        load_structure("Ag3SBr"), site="Br", species=("Br", "I"), x=0.5,
+        load_structure("Ag3SBr"),
+        site="Br",
+        species=("Br", "I"),
+        x=0.5,
         substituted_sites=[1, 2, 4, 7],
     )
-    print(f"supercell {supercell.composition.reduced_formula}, {len(supercell)} atoms, n = {args.n}")
+    print(
+        f"supercell {supercell.composition.reduced_formula}, {len(supercell)} atoms, n = {args.n}"
+    )
     print(f"{'scheme':<12}{'sample s':>10}{'dicts+docs s':>14}{'total s':>10}{'configs/s':>12}")
     for scheme, extra in [
         ("phonon", {"temperature_k": 300.0, "mesh": (8, 8, 8)}),
@@ -53,22 +58,34 @@ def main() -> None:
         )
         sampled = time.perf_counter()
         docs = configuration_documents(
-            supercell, batch, scheme=scheme, x=0.5, seed=0,
-            temperature_k=extra.get("temperature_k"), amplitude_ang=extra.get("amplitude_ang"),
+            supercell,
+            batch,
+            scheme=scheme,
+            x=0.5,
+            seed=0,
+            temperature_k=extra.get("temperature_k"),
+            amplitude_ang=extra.get("amplitude_ang"),
             parent_phonon_ids=["a", "b"] if scheme != "random" else [],
         )
         done = time.perf_counter()
         total = done - start
-        print(f"{scheme:<12}{sampled - start:>10.3f}{done - sampled:>14.3f}{total:>10.3f}"
-              f"{args.n / total:>12.0f}")
+        print(
+            f"{scheme:<12}{sampled - start:>10.3f}{done - sampled:>14.3f}{total:>10.3f}"
+            f"{args.n / total:>12.0f}"
+        )
         if args.store:
             from thermogap.store import ResultsDB
 
-            with tempfile.TemporaryDirectory() as tmp, ResultsDB.from_spec(Path(tmp) / "store") as db:
+            with (
+                tempfile.TemporaryDirectory() as tmp,
+                ResultsDB.from_spec(Path(tmp) / "store") as db,
+            ):
                 t0 = time.perf_counter()
                 db.upsert("configurations", docs, key="config_id")
-                print(f"{'':<12}upsert of {len(docs)} documents into the embedded store: "
-                      f"{time.perf_counter() - t0:.2f} s")
+                print(
+                    f"{'':<12}upsert of {len(docs)} documents into the embedded store: "
+                    f"{time.perf_counter() - t0:.2f} s"
+                )
 
 
 if __name__ == "__main__":

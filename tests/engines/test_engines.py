@@ -36,7 +36,7 @@ def test_registry():
     assert {"chgnet", "tblite-gfn1", "tblite-ipea1", "tblite-gfn2"} <= set(names)
     with pytest.raises(UnknownEntryError, match="unknown engine 'vasp'; allowed: chgnet"):
         get_calculator("vasp")
-    with pytest.raises(InputError, match="model_name='9.9'.*allowed: 0.3.0"):
+    with pytest.raises(InputError, match=r"model_name='9.9'.*allowed: 0.3.0"):
         get_calculator("chgnet", model_name="9.9")
 
 
@@ -97,8 +97,13 @@ def test_xtb_band_edges_against_tblite_directly():
     ref.calc = TBLite(method="GFN1-xTB", accuracy=1.0, verbosity=0)
     assert edges.xtb_energy_ev == pytest.approx(ref.get_potential_energy(), abs=1e-4)
     # independent band-edge rule: last orbital more than half occupied / first less
-    calc = TB("GFN1-xTB", atoms.numbers, atoms.positions / BOHR_ANG,
-              lattice=atoms.cell.array / BOHR_ANG, periodic=np.ones(3, bool))
+    calc = TB(
+        "GFN1-xTB",
+        atoms.numbers,
+        atoms.positions / BOHR_ANG,
+        lattice=atoms.cell.array / BOHR_ANG,
+        periodic=np.ones(3, bool),
+    )
     calc.set("verbosity", 0)
     res = calc.singlepoint()
     energies, occupations = res.get("orbital-energies") * HARTREE_EV, res.get("orbital-occupations")
@@ -125,8 +130,9 @@ def test_embedded_label_is_consistent_with_its_parts():
     assert result.energy_ev == pytest.approx(ref.get_potential_energy(), abs=1e-5)
     np.testing.assert_allclose(result.forces_ev_per_ang, ref.get_forces(), atol=1e-5)
     assert result.forces_ev_per_ang.shape == (5, 3) and result.stress_ev_per_ang3.shape == (3, 3)
-    edges = xtb_band_edges(atoms, "IPEA1-xTB", accuracy=level.gap_accuracy,
-                           max_iterations=level.gap_max_iterations)
+    edges = xtb_band_edges(
+        atoms, "IPEA1-xTB", accuracy=level.gap_accuracy, max_iterations=level.gap_max_iterations
+    )
     assert result.band_edges == edges
     assert atoms.calc is None  # the input is not modified
 

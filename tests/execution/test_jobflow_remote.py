@@ -232,3 +232,38 @@ def test_failed_job_is_reported_with_its_error(tmp_path, mongo_uri, mongo_databa
     message = str(excinfo.value)
     assert "write_probe" in message and "FAILED" in message and "THERMOGAP_STORE" in message
     assert states == {flow.jobs[0].uuid: "FAILED", flow.jobs[1].uuid: "WAITING"}
+
+
+def test_resubmitted_flow_reuses_completed_jobs_on_the_worker(
+    project_folder, tmp_path, monkeypatch
+):
+    import os
+    from collections import Counter
+
+    folder, store_uri = project_folder
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    )
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("RESUME_LOG", str(log))
+    monkeypatch.syspath_prepend(here)
+    from resume_jobs import make_flow
+
+    first, second = make_flow(2), make_flow(2)
+    with remote.projects_folder(folder):
+        remote.submit_flow(first, project=PROJECT)
+        remote.run_until_done(PROJECT, timeout_s=100, flow_uuid=first.uuid)
+        remote.submit_flow(second, project=PROJECT)
+        states = remote.run_until_done(PROJECT, timeout_s=100, flow_uuid=second.uuid)
+    assert set(states.values()) == {"COMPLETED"}
+    # the functions really ran once each, although both flows completed
+    assert Counter(log.read_text().split()) == Counter({"step0": 1, "step1": 1})
+    with ResultsDB.from_spec(store_uri) as db:
+        jobstore = db.jobstore()
+        jobstore.connect()
+        for job in second.jobs:
+            doc = jobstore.query_one({"uuid": job.uuid}, properties=["metadata", "output"])
+            assert doc["metadata"]["thermogap"]["reused"] is True
+        assert jobstore.get_output(second.jobs[-1].uuid) == 2.0
+        assert {d["result_id"] for d in db.query("band_gaps")} == {"step0", "step1"}

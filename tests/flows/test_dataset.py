@@ -23,13 +23,20 @@ TEMPERATURES = [100.0, 600.0]
 N_PER_BATCH = 4
 
 
-def make_flow(seed: int = 0):
+def make_flow(
+    seed: int = 0,
+    compositions=COMPOSITIONS,
+    temperatures=TEMPERATURES,
+    schemes=("phonon", "gaussian", "random", "equilibrium"),
+):
     maker = DatasetMaker(
         phonon_maker=PhononMaker(settings=PhononSettings(band_npoints=5, dos_mesh=[4, 4, 4])),
-        sampling_maker=DisplacedConfigurationsMaker(n_configurations=N_PER_BATCH, seed=seed, mesh=[4, 4, 4]),
-        compositions=COMPOSITIONS,
-        temperatures_k=TEMPERATURES,
-        schemes=["phonon", "gaussian", "random", "equilibrium"],
+        sampling_maker=DisplacedConfigurationsMaker(
+            n_configurations=N_PER_BATCH, seed=seed, mesh=[4, 4, 4]
+        ),
+        compositions=list(compositions),
+        temperatures_k=list(temperatures),
+        schemes=list(schemes),
         random_amplitudes_ang=[0.3],
         n_equilibrium=1,
     )
@@ -90,7 +97,9 @@ def test_documents_follow_the_contract_and_their_scheme(dataset):
             np.testing.assert_allclose(u, 0.0, atol=1e-9)
         if doc.scheme == "phonon":
             batches.setdefault(doc.batch_id, []).append(u)
-        assert doc.rms_displacement_ang == pytest.approx(np.sqrt(np.mean(np.sum(u**2, axis=1))), abs=1e-9)
+        assert doc.rms_displacement_ang == pytest.approx(
+            np.sqrt(np.mean(np.sum(u**2, axis=1))), abs=1e-9
+        )
     # phonon scheme: |u_{j,α}| <= ζ_{j,α}, with ζ the batch's amplitudes from the job output
     outputs = db.query("outputs", {"output.scheme": "phonon"}, properties=["output"])
     assert len(outputs) == len(batches) == len(COMPOSITIONS) * len(TEMPERATURES)
@@ -113,11 +122,9 @@ def test_rerun_with_the_same_seed_changes_nothing(dataset):
 def test_same_seed_reproduces_configurations_in_a_fresh_store(dataset, db):
     """Recomputed from scratch (no reuse), the same seed gives the same ids and positions."""
     old, _ = dataset
-    flow = dataset_flow(
-        compositions=[0.5], temperatures_k=[100.0], schemes=["phonon", "random"], n_per_batch=N_PER_BATCH,
-        random_amplitudes_ang=[0.3], mesh=[4, 4, 4],
-    )
-    run_flow(flow, db)
+    flow = make_flow(compositions=[0.5], temperatures=[100.0], schemes=["phonon", "random"])
+    summary = run_flow(flow, db)
+    assert summary.n_reused == 0 and db.count("configurations") == 2 * N_PER_BATCH
     for raw in db.query("configurations"):
         previous = old.query_one("configurations", {"config_id": raw["config_id"]})
         assert previous is not None
@@ -130,13 +137,20 @@ def test_same_seed_reproduces_configurations_in_a_fresh_store(dataset, db):
 
 def test_another_seed_gives_new_configurations(db):
     for seed in (1, 2):
-        flow = dataset_flow(compositions=[1.0], schemes=["random"], random_amplitudes_ang=[0.2],
-                            n_per_batch=3, seed=seed)
+        flow = dataset_flow(
+            compositions=[1.0],
+            schemes=["random"],
+            random_amplitudes_ang=[0.2],
+            n_per_batch=3,
+            seed=seed,
+        )
         assert not any("phonons" in job.name for job in flow.jobs)  # random needs no phonons
         run_flow(flow, db)
     docs = db.query("configurations")
     assert len(docs) == 6 and len({d["config_id"] for d in docs}) == 6
-    positions = [tuple(np.round(Structure.from_dict(d["structure"]).cart_coords[0], 8)) for d in docs]
+    positions = [
+        tuple(np.round(Structure.from_dict(d["structure"]).cart_coords[0], 8)) for d in docs
+    ]
     assert len(set(positions)) == 6
 
 
@@ -152,3 +166,16 @@ def test_another_seed_gives_new_configurations(db):
 def test_bad_settings_fail_before_anything_runs(kwargs, match):
     with pytest.raises(InputError, match=match):
         dataset_flow(**kwargs)
+
+
+def test_preset_builder_scales_supercells_by_vegards_law():
+    flow = dataset_flow(compositions=[0.0, 0.5, 1.0], schemes=["equilibrium"])
+    sizes = {}
+    for job in flow.jobs:
+        supercell, x = job.function_args[0], job.function_args[1]
+        sizes[x] = (supercell.volume / 8) ** (1 / 3)
+    a_br = load_structure("Ag3SBr").lattice.a
+    a_i = load_structure("Ag3SI").lattice.a
+    assert sizes[1.0] == pytest.approx(a_br)
+    assert sizes[0.0] == pytest.approx(a_i)
+    assert sizes[0.5] == pytest.approx(0.5 * (a_br + a_i))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from .synthetic import make_dataset
 from thermogap.gnn.training import train_gnn
 from thermogap.schemas.gnn import GNNTrainingSettings
+
+from .synthetic import make_dataset
 
 # Two cores are shared by several test runs here; one intra-op thread avoids the
 # OpenMP oversubscription that makes these tiny models ~5x slower.

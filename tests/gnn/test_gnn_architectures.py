@@ -21,12 +21,20 @@ def _manual_forward(model, x, edge_index, w, batch, n_graphs, pooling):
     for conv, norm in zip(model.convs, model.norms, strict=True):
         agg = torch.zeros(h.shape[0], h.shape[1]).index_add_(0, dst, w[:, None] * h[src])
         h = agg @ conv.lin_rel.weight.T + conv.lin_rel.bias + h @ conv.lin_root.weight.T
-        h = (h - norm.running_mean) / torch.sqrt(norm.running_var + norm.eps) * norm.weight + norm.bias
+        h = (h - norm.running_mean) / torch.sqrt(
+            norm.running_var + norm.eps
+        ) * norm.weight + norm.bias
         h = torch.clamp(h, min=0)
     pooled = torch.stack(
-        [h[batch == g].max(0).values if pooling == "max" else h[batch == g].mean(0) for g in range(n_graphs)]
+        [
+            h[batch == g].max(0).values if pooling == "max" else h[batch == g].mean(0)
+            for g in range(n_graphs)
+        ]
     )
-    out = torch.clamp(pooled @ model.lin1.weight.T + model.lin1.bias, min=0) @ model.lin2.weight.T + model.lin2.bias
+    out = (
+        torch.clamp(pooled @ model.lin1.weight.T + model.lin1.bias, min=0) @ model.lin2.weight.T
+        + model.lin2.bias
+    )
     return out.squeeze(-1)
 
 
@@ -73,7 +81,9 @@ def test_forward_matches_manual_graphconv_network(name):
     g = batch_graphs(_cells(), GraphSettings())
     with torch.no_grad():
         out = model(g.x, g.edge_index, g.edge_weight, g.batch)
-        ref = _manual_forward(model, g.x, g.edge_index, g.edge_weight, g.batch, 2, model.spec.pooling)
+        ref = _manual_forward(
+            model, g.x, g.edge_index, g.edge_weight, g.batch, 2, model.spec.pooling
+        )
     ref = torch.sigmoid(ref) if model.spec.output_activation == "sigmoid" else torch.relu(ref)
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
 
@@ -92,7 +102,9 @@ def test_prediction_is_invariant_to_atom_order_and_cell_choice():
     )
     cell = _cells()[0]
     permuted = cell.copy()
-    permuted = permuted.__class__.from_sites([cell[i] for i in np.random.default_rng(0).permutation(len(cell))])
+    permuted = permuted.__class__.from_sites(
+        [cell[i] for i in np.random.default_rng(0).permutation(len(cell))]
+    )
     supercell = cell.copy()
     supercell.make_supercell((1, 2, 1))  # same crystal, twice the cell: same local environments
     values = predict(bundle, [cell, permuted, supercell])

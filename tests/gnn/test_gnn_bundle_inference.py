@@ -26,7 +26,9 @@ def test_predict_is_batch_size_independent_and_in_ev(trained, synthetic_data):
     subset = structures[:37]
     reference = _reference_predictions(trained.bundle, subset)
     for batch_size in (1, 8, 256):
-        np.testing.assert_allclose(predict(trained.bundle, subset, batch_size), reference, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            predict(trained.bundle, subset, batch_size), reference, rtol=1e-5, atol=1e-6
+        )
     test_idx = trained.split.test
     mae = np.abs(predict(trained.bundle, [structures[i] for i in test_idx]) - gaps[test_idx]).mean()
     assert mae == pytest.approx(trained.metrics.test.mae, rel=1e-5)
@@ -34,14 +36,19 @@ def test_predict_is_batch_size_independent_and_in_ev(trained, synthetic_data):
 
 def test_bundle_round_trip_through_the_store(db, trained, synthetic_data):
     structures, _ = synthetic_data
-    doc = save_gnn(db, trained.bundle, {"settings": {"hidden_channels": 16}, "metrics": trained.metrics})
+    doc = save_gnn(
+        db, trained.bundle, {"settings": {"hidden_channels": 16}, "metrics": trained.metrics}
+    )
     assert doc.model_id.startswith("gnn-") and doc.sha256 == doc.blob["sha256"]
     stored = db.query_one("models", {"model_id": doc.model_id})
     assert stored["kind"] == "gnn" and stored["levels"] == ["synthetic"]
     assert stored["target_range"] == [trained.bundle.scaler.minimum, trained.bundle.scaler.maximum]
     loaded = load_gnn(db, doc.model_id)
     assert loaded.graph_settings == trained.bundle.graph_settings
-    np.testing.assert_array_equal(predict(loaded, structures[:10]), predict(trained.bundle, structures[:10]))
+    assert loaded.training_ids == trained.ids["train"] and loaded.scaler == trained.bundle.scaler
+    np.testing.assert_array_equal(
+        predict(loaded, structures[:10]), predict(trained.bundle, structures[:10])
+    )
     # saving the same weights again is idempotent
     assert save_gnn(db, trained.bundle, {"settings": {}}).model_id == doc.model_id
     assert db.count("models", {"kind": "gnn"}) == 1
@@ -66,3 +73,67 @@ def test_bundle_bytes_are_deterministic_and_hold_no_code(trained):
     again = GNNBundle.from_bytes(data)
     for key, value in trained.bundle.model.state_dict().items():
         assert torch.equal(value, again.model.state_dict()[key])
+
+
+def test_dense_adjacency_sums_pymatgen_edge_weights():
+    from pymatgen.core import Lattice, Structure
+
+    from thermogap.gnn.graphs import GraphSettings, dense_adjacency_batched
+
+    rng = np.random.default_rng(4)
+    cells = [
+        Structure(
+            Lattice.from_parameters(5.1, 5.6, 6.3, 80, 97, 104),
+            ["Ag", "S", "Br", "I", "Ag", "S"],
+            rng.random((6, 3)),
+        )
+        for _ in range(3)
+    ]
+    settings = GraphSettings(cutoff_ang=5.5)
+    adjacency = dense_adjacency_batched(
+        np.stack([c.lattice.matrix for c in cells]),
+        np.stack([c.frac_coords for c in cells]),
+        settings,
+    )
+    for a, cell in zip(adjacency, cells, strict=True):
+        centre, neighbour, _, dist = cell.get_neighbor_list(5.5)
+        expected = np.zeros((6, 6))
+        np.add.at(expected, (centre, neighbour), dist / 5.5)
+        np.testing.assert_allclose(a, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_dense_and_sparse_inference_paths_agree(trained, monkeypatch):
+    """The dense fast path must give what PyG's GraphConv gives on edge lists."""
+    import thermogap.gnn.inference as inference
+
+    from .synthetic import make_dataset
+
+    mixed = make_dataset(5, seed=8)[0] + make_dataset(4, seed=9, supercell=(2, 2, 1))[0]
+    mixed = [mixed[i] for i in (0, 5, 1, 6, 2, 7, 3, 8, 4)]  # interleave 10- and 20-atom cells
+    dense = predict(trained.bundle, mixed, batch_size=4)
+    monkeypatch.setattr(inference, "_DENSE_BUDGET", 0)  # force the edge-list path
+    sparse = predict(trained.bundle, mixed, batch_size=4)
+    np.testing.assert_allclose(dense, sparse, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        dense, _reference_predictions(trained.bundle, mixed), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_predict_frames_equals_predict_on_structures(trained, synthetic_data):
+    from pymatgen.core import Structure
+
+    from thermogap.gnn.inference import predict_frames
+
+    structures, _ = synthetic_data
+    base = structures[0]
+    rng = np.random.default_rng(5)
+    positions = base.cart_coords[None] + rng.normal(0, 0.05, (6, len(base), 3))
+    frames = [
+        Structure(base.lattice, base.species, p, coords_are_cartesian=True) for p in positions
+    ]
+    numbers = np.array([site.specie.Z for site in base])
+    np.testing.assert_allclose(
+        predict_frames(trained.bundle, base.lattice.matrix, positions, numbers, batch_size=4),
+        predict(trained.bundle, frames),
+        rtol=1e-6,
+    )

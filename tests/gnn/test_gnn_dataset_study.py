@@ -43,9 +43,13 @@ def test_combined_test_set_is_union_and_training_never_sees_test_ids():
     phonon, random = _sets()
     combined = combine_sets([phonon, random], n_test=8)
     assert len(combined.ids) == 80
-    assert set(combined.test_ids) == set(held_out_ids(phonon.ids, 8)) | set(held_out_ids(random.ids, 8))
+    assert set(combined.test_ids) == set(held_out_ids(phonon.ids, 8)) | set(
+        held_out_ids(random.ids, 8)
+    )
     sets = {"phonon": phonon, "random": random, "combined": combined}
-    result, rows = train_study_model(combined, sets, 20, 0, TINY.model_copy(update={"max_epochs": 2}), 8)
+    result, rows = train_study_model(
+        combined, sets, 20, 0, TINY.model_copy(update={"max_epochs": 2}), 8
+    )
     seen = set(result.ids["train"]) | set(result.ids["validation"])
     assert len(result.ids["train"]) == 20 and not seen & set(combined.test_ids)
     assert {r.test_dataset for r in rows} == {"phonon", "random", "combined"}
@@ -54,8 +58,13 @@ def test_combined_test_set_is_union_and_training_never_sees_test_ids():
 
 def test_summary_is_mean_and_sample_std_over_seeds():
     rows = [
-        DatasetStudyRow(train_dataset="a", train_size=10, seed=s, test_dataset="b",
-                        metrics=SplitMetrics(n=5, mae=m, rmse=m, r2=1 - m))
+        DatasetStudyRow(
+            train_dataset="a",
+            train_size=10,
+            seed=s,
+            test_dataset="b",
+            metrics=SplitMetrics(n=5, mae=m, rmse=m, r2=1 - m),
+        )
         for s, m in enumerate([0.1, 0.2, 0.6])
     ]
     (entry,) = summarise_rows(rows)
@@ -67,8 +76,11 @@ def test_summary_is_mean_and_sample_std_over_seeds():
 def test_whole_study_produces_learning_curves_and_cross_tests():
     phonon, random = _sets()
     rows, table = run_dataset_study(
-        [phonon, random], train_sizes=(10, 20), seeds=(0, 1),
-        settings=TINY.model_copy(update={"max_epochs": 3}), n_test=8,
+        [phonon, random],
+        train_sizes=(10, 20),
+        seeds=(0, 1),
+        settings=TINY.model_copy(update={"max_epochs": 3}),
+        n_test=8,
     )
     assert len(rows) == 3 * 2 * 2 * 3  # train sets x sizes x seeds x test sets
     assert len(table) == 3 * 2 * 3

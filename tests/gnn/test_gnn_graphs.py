@@ -20,7 +20,9 @@ from thermogap.gnn.graphs import (
 )
 
 
-def _triclinic(seed: int, n_atoms: int, abc=(4.1, 5.3, 6.2), angles=(71.0, 98.0, 113.0)) -> Structure:
+def _triclinic(
+    seed: int, n_atoms: int, abc=(4.1, 5.3, 6.2), angles=(71.0, 98.0, 113.0)
+) -> Structure:
     rng = np.random.default_rng(seed)
     lattice = Lattice.from_parameters(*abc, *angles)
     species = rng.choice(["Ag", "S", "Br", "I"], size=n_atoms).tolist()
@@ -28,7 +30,9 @@ def _triclinic(seed: int, n_atoms: int, abc=(4.1, 5.3, 6.2), angles=(71.0, 98.0,
 
 
 def _multiset(i, j, d) -> Counter:
-    return Counter(zip(np.asarray(i).tolist(), np.asarray(j).tolist(), np.round(d, 6).tolist(), strict=True))
+    return Counter(
+        zip(np.asarray(i).tolist(), np.asarray(j).tolist(), np.round(d, 6).tolist(), strict=True)
+    )
 
 
 @pytest.mark.parametrize(
@@ -45,7 +49,9 @@ def test_edges_match_pymatgen_neighbor_list(seed, n_atoms, abc, angles, cutoff):
     edges = periodic_radius_edges(structure.lattice.matrix, structure.frac_coords, cutoff)
     centre, neighbour, _, dist = structure.get_neighbor_list(cutoff)
     assert len(edges.distances_ang) == len(dist) > 0
-    assert _multiset(edges.target, edges.source, edges.distances_ang) == _multiset(centre, neighbour, dist)
+    assert _multiset(edges.target, edges.source, edges.distances_ang) == _multiset(
+        centre, neighbour, dist
+    )
 
 
 def test_edges_match_ase_and_translations_reproduce_distances():
@@ -68,11 +74,17 @@ def test_edges_are_symmetric_and_include_self_images():
     assert all(offsets[tuple(-np.array(k))] == v for k, v in offsets.items())  # T and -T
     mixed = _triclinic(0, 5)
     e = periodic_radius_edges(mixed.lattice.matrix, mixed.frac_coords, 5.5)
-    assert _multiset(e.target, e.source, e.distances_ang) == _multiset(e.source, e.target, e.distances_ang)
+    assert _multiset(e.target, e.source, e.distances_ang) == _multiset(
+        e.source, e.target, e.distances_ang
+    )
 
 
 def test_batch_of_mixed_sizes_keeps_order_and_offsets():
-    structures = [_triclinic(0, 4), _triclinic(1, 7, (3.0, 3.2, 9.5), (60.0, 75.0, 120.0)), _triclinic(9, 4)]
+    structures = [
+        _triclinic(0, 4),
+        _triclinic(1, 7, (3.0, 3.2, 9.5), (60.0, 75.0, 120.0)),
+        _triclinic(9, 4),
+    ]
     settings = GraphSettings(cutoff_ang=5.0)
     batch = batch_graphs(structures, settings)
     assert batch.num_graphs == 3
@@ -98,9 +110,12 @@ def test_node_features_are_fixed_range_min_max_of_element_data():
         el = Element(symbol)
         expected = [
             (el.Z - r.atomic_number[0]) / (r.atomic_number[1] - r.atomic_number[0]),
-            (float(el.atomic_mass) - r.atomic_mass_amu[0]) / (r.atomic_mass_amu[1] - r.atomic_mass_amu[0]),
-            (float(el.atomic_radius) - r.atomic_radius_ang[0]) / (r.atomic_radius_ang[1] - r.atomic_radius_ang[0]),
-            (el.X - r.electronegativity_pauling[0]) / (r.electronegativity_pauling[1] - r.electronegativity_pauling[0]),
+            (float(el.atomic_mass) - r.atomic_mass_amu[0])
+            / (r.atomic_mass_amu[1] - r.atomic_mass_amu[0]),
+            (float(el.atomic_radius) - r.atomic_radius_ang[0])
+            / (r.atomic_radius_ang[1] - r.atomic_radius_ang[0]),
+            (el.X - r.electronegativity_pauling[0])
+            / (r.electronegativity_pauling[1] - r.electronegativity_pauling[0]),
         ]
         np.testing.assert_allclose(row, expected, rtol=1e-6)
     assert features.min() >= 0.0 and features.max() <= 1.0
@@ -111,7 +126,9 @@ def test_structure_to_data_and_errors():
     structure = _triclinic(2, 12, (8.0, 8.5, 9.0), (90.0, 90.0, 90.0))
     data = structure_to_data(structure, GraphSettings(cutoff_ang=4.0), y=0.3)
     assert data.x.shape == (12, 4) and data.edge_index.shape[0] == 2
-    assert data.edge_weight.shape == (data.edge_index.shape[1],) and float(data.y) == pytest.approx(0.3)
+    assert data.edge_weight.shape == (data.edge_index.shape[1],) and float(data.y) == pytest.approx(
+        0.3
+    )
     with pytest.raises(InputError, match="Z=\\[2\\]"):
         node_features(np.array([2]))  # helium has no electronegativity
     with pytest.raises(InputError, match="disordered"):

@@ -17,7 +17,9 @@ from .conftest import TINY
 def test_split_is_a_seeded_partition_with_paper_fractions():
     split = split_indices(200, (0.7, 0.15, 0.15), seed=3)
     assert (len(split.train), len(split.validation), len(split.test)) == (140, 30, 30)
-    assert sorted(np.concatenate([split.train, split.validation, split.test]).tolist()) == list(range(200))
+    assert sorted(np.concatenate([split.train, split.validation, split.test]).tolist()) == list(
+        range(200)
+    )
     again = split_indices(200, (0.7, 0.15, 0.15), seed=3)
     other = split_indices(200, (0.7, 0.15, 0.15), seed=4)
     assert (again.test == split.test).all() and not (other.test == split.test).all()
@@ -41,7 +43,7 @@ def test_model_learns_the_synthetic_gap(trained, synthetic_data):
     baseline_mae = np.abs(gaps[trained.split.test] - gaps[trained.split.train].mean()).mean()
     assert test.r2 > 0.6, trained.metrics
     assert test.mae < 0.6 * baseline_mae
-    y_true, y_pred = trained.parity["test"]
+    y_true, _ = trained.parity["test"]
     np.testing.assert_allclose(y_true, gaps[trained.split.test])
     assert trained.bundle.scaler.minimum == pytest.approx(gaps[trained.split.train].min())
     assert trained.bundle.scaler.maximum == pytest.approx(gaps[trained.split.train].max())
@@ -57,10 +59,16 @@ def test_kept_weights_are_those_of_the_best_validation_epoch(trained, synthetic_
         assert len(h.validation_loss) - h.best_epoch == TINY.patience
     # recompute the validation MSE of the returned model independently
     scaler = trained.bundle.scaler
-    graphs = structures_to_data([structures[i] for i in trained.split.validation], trained.bundle.graph_settings)
+    graphs = structures_to_data(
+        [structures[i] for i in trained.split.validation], trained.bundle.graph_settings
+    )
     batch = Batch.from_data_list(graphs)
     with torch.no_grad():
-        out = trained.bundle.model(batch.x, batch.edge_index, batch.edge_weight, batch.batch).double().numpy()
+        out = (
+            trained.bundle.model(batch.x, batch.edge_index, batch.edge_weight, batch.batch)
+            .double()
+            .numpy()
+        )
     mse = np.mean((out - scaler.normalise(gaps[trained.split.validation])) ** 2)
     assert mse == pytest.approx(min(h.validation_loss), rel=1e-4)
 
@@ -85,3 +93,14 @@ def test_training_input_errors(synthetic_data):
         train_gnn(structures[:10], np.ones(10), TINY)
     with pytest.raises(InputError, match="architecture"):
         train_gnn(structures[:10], gaps[:10], TINY.model_copy(update={"architecture": "nope"}))
+
+
+def test_torch_threads_context_restores_the_setting():
+    from thermogap.gnn.training import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(2):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
+    with pytest.raises(InputError), torch_threads(0):
+        pass

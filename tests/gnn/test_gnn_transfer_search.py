@@ -30,7 +30,9 @@ def test_two_stage_transfer_learns_the_second_level(synthetic_data, trained):
         level_b="hsesol",
     )
     assert result.stage_b.bundle.levels == ["pbesol", "hsesol"]
-    assert result.stage_b.bundle.scaler.minimum == pytest.approx(hse[idx][result.stage_b.split.train].min())
+    assert result.stage_b.bundle.scaler.minimum == pytest.approx(
+        hse[idx][result.stage_b.split.train].min()
+    )
     # the unchanged stage-A model is off by ~0.9-1.5 eV on level B; fine-tuning removes that
     assert result.stage_a_on_b_test.mae > 0.7
     assert result.stage_b.metrics.test.mae < 0.3 * result.stage_a_on_b_test.mae
@@ -39,7 +41,9 @@ def test_two_stage_transfer_learns_the_second_level(synthetic_data, trained):
 
 def test_fine_tuning_starts_from_the_stage_a_weights(trained, synthetic_data):
     structures, gaps = synthetic_data
-    frozen = TINY.model_copy(update={"learning_rate": 1e-12, "max_epochs": 1, "hidden_channels": 99})
+    frozen = TINY.model_copy(
+        update={"learning_rate": 1e-12, "max_epochs": 1, "hidden_channels": 99}
+    )
     tuned = fine_tune(trained.bundle, structures[:20], gaps[:20] + 1.0, frozen)
     assert tuned.bundle.hidden_channels == 16  # the initial model's width, not the settings'
     for conv_a, conv_b in zip(trained.bundle.model.convs, tuned.bundle.model.convs, strict=True):
@@ -60,8 +64,18 @@ def test_paper_grid_has_480_points():
 
 def test_ranking_by_validation_r2():
     def point(r2, mae, name):
-        return GNNSearchPoint(architecture=name, learning_rate=1e-3, hidden_channels=8, dropout=0.0,
-                              validation=SplitMetrics(n=5, mae=mae, rmse=mae, r2=r2))
+        return GNNSearchPoint(
+            architecture=name,
+            learning_rate=1e-3,
+            hidden_channels=8,
+            dropout=0.0,
+            validation=SplitMetrics(n=5, mae=mae, rmse=mae, r2=r2),
+        )
 
-    points = [point(0.5, 0.1, "a"), point(None, 0.1, "b"), point(0.9, 0.3, "c"), point(0.9, 0.2, "d")]
+    points = [
+        point(0.5, 0.1, "a"),
+        point(None, 0.1, "b"),
+        point(0.9, 0.3, "c"),
+        point(0.9, 0.2, "d"),
+    ]
     assert [p.architecture for p in rank_points(points)] == ["d", "c", "a", "b"]

@@ -19,18 +19,27 @@ from thermogap.schemas.labels import LabelDoc, label_id
 
 def _doc(i: int, status: str = "ok") -> dict:
     rng = np.random.default_rng(i)
-    s = Structure(Lattice.cubic(4.85 + 0.01 * i), ["Br", "S", "Ag", "Ag", "Ag"],
-                  [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    s = Structure(
+        Lattice.cubic(4.85 + 0.01 * i),
+        ["Br", "S", "Ag", "Ag", "Ag"],
+        [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+    )
     s.perturb(0.05, min_distance=0.01)
     if status != "ok":
         return LabelDoc.failed(f"c{i}", "lvl", s.as_dict(), "SCF failed").model_dump(mode="json")
     stress = rng.normal(0, 0.01, (3, 3))
     return LabelDoc(
-        label_id=label_id(f"c{i}", "lvl"), config_id=f"c{i}", level="lvl", structure=s.as_dict(),
-        n_atoms=5, energy_ev=-16.0 - i, energy_per_atom_ev=(-16.0 - i) / 5,
+        label_id=label_id(f"c{i}", "lvl"),
+        config_id=f"c{i}",
+        level="lvl",
+        structure=s.as_dict(),
+        n_atoms=5,
+        energy_ev=-16.0 - i,
+        energy_per_atom_ev=(-16.0 - i) / 5,
         forces_ev_per_ang=rng.normal(0, 0.3, (5, 3)).tolist(),
         stress_ev_per_ang3=(stress + stress.T).tolist(),
-        band_gap_ev=1.0 + 0.1 * i, vbm_ev=-7.0 + 0.01 * i,
+        band_gap_ev=1.0 + 0.1 * i,
+        vbm_ev=-7.0 + 0.01 * i,
     ).model_dump(mode="json")
 
 
@@ -58,7 +67,9 @@ def test_extxyz_round_trip_through_ase(tmp_path):
     for frame, doc in zip(frames, [DOCS[0], DOCS[2]], strict=True):
         assert frame.info["REF_energy"] == pytest.approx(doc["energy_ev"])
         np.testing.assert_allclose(frame.arrays["REF_forces"], doc["forces_ev_per_ang"], atol=1e-7)
-        np.testing.assert_allclose(np.reshape(frame.info["REF_stress"], (3, 3)), doc["stress_ev_per_ang3"])
+        np.testing.assert_allclose(
+            np.reshape(frame.info["REF_stress"], (3, 3)), doc["stress_ev_per_ang3"]
+        )
         assert frame.info["config_id"] == doc["config_id"]
         np.testing.assert_allclose(frame.cell.array, doc["structure"]["lattice"]["matrix"])
 
@@ -69,16 +80,22 @@ def test_extxyz_is_read_by_mace_with_the_documented_keys(tmp_path):
     path = tmp_path / "train.xyz"
     write_extxyz(DOCS, path)
     keys = update_keyspec_from_kwargs(
-        KeySpecification(), {"energy_key": "REF_energy", "forces_key": "REF_forces",
-                             "stress_key": "REF_stress", "head_key": "head"}
+        KeySpecification(),
+        {
+            "energy_key": "REF_energy",
+            "forces_key": "REF_forces",
+            "stress_key": "REF_stress",
+            "head_key": "head",
+        },
     )
     _, configs = load_from_xyz(str(path), keys)
     assert len(configs) == 2
     for config, doc in zip(configs, [DOCS[0], DOCS[2]], strict=True):
         assert config.properties["energy"] == pytest.approx(doc["energy_ev"])
         np.testing.assert_allclose(config.properties["forces"], doc["forces_ev_per_ang"], atol=1e-7)
-        np.testing.assert_allclose(np.reshape(config.properties["stress"], (3, 3)),
-                                   doc["stress_ev_per_ang3"])
+        np.testing.assert_allclose(
+            np.reshape(config.properties["stress"], (3, 3)), doc["stress_ev_per_ang3"]
+        )
 
 
 def test_gnn_records():
@@ -93,7 +110,7 @@ def test_gnn_records():
 
 
 def test_unknown_gnn_target():
-    with pytest.raises(InputError, match="target='gap'.*allowed: band_gap, energy_per_atom, vbm"):
+    with pytest.raises(InputError, match=r"target='gap'.*allowed: band_gap, energy_per_atom, vbm"):
         label_docs_to_gnn_records(DOCS, "gap")
 
 

@@ -47,7 +47,7 @@ def test_repository_copies_match_the_shipped_levels():
 
 
 def test_unknown_level_lists_allowed_names():
-    with pytest.raises(UnknownEntryError, match="unknown level 'pbe'; allowed: .*hsesol, pbesol"):
+    with pytest.raises(UnknownEntryError, match=r"unknown level 'pbe'; allowed: .*hsesol, pbesol"):
         load_level("pbe")
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_harmonic import (
+from morse_reference import (
     A_FCC_ANG,
-    R0_ANG,
     analytic_fcc_frequencies,
     analytic_frequencies,
+    fcc_morse_phonon,
     simple_cubic_morse,
 )
 
@@ -36,13 +36,8 @@ def test_cubic_path_is_the_standard_one(cu3au_phonon):
 
 
 @pytest.fixture(scope="module")
-def fcc(request):
-    from test_harmonic import MorsePotential, Structure, Lattice, compute_force_constants, EPS_EV, RHO
-
-    a = A_FCC_ANG
-    structure = Structure(Lattice([[0, a / 2, a / 2], [a / 2, 0, a / 2], [a / 2, a / 2, 0]]), ["Cu"], [[0, 0, 0]])
-    calc = MorsePotential(epsilon=EPS_EV, rho0=RHO, r0=R0_ANG, rcut1=1.1, rcut2=1.3)
-    return compute_force_constants(structure, calc, supercell_matrix=(3, 3, 3))
+def fcc():
+    return fcc_morse_phonon()
 
 
 def test_fcc_path_points_have_the_textbook_lengths_and_frequencies(fcc):

@@ -41,12 +41,13 @@ def test_squared_amplitudes_equal_phonopy_thermal_displacements(cu3au_phonon, me
 
 def test_unstable_ag3sbr_amplitudes_equal_phonopy_and_count_excluded_modes(ag3sbr_phonon):
     mesh, cutoff = (4, 4, 4), 0.05
-    result = thermal_amplitude_analysis(ag3sbr_phonon, [300.0], mesh=mesh, frequency_cutoff_thz=cutoff)
+    result = thermal_amplitude_analysis(
+        ag3sbr_phonon, [300.0], mesh=mesh, frequency_cutoff_thz=cutoff
+    )
     np.testing.assert_allclose(
         result.amplitudes_ang**2, phonopy_msd(ag3sbr_phonon, [300.0], mesh, cutoff), rtol=1e-5
     )
-    ag3sbr_phonon.run_mesh(mesh, is_mesh_symmetry=False, is_gamma_center=True)
-    freqs = ag3sbr_phonon.get_mesh_dict()["frequencies"]
+    freqs = ag3sbr_phonon.run_mesh(mesh, is_mesh_symmetry=False, is_gamma_center=True).frequencies
     assert result.n_imaginary_excluded == np.count_nonzero(freqs < -cutoff) > 0
     assert result.n_near_zero_excluded == np.count_nonzero(np.abs(freqs) <= cutoff)
     assert result.n_modes == freqs.size
@@ -58,7 +59,9 @@ def test_unstable_ag3sbr_amplitudes_equal_phonopy_and_count_excluded_modes(ag3sb
 
 def einstein_solid(spring_ev_per_ang2: float, mass_amu: float) -> Phonopy:
     """Atoms on a simple cubic lattice, each tied to its site by its own spring."""
-    cell = PhonopyAtoms(symbols=["Ar"], cell=np.eye(3) * 3.0, scaled_positions=[[0, 0, 0]], masses=[mass_amu])
+    cell = PhonopyAtoms(
+        symbols=["Ar"], cell=np.eye(3) * 3.0, scaled_positions=[[0, 0, 0]], masses=[mass_amu]
+    )
     phonon = Phonopy(cell, supercell_matrix=np.eye(3, dtype=int))
     fc = np.zeros((1, 1, 3, 3))
     fc[0, 0] = np.eye(3) * spring_ev_per_ang2
@@ -73,7 +76,9 @@ def test_einstein_solid_follows_the_quantum_oscillator_and_its_classical_limit()
     temps = np.array([0.0, 50.0, 300.0, 3000.0, 30000.0])
     zeta2 = thermal_amplitude_analysis(phonon, temps, mesh=(3, 3, 3)).amplitudes_ang[:, 0, :] ** 2
     with np.errstate(divide="ignore"):
-        coth = np.where(temps > 0, 1 / np.tanh(HBAR * omega / (2 * KB * np.maximum(temps, 1e-9))), 1.0)
+        coth = np.where(
+            temps > 0, 1 / np.tanh(HBAR * omega / (2 * KB * np.maximum(temps, 1e-9))), 1.0
+        )
     exact = HBAR / (2 * m * AMU * omega) * coth * 1e20
     np.testing.assert_allclose(zeta2, exact[:, None].repeat(3, axis=1), rtol=1e-6)
     classical = KB * temps / (m * AMU * omega**2) * 1e20
@@ -86,12 +91,11 @@ def test_high_temperature_amplitudes_approach_the_classical_limit(cu3au_phonon):
     mesh, temp = (4, 4, 4), 5000.0
     zeta2 = thermal_amplitudes(cu3au_phonon, temp, mesh=mesh) ** 2
     qpoints = gamma_centred_mesh(mesh)
-    cu3au_phonon.run_qpoints(qpoints, with_eigenvectors=True)
-    result = cu3au_phonon.get_qpoints_dict()
-    omega = 2 * np.pi * 1e12 * result["frequencies"]
-    weights = np.where(result["frequencies"] > 0.05, 1 / np.where(omega > 0, omega, 1) ** 2, 0)
+    result = cu3au_phonon.run_qpoints(qpoints, with_eigenvectors=True)
+    omega = 2 * np.pi * 1e12 * result.frequencies
+    weights = np.where(result.frequencies > 0.05, 1 / np.where(omega > 0, omega, 1) ** 2, 0)
     masses = np.repeat(cu3au_phonon.primitive.masses, 3) * AMU
-    classical = KB * temp * np.einsum("qn,qan->a", weights, np.abs(result["eigenvectors"]) ** 2)
+    classical = KB * temp * np.einsum("qn,qan->a", weights, np.abs(result.eigenvectors) ** 2)
     classical = classical / len(qpoints) / masses * 1e20
     np.testing.assert_allclose(zeta2.ravel(), classical, rtol=2e-3)
 

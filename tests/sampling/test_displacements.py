@@ -42,8 +42,14 @@ def test_map_to_parent_sites_on_a_shuffled_scaled_disordered_supercell():
     np.testing.assert_array_equal(site_map.supercell_matrix, 2 * np.eye(3))
     ideal = make_supercell(parent, (2, 2, 2))
     expected_frac = (ideal.frac_coords @ (2 * np.eye(3)))[order]
-    np.testing.assert_allclose(np.mod(site_map.frac_positions - expected_frac + 0.5, 1) - 0.5, 0, atol=1e-9)
-    np.testing.assert_allclose(site_map.frac_positions, parent.frac_coords[site_map.site_index] + np.rint(site_map.frac_positions - parent.frac_coords[site_map.site_index]))
+    np.testing.assert_allclose(
+        np.mod(site_map.frac_positions - expected_frac + 0.5, 1) - 0.5, 0, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        site_map.frac_positions,
+        parent.frac_coords[site_map.site_index]
+        + np.rint(site_map.frac_positions - parent.frac_coords[site_map.site_index]),
+    )
 
 
 def test_map_to_parent_sites_rejects_displaced_or_foreign_cells():
@@ -94,13 +100,15 @@ def test_gaussian_covariance_equals_brute_force_supercell_covariance(cu3au_phono
     basis, n_imag, n_zero = thermal_mode_basis(
         cu3au_phonon, 300.0, site_map.supercell_matrix, site_map.site_index, site_map.frac_positions
     )
-    np.testing.assert_allclose(basis @ basis.T, _brute_force_covariance(cu3au_phonon, 300.0), atol=1e-8)
+    np.testing.assert_allclose(
+        basis @ basis.T, _brute_force_covariance(cu3au_phonon, 300.0), atol=1e-8
+    )
     assert (n_imag, n_zero) == (0, 3)
 
 
 def test_gaussian_samples_match_phonopy_thermal_displacement_matrices(cu3au_phonon):
     parent = phonopy_atoms_to_structure(cu3au_phonon.unitcell)
-    supercell, order = shuffled(make_supercell(parent, (2, 2, 2)))
+    supercell, _order = shuffled(make_supercell(parent, (2, 2, 2)))
     n = 20000
     batch = sample_displacements(
         supercell, "gaussian", n, batch_rng(5), parents=[cu3au_phonon], temperature_k=300.0
@@ -108,17 +116,27 @@ def test_gaussian_samples_match_phonopy_thermal_displacement_matrices(cu3au_phon
     u = batch.displacements_ang
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        cu3au_phonon.run_mesh((2, 2, 2), is_mesh_symmetry=False, with_eigenvectors=True, is_gamma_center=True)
+        cu3au_phonon.run_mesh(
+            (2, 2, 2), is_mesh_symmetry=False, with_eigenvectors=True, is_gamma_center=True
+        )
         tdm = cu3au_phonon.run_thermal_displacement_matrices(temperatures=[300.0], freq_min=0.05)
     reference = np.asarray(tdm.thermal_displacement_matrices)[0]  # (unit atoms, 3, 3), Å²
     site = map_to_parent_sites(supercell, parent).site_index
     for atom in range(len(supercell)):
         sample = np.cov(u[:, atom, :].T)
-        np.testing.assert_allclose(sample, reference[site[atom]], atol=0.06 * reference[site[atom]].max())
+        np.testing.assert_allclose(
+            sample, reference[site[atom]], atol=0.06 * reference[site[atom]].max()
+        )
     # full-supercell check: the sampled covariance follows the brute-force one
     ordered = phonopy_atoms_to_structure(cu3au_phonon.supercell)
-    index = [int(np.argmin(np.linalg.norm(
-        np.mod(ordered.frac_coords - s.frac_coords + 0.5, 1) - 0.5, axis=1))) for s in supercell]
+    index = [
+        int(
+            np.argmin(
+                np.linalg.norm(np.mod(ordered.frac_coords - s.frac_coords + 0.5, 1) - 0.5, axis=1)
+            )
+        )
+        for s in supercell
+    ]
     perm = (3 * np.array(index)[:, None] + np.arange(3)).ravel()
     brute = _brute_force_covariance(cu3au_phonon, 300.0)[np.ix_(perm, perm)]
     sample = np.cov(u.reshape(n, -1).T)
@@ -146,7 +164,12 @@ def test_displaced_structure_dicts_equal_pymatgen_structures():
     disp = random_displacements(len(supercell), 0.2, 3, batch_rng(0))
     for d, u in zip(displaced_structure_dicts(supercell, disp), disp, strict=True):
         rebuilt = Structure.from_dict(d)
-        expected = Structure(supercell.lattice, supercell.species, supercell.cart_coords + u, coords_are_cartesian=True)
+        expected = Structure(
+            supercell.lattice,
+            supercell.species,
+            supercell.cart_coords + u,
+            coords_are_cartesian=True,
+        )
         np.testing.assert_allclose(rebuilt.cart_coords, expected.cart_coords, atol=1e-10)
         assert [s.symbol for s in rebuilt.species] == [s.symbol for s in expected.species]
         np.testing.assert_allclose(rebuilt.lattice.matrix, expected.lattice.matrix)

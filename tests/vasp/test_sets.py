@@ -20,9 +20,16 @@ def _cubic(a: float = 4.85) -> Structure:
 
 
 @pytest.mark.parametrize("a", [4.6, 4.85, 5.1])
-@pytest.mark.parametrize(("scaling", "expected"), [((1, 1, 1), (12, 12, 12)), ((2, 2, 2), (6, 6, 6)),
-                                                   ((3, 3, 3), (4, 4, 4)), ((2, 2, 1), (6, 6, 12)),
-                                                   ((4, 4, 4), (3, 3, 3))])
+@pytest.mark.parametrize(
+    ("scaling", "expected"),
+    [
+        ((1, 1, 1), (12, 12, 12)),
+        ((2, 2, 2), (6, 6, 6)),
+        ((3, 3, 3), (4, 4, 4)),
+        ((2, 2, 1), (6, 6, 12)),
+        ((4, 4, 4), (3, 3, 3)),
+    ],
+)
 def test_kpoint_density_is_12_cubed_on_the_5_atom_cell(a, scaling, expected):
     # 12x12x12 on the unit cell means 12/n divisions on an n-fold supercell, for any a
     assert kpoint_grid(_cubic(a) * scaling, 12**3 * 5) == expected
@@ -36,7 +43,9 @@ def test_kpoint_grid_never_coarser_than_requested():
 
 
 def test_pbesol_static_inputs():
-    vis = static_set_generator(load_level("pbesol").vasp).get_input_set(_cubic() * 2, potcar_spec=True)
+    vis = static_set_generator(load_level("pbesol").vasp).get_input_set(
+        _cubic() * 2, potcar_spec=True
+    )
     incar = vis.incar
     assert incar["GGA"].upper() == "PS"
     assert incar["ENCUT"] == 550
@@ -62,14 +71,20 @@ def test_hsesol_static_inputs():
 
 
 def test_relaxation_force_tolerance():
-    incar = relax_set_generator(load_level("pbesol").vasp).get_input_set(_cubic(), potcar_spec=True).incar
+    incar = (
+        relax_set_generator(load_level("pbesol").vasp)
+        .get_input_set(_cubic(), potcar_spec=True)
+        .incar
+    )
     assert incar["EDIFFG"] == pytest.approx(-0.005)
     assert incar["NSW"] > 0 and incar["IBRION"] == 2
     assert incar["GGA"].upper() == "PS" and incar["ENCUT"] == 550
 
 
 def test_incar_updates_override_everything():
-    settings = load_level("pbesol").vasp.model_copy(update={"incar_updates": {"ENCUT": 600, "NCORE": 4}})
+    settings = load_level("pbesol").vasp.model_copy(
+        update={"incar_updates": {"ENCUT": 600, "NCORE": 4}}
+    )
     incar = static_set_generator(settings).get_input_set(_cubic(), potcar_spec=True).incar
     assert incar["ENCUT"] == 600 and incar["NCORE"] == 4
 
@@ -79,5 +94,5 @@ def test_custodian_settings():
     kwargs = run_vasp_kwargs(settings)
     assert kwargs["max_errors"] == 3
     assert [type(h).__name__ for h in kwargs["handlers"]] == settings.handlers
-    with pytest.raises(ConfigError, match="NoSuchHandler.*allowed: .*VaspErrorHandler"):
+    with pytest.raises(ConfigError, match=r"NoSuchHandler.*allowed: .*VaspErrorHandler"):
         custodian_handlers(["NoSuchHandler"])

@@ -8,10 +8,8 @@ direct XML read of the eigenvalue table for the band edges), never from thermoga
 from __future__ import annotations
 
 import gzip
-import os
 import stat
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,13 +42,23 @@ def _band_edges_from_xml(case: str) -> tuple[float, float]:
 def _configs(db, cell, n=1):
     docs = []
     for i in range(n):
-        docs.append({"config_id": f"vasp-{i}", "structure": cell.as_dict(), "x": 1.0,
-                     "scheme": "test", "temperature_k": 0.0, "seed": i, "formula": "Ag3SBr"})
+        docs.append(
+            {
+                "config_id": f"vasp-{i}",
+                "structure": cell.as_dict(),
+                "x": 1.0,
+                "scheme": "test",
+                "temperature_k": 0.0,
+                "seed": i,
+                "formula": "Ag3SBr",
+            }
+        )
     db.upsert("configurations", docs, key="config_id")
 
 
-@pytest.mark.parametrize(("level", "case"), [("pbesol", "Ag3SBr_pbesol_static"),
-                                             ("hsesol", "Ag3SBr_hsesol_static")])
+@pytest.mark.parametrize(
+    ("level", "case"), [("pbesol", "Ag3SBr_pbesol_static"), ("hsesol", "Ag3SBr_hsesol_static")]
+)
 def test_labeling_flow_with_fake_vasp(db, tmp_path, mock_vasp, ag3sbr_cell, level, case):
     _configs(db, ag3sbr_cell)
     job_name = f"label batch {level} 1"
@@ -62,8 +70,11 @@ def test_labeling_flow_with_fake_vasp(db, tmp_path, mock_vasp, ag3sbr_cell, leve
 
     run_dir = tmp_path / "runs" / level / "vasp-0"
     # atomate2's fake only compares the KPOINTS style; check the divisions too
-    assert Kpoints.from_file(run_dir / "KPOINTS").kpts == Kpoints.from_file(
-        VASP_TEST_DIR / case / "inputs" / "KPOINTS").kpts == [(12, 12, 12)]
+    assert (
+        Kpoints.from_file(run_dir / "KPOINTS").kpts
+        == Kpoints.from_file(VASP_TEST_DIR / case / "inputs" / "KPOINTS").kpts
+        == [(12, 12, 12)]
+    )
     assert Incar.from_file(run_dir / "INCAR")["ENCUT"] == 550
 
     doc = db.query_one("labels", {"label_id": f"vasp-0:{level}"})
@@ -79,11 +90,17 @@ def test_labeling_flow_with_fake_vasp(db, tmp_path, mock_vasp, ag3sbr_cell, leve
     assert doc["provenance"]["level"] == level
 
 
-def test_unconverged_vasp_is_recorded_as_failure_and_batch_goes_on(db, tmp_path, mock_vasp, ag3sbr_cell):
+def test_unconverged_vasp_is_recorded_as_failure_and_batch_goes_on(
+    db, tmp_path, mock_vasp, ag3sbr_cell
+):
     _configs(db, ag3sbr_cell, n=2)
     # batch 1 (vasp-0) converges, batch 2 (vasp-1) hits NELM
-    mock_vasp({"label batch pbesol 1": "Ag3SBr_pbesol_static",
-               "label batch pbesol 2": "Ag3SBr_pbesol_unconverged"})
+    mock_vasp(
+        {
+            "label batch pbesol 1": "Ag3SBr_pbesol_static",
+            "label batch pbesol 2": "Ag3SBr_pbesol_unconverged",
+        }
+    )
     maker = LabelingFlowMaker(batch_size=1, batch_maker=LabelBatchMaker(work_dir=str(tmp_path)))
     summary = run_flow(maker.make("pbesol"), db)
     assert summary.n_failed == 0
@@ -97,20 +114,30 @@ def test_unconverged_vasp_is_recorded_as_failure_and_batch_goes_on(db, tmp_path,
     assert flow_out.n_labelled == 1 and set(flow_out.failed) == {"vasp-1"}
 
 
-@pytest.mark.parametrize(("max_errors", "n_runs", "error"), [(1, 1, "MaxCorrections"),
-                                                             (3, 2, "NonRecoverableError")])
+@pytest.mark.parametrize(
+    ("max_errors", "n_runs", "error"), [(1, 1, "MaxCorrections"), (3, 2, "NonRecoverableError")]
+)
 def test_custodian_gives_up(tmp_path, ag3sbr_cell, max_errors, n_runs, error):
     # A real custodian run with a stand-in VASP executable that always prints a VASP error.
     # custodian corrects PRICEL once (SYMPREC/ISYM), then cannot; with max_errors=1 it stops
     # after the first correction.
     fake_vasp = tmp_path / "fake_vasp.sh"
-    fake_vasp.write_text("#!/bin/sh\necho 'internal error in subroutine PRICEL'\necho run >> runs.log\n")
+    fake_vasp.write_text(
+        "#!/bin/sh\necho 'internal error in subroutine PRICEL'\necho run >> runs.log\n"
+    )
     fake_vasp.chmod(fake_vasp.stat().st_mode | stat.S_IEXEC)
     level = load_level("pbesol")
-    custodian = level.vasp.custodian.model_copy(update={
-        "max_errors": max_errors, "handlers": ["VaspErrorHandler"], "vasp_cmd": str(fake_vasp),
-        "polling_time_step_s": 0.05})
-    level = level.model_copy(update={"vasp": level.vasp.model_copy(update={"custodian": custodian})})
+    custodian = level.vasp.custodian.model_copy(
+        update={
+            "max_errors": max_errors,
+            "handlers": ["VaspErrorHandler"],
+            "vasp_cmd": str(fake_vasp),
+            "polling_time_step_s": 0.05,
+        }
+    )
+    level = level.model_copy(
+        update={"vasp": level.vasp.model_copy(update={"custodian": custodian})}
+    )
     run_dir = tmp_path / "run"
     doc = vasp_static_label(ag3sbr_cell, "c-1", level, run_dir, potcar_spec=True)
     assert doc.status == "failed"
@@ -119,3 +146,24 @@ def test_custodian_gives_up(tmp_path, ag3sbr_cell, max_errors, n_runs, error):
     assert len((run_dir / "runs.log").read_text().split()) == n_runs
     if n_runs > 1:  # the correction custodian applied is in the INCAR of the last run
         assert Incar.from_file(run_dir / "INCAR")["ISYM"] == 0
+
+
+def test_atomate2_static_maker_of_a_level(tmp_path, mock_vasp, ag3sbr_cell):
+    from jobflow import run_locally
+
+    from thermogap.vasp.makers import relax_maker, static_maker
+    from thermogap.vasp.parse import label_doc_from_task_doc
+
+    level = load_level("pbesol")
+    maker = static_maker(level)
+    assert maker.run_vasp_kwargs["max_errors"] == level.vasp.custodian.max_errors
+    assert relax_maker(level).input_set_generator.relax_force_tolerance_ev_per_ang == 0.005
+    mock_vasp({maker.name: "Ag3SBr_pbesol_static"})
+    job = maker.make(ag3sbr_cell)
+    responses = run_locally(job, root_dir=tmp_path, ensure_success=True)
+    task_doc = responses[job.uuid][1].output
+    doc = label_doc_from_task_doc(task_doc, "c-0", level.name, ag3sbr_cell.as_dict())
+    ref = _reference("Ag3SBr_pbesol_static")
+    assert doc.status == "ok"
+    assert doc.energy_ev == pytest.approx(ref.get_potential_energy(), abs=1e-6)
+    np.testing.assert_allclose(doc.stress_ev_per_ang3, ref.get_stress(voigt=False), atol=1e-9)

@@ -19,9 +19,7 @@ if TYPE_CHECKING:
 CHGNET_BUNDLED_MODELS = ("0.3.0", "0.2.0")
 
 
-def chgnet_calculator(
-    model_name: str = "0.3.0", device: str = "cpu", **kwargs: Any
-) -> Calculator:
+def chgnet_calculator(model_name: str = "0.3.0", device: str = "cpu", **kwargs: Any) -> Calculator:
     """CHGNet calculator with weights from the installed wheel (offline).
 
     Parameters
@@ -55,7 +53,9 @@ def chgnet_calculator(
         return CHGNetCalculator(model=model, use_device=device, **kwargs)
 
 
-def _tblite_calculator(method: str, accuracy: float, max_iterations: int, **kwargs: Any) -> Calculator:
+def _tblite_calculator(
+    method: str, accuracy: float, max_iterations: int, **kwargs: Any
+) -> Calculator:
     from tblite.ase import TBLite
 
     return TBLite(

@@ -149,7 +149,7 @@ def _cached_calculator(name: str, frozen_kwargs: tuple[tuple[str, Any], ...]) ->
 
 
 def cached_calculator(name: str, **kwargs: Any) -> Calculator:
-    """A per-process shared calculator (loading CHGNet takes seconds; reuse it)."""
+    """Return a calculator shared within the process (loading CHGNet takes seconds)."""
     return _cached_calculator(name, tuple(sorted(kwargs.items())))
 
 
@@ -179,7 +179,9 @@ def embedded_label(atoms: Atoms, settings: EmbeddedSettings) -> EmbeddedResult:
         forces = np.array(work.get_forces(), dtype=float)
         stress = np.array(work.get_stress(voigt=False), dtype=float)
         work.calc = None
-        if not (np.isfinite(energy) and np.all(np.isfinite(forces)) and np.all(np.isfinite(stress))):
+        if not (
+            np.isfinite(energy) and np.all(np.isfinite(forces)) and np.all(np.isfinite(stress))
+        ):
             raise CalculationError(
                 f"{settings.forces_engine} returned non-finite energy/forces/stress "
                 f"({energy=}, NaN forces: {int(np.isnan(forces).sum())})"

@@ -41,8 +41,16 @@ def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
 
 
 def _lookup(store: Any, key: str) -> dict[str, Any] | None:
+    from thermogap.store.context import db_for_jobstore, is_worker_file_store
+
+    if is_worker_file_store(store.docs_store):
+        # a jobflow-remote worker writes to a per-job file: earlier outputs are in the database
+        store = db_for_jobstore(store).jobstore()
+        store.connect()
     criteria = {f"metadata.{METADATA_KEY}.cache_key": key}
-    found = store.query_one(criteria, properties=["output", "uuid"], load=True)
+    found: dict[str, Any] | None = store.query_one(
+        criteria, properties=["output", "uuid"], load=True
+    )
     return found
 
 

@@ -13,7 +13,7 @@ This module writes a project configuration whose job store *is* a thermogap
 database in collections prefixed ``jfr_``. Because the worker's own job store is a
 file, thermogap jobs that write collections and blobs open the database named by
 ``$THERMOGAP_STORE``, which the project exports in every worker's ``pre_run``
-(:func:`worker_db`); the worker must then reach the database.
+(:func:`~thermogap.store.current_db`); the worker must then reach the database.
 
 jobflow-remote reads its project files from ``$JFREMOTE_PROJECTS_FOLDER`` (default
 ``~/.jfremote``) when it is first imported. :func:`projects_folder` points it at another
@@ -56,7 +56,7 @@ import numpy as np
 import yaml
 from jobflow import Flow, Job
 
-from thermogap.errors import CalculationError, ConfigError, InputError, StoreError
+from thermogap.errors import CalculationError, ConfigError, InputError
 from thermogap.execution.cache import tg_job
 from thermogap.store.config import STORE_ENV_VAR, StoreConfig, resolve_store_config
 from thermogap.store.context import current_db
@@ -79,7 +79,6 @@ __all__ = [
     "submit_flow",
     "wait_for_flow",
     "worker_check_flow",
-    "worker_db",
     "write_probe",
     "write_project_config",
 ]
@@ -204,7 +203,7 @@ def build_project_config(
     into the real job store after the job ends, so the worker never needs the job
     store's address. thermogap jobs that write collections and blobs themselves do:
     with ``export_store`` every worker's ``pre_run`` exports ``$THERMOGAP_STORE`` and
-    :func:`worker_db` opens that database inside the job.
+    :func:`~thermogap.store.current_db` opens that database inside the job.
 
     Parameters
     ----------
@@ -649,45 +648,6 @@ def wait_for_flow(
 
 # --- an end-to-end check of a worker ----------------------------------------------------------
 
-_WORKER_DBS: dict[str, ResultsDB] = {}
-
-
-def worker_db() -> ResultsDB:
-    """Return the results database inside a running job, under jobflow and jobflow-remote.
-
-    Under ``run_locally`` (and any job store on a database) this is
-    :func:`~thermogap.store.current_db`. On a jobflow-remote worker the job store is a
-    file (``remote_job_data.json``) that the runner copies into the database after the job,
-    so the database is the one named by ``$THERMOGAP_STORE``, which
-    :func:`build_project_config` exports in every worker's ``pre_run``.
-
-    Raises
-    ------
-    StoreError
-        Outside a running job, or on a jobflow-remote worker without ``$THERMOGAP_STORE``.
-    """
-    from jobflow import CURRENT_JOB
-    from maggma.stores import MemoryStore, MongoStore, MontyStore
-
-    docs = getattr(CURRENT_JOB.store, "docs_store", None)
-    on_a_database = isinstance(docs, MontyStore) or (
-        isinstance(docs, MongoStore) and not isinstance(docs, MemoryStore)
-    )
-    if docs is None or on_a_database:  # current_db() explains the None case
-        return current_db()
-    spec = os.environ.get(STORE_ENV_VAR)
-    if not spec:
-        raise StoreError(
-            f"this job's store is a {type(docs).__name__} (a jobflow-remote worker file), and "
-            f"${STORE_ENV_VAR} is not set; export it in the worker's pre_run "
-            "(thermogap.execution.remote.build_project_config does)"
-        )
-    if spec not in _WORKER_DBS:
-        _WORKER_DBS.clear()
-        _WORKER_DBS[spec] = ResultsDB.from_spec(spec)
-    return _WORKER_DBS[spec]
-
-
 @tg_job
 def write_probe(check_id: str, n_values: int, seed: int) -> dict[str, Any]:
     """Job: write a random array to the blob store and a document to the results DB.
@@ -698,7 +658,7 @@ def write_probe(check_id: str, n_values: int, seed: int) -> dict[str, Any]:
         ``check_id``, ``blob`` (a :class:`~thermogap.store.BlobRef` dump), ``hostname``
         and ``python`` (the worker's interpreter).
     """
-    return write_probe_array(worker_db(), check_id, n_values, seed)
+    return write_probe_array(current_db(), check_id, n_values, seed)
 
 
 @tg_job
@@ -711,7 +671,7 @@ def read_probe(probe: dict[str, Any]) -> dict[str, Any]:
         ``check_id``, ``n_values``, ``sum`` and ``sum_of_squares`` of the array,
         ``document_found`` and ``hostname``.
     """
-    return read_probe_array(worker_db(), probe)
+    return read_probe_array(current_db(), probe)
 
 
 def worker_check_flow(n_values: int = 1000, seed: int = 0, name: str = "worker check") -> Flow:

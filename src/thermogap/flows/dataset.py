@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
-from jobflow import Flow, Maker
+from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
 from thermogap.errors import InputError
@@ -99,11 +99,12 @@ class DatasetMaker(Maker):
         """
         self._validate(parents)
         needs_phonons = any(s in ("phonon", "gaussian") for s in self.schemes)
-        phonon_jobs = [self.phonon_maker.make(p) for p in parents] if needs_phonons else []
-        for job, parent in zip(phonon_jobs, parents, strict=True):
+        # tg_job-decorated makes return a Job when called (typed as their output document)
+        phonon_jobs = [cast(Job, self.phonon_maker.make(p)) for p in parents if needs_phonons]
+        for job, parent in zip(phonon_jobs, parents, strict=False):
             job.name = f"{self.phonon_maker.name} {parent.composition.reduced_formula}"
         phonon_ids = [j.output.phonon_id for j in phonon_jobs]
-        batch_jobs = []
+        batch_jobs: list[Job] = []
         for x in self.compositions:
             for k, supercell in enumerate(self._supercells(parents[0], x)):
                 for scheme in self.schemes:
@@ -120,28 +121,35 @@ class DatasetMaker(Maker):
 
     def _batches(
         self, supercell: Structure, x: float, ordering: int, scheme: str, phonon_ids: list[Any]
-    ) -> list[Any]:
+    ) -> list[Job]:
         maker = replace(self.sampling_maker, scheme=scheme)
         tag = f"x={x:g} ordering {ordering} {scheme}"
         jobs = []
         if scheme in ("phonon", "gaussian"):
             for t in self.temperatures_k:
-                job = maker.make(supercell, x, temperature_k=float(t), parent_phonon_ids=phonon_ids)
+                job = cast(
+                    Job,
+                    maker.make(supercell, x, temperature_k=float(t), parent_phonon_ids=phonon_ids),
+                )
                 job.name = f"{maker.name} {tag} T={t:g} K"
                 jobs.append(job)
         elif scheme == "random":
             for a in self.random_amplitudes_ang:
-                job = maker.make(supercell, x, amplitude_ang=float(a))
+                job = cast(Job, maker.make(supercell, x, amplitude_ang=float(a)))
                 job.name = f"{maker.name} {tag} a={a:g} Å"
                 jobs.append(job)
         elif self.n_equilibrium > 0:
-            job = replace(maker, n_configurations=self.n_equilibrium).make(supercell, x)
+            job = cast(Job, replace(maker, n_configurations=self.n_equilibrium).make(supercell, x))
             job.name = f"{maker.name} {tag}"
             jobs.append(job)
         return jobs
 
     def _supercells(self, parent: Structure, x: float) -> list[Structure]:
-        n_sites = len(sublattice_indices(make_supercell(parent, self.phonon_maker.supercell_matrix), self.site))
+        n_sites = len(
+            sublattice_indices(
+                make_supercell(parent, self.phonon_maker.supercell_matrix), self.site
+            )
+        )
         n_second = n_sites - composition_to_count(x, n_sites)
         cells = []
         for k in range(self.n_orderings):
@@ -165,7 +173,9 @@ class DatasetMaker(Maker):
             raise InputError("give at least one parent unit cell, e.g. [Ag3SBr, Ag3SI]")
         unknown = [s for s in self.schemes if s not in SCHEMES]
         if unknown or not self.schemes:
-            raise InputError(f"schemes={self.schemes!r}: unknown {unknown}; allowed: {', '.join(SCHEMES)}")
+            raise InputError(
+                f"schemes={self.schemes!r}: unknown {unknown}; allowed: {', '.join(SCHEMES)}"
+            )
         bad_t = [t for t in self.temperatures_k if not 0 <= float(t) < 1e4]
         if bad_t:
             raise InputError(f"temperatures_k {bad_t} must be in [0, 10000) K (paper: 100-600 K)")
@@ -175,7 +185,9 @@ class DatasetMaker(Maker):
         if self.n_orderings < 1:
             raise InputError(f"n_orderings={self.n_orderings} must be >= 1")
         n_sites = len(
-            sublattice_indices(make_supercell(parents[0], self.phonon_maker.supercell_matrix), self.site)
+            sublattice_indices(
+                make_supercell(parents[0], self.phonon_maker.supercell_matrix), self.site
+            )
         )
         for x in self.compositions:
             composition_to_count(x, n_sites)  # raises InputError listing the allowed grid
@@ -204,11 +216,19 @@ def dataset_flow(
     """Flow builder for presets (``flow: dataset``): settings in, validated flow out.
 
     ``parents`` are structure files or known prototype names (see
-    :func:`thermogap.structures.load_structure`).  Other arguments: see :class:`DatasetMaker`.
+    :func:`thermogap.structures.load_structure`); with two parents (first: pure ``species[0]``,
+    second: pure ``species[1]``) and no ``lattice_parameters``, supercells follow Vegard's law
+    between the parents' cell sizes.  Other arguments: see :class:`DatasetMaker`.
     """
     cells = [load_structure(p) for p in parents]
     if len(species) != 2:
         raise InputError(f"species={list(species)!r} must be two element symbols, e.g. ['Br', 'I']")
+    if lattice_parameters is None and len(cells) == 2:
+        # Vegard's law between the two end members, each at its own cell size
+        lattice_parameters = {
+            species[0]: cells[0].volume ** (1 / 3),
+            species[1]: cells[1].volume ** (1 / 3),
+        }
     maker = DatasetMaker(
         phonon_maker=PhononMaker(
             calculator=calculator,

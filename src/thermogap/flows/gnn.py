@@ -51,7 +51,9 @@ class GNNSearchFlowMaker(Maker):
     settings: GNNTrainingSettings = field(default_factory=GNNTrainingSettings)
     cutoff_ang: float = 5.5
 
-    def make(self, level: str, criteria: dict[str, Any] | None = None, dataset_name: str = "search") -> Flow:
+    def make(
+        self, level: str, criteria: dict[str, Any] | None = None, dataset_name: str = "search"
+    ) -> Flow:
         """Build the flow over the labels of ``level`` (restricted by ``criteria``)."""
         dataset = GNNDatasetMaker(target=self.settings.target).make(level, dataset_name, criteria)
         jobs = [dataset]
@@ -103,21 +105,25 @@ class GNNTransferFlowMaker(Maker):
     ) -> Flow:
         """Build the flow; its output is a :class:`~thermogap.schemas.gnn.GNNTransferDoc`."""
         if self.settings_a.target != self.settings_b.target:
-            raise InputError(f"stage targets differ: {self.settings_a.target!r} vs {self.settings_b.target!r}")
+            raise InputError(
+                f"stage targets differ: {self.settings_a.target!r} vs {self.settings_b.target!r}"
+            )
         data_a = GNNDatasetMaker(name=f"gnn dataset {level_a}", target=self.settings_a.target).make(
             level_a, level_a, criteria_a
         )
         data_b = GNNDatasetMaker(name=f"gnn dataset {level_b}", target=self.settings_b.target).make(
             level_b, level_b, criteria_b
         )
-        train_a = GNNTrainMaker(name=f"gnn train {level_a}", settings=self.settings_a, cutoff_ang=self.cutoff_ang).make(
-            data_a.output
-        )
+        train_a = GNNTrainMaker(
+            name=f"gnn train {level_a}", settings=self.settings_a, cutoff_ang=self.cutoff_ang
+        ).make(data_a.output)
         train_b = GNNTrainMaker(name=f"gnn fine-tune {level_b}", settings=self.settings_b).make(
             data_b.output, initial_model_id=train_a.output.model_id
         )
         summary = GNNTransferSummaryMaker().make(train_a.output, train_b.output, data_b.output)
-        return Flow([data_a, data_b, train_a, train_b, summary], output=summary.output, name=self.name)
+        return Flow(
+            [data_a, data_b, train_a, train_b, summary], output=summary.output, name=self.name
+        )
 
 
 @dataclass
@@ -146,7 +152,8 @@ class DatasetStudyFlowMaker(Maker):
     Examples
     --------
     >>> flow = DatasetStudyFlowMaker(train_sizes=(250, 500, 1000), seeds=tuple(range(10))).make(
-    ...     level="pbesol", datasets={"phonon": {"scheme": "phonon"}, "random": {"scheme": "random"}})
+    ...     level="pbesol",
+    ...     datasets={"phonon": {"scheme": "phonon"}, "random": {"scheme": "random"}})
     """
 
     name: str = "gnn dataset study"
@@ -165,18 +172,25 @@ class DatasetStudyFlowMaker(Maker):
         if self.combined and "combined" in datasets:
             raise InputError("'combined' is reserved for the union dataset; rename that dataset")
         jobs = [
-            GNNDatasetMaker(name=f"gnn dataset {name}", target=self.settings.target).make(level, name, criteria)
+            GNNDatasetMaker(name=f"gnn dataset {name}", target=self.settings.target).make(
+                level, name, criteria
+            )
             for name, criteria in datasets.items()
         ]
         names = list(datasets)
         if self.combined and len(datasets) > 1:
             jobs.append(
-                GNNCombineDatasetsMaker(n_test=self.n_test, test_seed=self.test_seed).make([j.output for j in jobs])
+                GNNCombineDatasetsMaker(n_test=self.n_test, test_seed=self.test_seed).make(
+                    [j.output for j in jobs]
+                )
             )
             names.append("combined")
         outputs = [j.output for j in jobs]
         trainer = DatasetStudyTrainMaker(
-            settings=self.settings, cutoff_ang=self.cutoff_ang, n_test=self.n_test, test_seed=self.test_seed
+            settings=self.settings,
+            cutoff_ang=self.cutoff_ang,
+            n_test=self.n_test,
+            test_seed=self.test_seed,
         )
         train_jobs = []
         for name in names:

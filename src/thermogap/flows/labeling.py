@@ -15,10 +15,11 @@ from typing import Any
 
 from jobflow import Flow, Maker
 
+from thermogap.errors import InputError
 from thermogap.jobs.labels import LabelBatchMaker, LabelingSelectionMaker, LabelingSummaryMaker
 from thermogap.levels import LevelOfTheory, load_level
 
-__all__ = ["LabelingFlowMaker"]
+__all__ = ["LabelingFlowMaker", "labeling_flow"]
 
 
 @dataclass
@@ -68,7 +69,45 @@ class LabelingFlowMaker(Maker):
         """
         resolved = load_level(level, config_dir)
         selector = LabelingSelectionMaker(
-            batch_size=self.batch_size, batch_maker=self.batch_maker, summary_maker=self.summary_maker
+            batch_size=self.batch_size,
+            batch_maker=self.batch_maker,
+            summary_maker=self.summary_maker,
         ).make(resolved.model_dump(mode="json"), criteria, limit)
         selector.name = f"{selector.name} {resolved.name}"
         return Flow([selector], output=selector.output, name=f"{self.name} {resolved.name}")
+
+
+def labeling_flow(
+    level: str,
+    criteria: dict[str, Any] | None = None,
+    limit: int = 0,
+    batch_size: int = 16,
+    work_dir: str = ".",
+    config_dir: str | None = None,
+) -> Flow:
+    """Build a labelling flow from plain settings (for presets and the CLI).
+
+    Settings are validated (the level is loaded, ``batch_size`` and ``limit`` checked)
+    before any job is created.
+
+    Parameters
+    ----------
+    level
+        Level name or YAML path.
+    criteria
+        MongoDB query on the ``configurations`` collection.
+    limit
+        Label at most this many configurations (0 = all).
+    batch_size
+        Configurations per batch job (>= 1).
+    work_dir
+        Parent directory of VASP run directories.
+    config_dir
+        Directory of level YAML files searched before the built-ins.
+    """
+    if batch_size < 1:
+        raise InputError(f"{batch_size=} must be >= 1")
+    if limit < 0:
+        raise InputError(f"{limit=} must be >= 0 (0 = no limit)")
+    maker = LabelingFlowMaker(batch_size=batch_size, batch_maker=LabelBatchMaker(work_dir=work_dir))
+    return maker.make(level, criteria=criteria, limit=limit, config_dir=config_dir)

@@ -18,6 +18,7 @@ __all__ = [
     "GraphSettings",
     "load_gnn",
     "predict",
+    "predict_frames",
     "save_gnn",
     "train_gnn",
     "train_two_stage",
@@ -30,6 +31,7 @@ _LAZY = {
     "load_gnn": "thermogap.gnn.bundle",
     "save_gnn": "thermogap.gnn.bundle",
     "predict": "thermogap.gnn.inference",
+    "predict_frames": "thermogap.gnn.inference",
     "train_gnn": "thermogap.gnn.training",
     "train_two_stage": "thermogap.gnn.transfer",
 }
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from thermogap.gnn.architectures import ARCHITECTURES
     from thermogap.gnn.bundle import GNNBundle, load_gnn, save_gnn
     from thermogap.gnn.graphs import GraphSettings
-    from thermogap.gnn.inference import predict
+    from thermogap.gnn.inference import predict, predict_frames
     from thermogap.gnn.training import train_gnn
     from thermogap.gnn.transfer import train_two_stage
 

@@ -78,7 +78,8 @@ class ArchitectureSpec:
             raise InputError(f"pooling={self.pooling!r} is not allowed; allowed: {POOLINGS}")
         if self.output_activation not in OUTPUT_ACTIVATIONS:
             raise InputError(
-                f"output_activation={self.output_activation!r} is not allowed; allowed: {OUTPUT_ACTIVATIONS}"
+                f"output_activation={self.output_activation!r} is not allowed; "
+                f"allowed: {OUTPUT_ACTIVATIONS}"
             )
         if self.readout_channels < 1:
             raise InputError(f"readout_channels={self.readout_channels!r} must be positive")
@@ -169,8 +170,35 @@ class GraphConvRegressor(nn.Module):
         h = self.lin2(h).squeeze(-1)
         return torch.sigmoid(h) if self.spec.output_activation == "sigmoid" else torch.relu(h)
 
+    def forward_dense(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+        """Run the same network on equally sized graphs given as dense adjacency (inference).
 
-def _factory(spec: ArchitectureSpec):  # noqa: ANN202 - returns a builder function
+        Parameters
+        ----------
+        x
+            ``shape=(B, N, 4)`` node features.
+        adjacency
+            ``shape=(B, N, N)``, ``A[b, i, j]`` = summed edge weights from ``j`` to ``i``
+            (:func:`thermogap.gnn.graphs.dense_adjacency_batched`).
+
+        Returns
+        -------
+        torch.Tensor
+            ``shape=(B,)``, identical to :meth:`forward` on the equivalent edge lists.
+        """
+        h = x
+        conv: Any
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            # GraphConv, sum aggregation: W_rel (A x)_i + b + W_root x_i
+            h = conv.lin_rel(torch.bmm(adjacency, h)) + conv.lin_root(h)
+            h = torch.relu(norm(h.reshape(-1, h.shape[-1])).reshape(h.shape))
+        pooled = h.amax(dim=1) if self.spec.pooling == "max" else h.mean(dim=1)
+        pooled = nn.functional.dropout(pooled, p=self.dropout, training=self.training)
+        out = self.lin2(torch.relu(self.lin1(pooled))).squeeze(-1)
+        return torch.sigmoid(out) if self.spec.output_activation == "sigmoid" else torch.relu(out)
+
+
+def _factory(spec: ArchitectureSpec):
     def build(hidden_channels: int = 64, dropout: float = 0.4) -> GraphConvRegressor:
         return GraphConvRegressor(spec, hidden_channels=hidden_channels, dropout=dropout)
 
@@ -202,7 +230,9 @@ for _name in ("benitez2026", *SEARCH_FAMILY):
     ARCHITECTURES.register(_name, f"thermogap.gnn.architectures:{_name}")
 
 
-def build_model(architecture: str, hidden_channels: int = 64, dropout: float = 0.4) -> GraphConvRegressor:
+def build_model(
+    architecture: str, hidden_channels: int = 64, dropout: float = 0.4
+) -> GraphConvRegressor:
     """Instantiate a registered architecture with fresh (randomly initialised) weights.
 
     Parameters

@@ -23,7 +23,14 @@ from thermogap.gnn.graphs import GraphSettings
 if TYPE_CHECKING:
     from thermogap.schemas.gnn import GNNModelDoc
 
-__all__ = ["FORMAT_VERSION", "GNNBundle", "TargetScaler", "load_gnn", "model_id_from_sha256", "save_gnn"]
+__all__ = [
+    "FORMAT_VERSION",
+    "GNNBundle",
+    "TargetScaler",
+    "load_gnn",
+    "model_id_from_sha256",
+    "save_gnn",
+]
 
 FORMAT_VERSION = 1
 MODELS_COLLECTION = "models"
@@ -43,7 +50,10 @@ class TargetScaler:
     maximum: float
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.minimum) and np.isfinite(self.maximum)) or self.maximum <= self.minimum:
+        if (
+            not (np.isfinite(self.minimum) and np.isfinite(self.maximum))
+            or self.maximum <= self.minimum
+        ):
             raise InputError(
                 f"target range ({self.minimum}, {self.maximum}) must be finite with max > min; "
                 "a training set needs at least two different target values"
@@ -84,6 +94,8 @@ class GNNBundle:
         Target normalisation.
     levels
         Levels of theory of the training labels.
+    training_ids
+        Identifiers (config ids) of the training split, stored in the blob with the weights.
     model_id, sha256
         Set once stored (or loaded).
     """
@@ -97,6 +109,7 @@ class GNNBundle:
     target_unit: str
     scaler: TargetScaler
     levels: list[str] = field(default_factory=list)
+    training_ids: list[str] = field(default_factory=list)
     model_id: str | None = None
     sha256: str | None = None
 
@@ -112,13 +125,16 @@ class GNNBundle:
             "target_unit": self.target_unit,
             "target_range": [self.scaler.minimum, self.scaler.maximum],
             "levels": list(self.levels),
+            "training_config_ids": list(self.training_ids),
         }
 
     def to_bytes(self) -> bytes:
         """Serialise (state dict + JSON header; deterministic for identical weights)."""
         buffer = io.BytesIO()
         state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-        torch.save({"header": json.dumps(self.header(), sort_keys=True), "state_dict": state}, buffer)
+        torch.save(
+            {"header": json.dumps(self.header(), sort_keys=True), "state_dict": state}, buffer
+        )
         return buffer.getvalue()
 
     @classmethod
@@ -127,11 +143,12 @@ class GNNBundle:
         try:
             payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
             header = json.loads(payload["header"])
-        except Exception as exc:  # noqa: BLE001 - any decoding failure means a bad file
+        except Exception as exc:
             raise InputError(f"bytes are not a thermogap GNN bundle: {exc}") from exc
         if header.get("format_version") != FORMAT_VERSION:
             raise InputError(
-                f"GNN bundle format {header.get('format_version')!r} unsupported; allowed: {FORMAT_VERSION}"
+                f"GNN bundle format {header.get('format_version')!r} unsupported; "
+                f"allowed: {FORMAT_VERSION}"
             )
         model = build_model(header["architecture"], header["hidden_channels"], header["dropout"])
         model.load_state_dict(payload["state_dict"])
@@ -147,6 +164,7 @@ class GNNBundle:
             target_unit=header["target_unit"],
             scaler=TargetScaler(float(low), float(high)),
             levels=list(header.get("levels", [])),
+            training_ids=list(header.get("training_config_ids", [])),
         )
 
 
@@ -227,13 +245,19 @@ def load_gnn(db: Any, model_id: str) -> GNNBundle:
     """
     doc = db.query_one(MODELS_COLLECTION, {"model_id": model_id, "kind": "gnn"})
     if doc is None:
-        known = [d["model_id"] for d in db.query(MODELS_COLLECTION, {"kind": "gnn"}, properties=["model_id"])]
+        known = [
+            d["model_id"]
+            for d in db.query(MODELS_COLLECTION, {"kind": "gnn"}, properties=["model_id"])
+        ]
         raise MissingModelError(
-            f"no GNN with model_id={model_id!r} in the models collection; known: {known[:20] or '(none)'}"
+            f"no GNN with model_id={model_id!r} in the models collection; "
+            f"known: {known[:20] or '(none)'}"
         )
     ref = doc["blob"]
     if ref.get("sha256") != doc.get("sha256"):
-        raise StoreError(f"model {model_id!r}: document sha256 {doc.get('sha256')} != blob {ref.get('sha256')}")
+        raise StoreError(
+            f"model {model_id!r}: document sha256 {doc.get('sha256')} != blob {ref.get('sha256')}"
+        )
     bundle = GNNBundle.from_bytes(db.blobs.get_bytes(ref))
     bundle.model_id = model_id
     bundle.sha256 = doc["sha256"]

@@ -64,7 +64,8 @@ class LabelledSet:
         self.targets = np.asarray(self.targets, dtype=float)
         if not len(self.structures) == len(self.targets) == len(self.ids):
             raise InputError(
-                f"dataset {self.name!r}: {len(self.structures)} structures, {len(self.targets)} targets, "
+                f"dataset {self.name!r}: {len(self.structures)} structures, "
+                f"{len(self.targets)} targets, "
                 f"{len(self.ids)} ids"
             )
         if len(set(self.ids)) != len(self.ids):
@@ -88,11 +89,15 @@ def held_out_ids(ids: Sequence[str], n_test: int, seed: int = 0) -> list[str]:
     dataset that contains it.
     """
     if not 0 < n_test < len(ids):
-        raise InputError(f"{n_test=} must be between 1 and {len(ids) - 1} for a dataset of {len(ids)}")
+        raise InputError(
+            f"{n_test=} must be between 1 and {len(ids) - 1} for a dataset of {len(ids)}"
+        )
     return _rank(ids, seed)[:n_test]
 
 
-def combine_sets(sets: Sequence[LabelledSet], n_test: int, seed: int = 0, name: str = "combined") -> LabelledSet:
+def combine_sets(
+    sets: Sequence[LabelledSet], n_test: int, seed: int = 0, name: str = "combined"
+) -> LabelledSet:
     """Union of datasets whose test set is the union of the components' test sets."""
     structures, targets, ids, test_ids = [], [], [], []
     seen: set[str] = set()
@@ -138,18 +143,23 @@ def train_study_model(
     test_seed
         Seed of the held-out test sets (shared by all models of a study).
     """
-    tests = {name: s.test_ids or held_out_ids(s.ids, n_test, test_seed) for name, s in test_sets.items()}
+    tests = {
+        name: s.test_ids or held_out_ids(s.ids, n_test, test_seed) for name, s in test_sets.items()
+    }
     excluded = set().union(*tests.values())
     pool = [k for k in train_set.ids if k not in excluded]
     n_val = max(2, round(train_size * 0.15 / 0.70))
     if train_size < 2 or train_size + n_val > len(pool):
         raise InputError(
-            f"{train_size=} (+{n_val} validation) does not fit in the {len(pool)} non-test structures "
+            f"{train_size=} (+{n_val} validation) does not fit in the "
+            f"{len(pool)} non-test structures "
             f"of dataset {train_set.name!r}"
         )
     chosen = _rank(pool, seed)[: train_size + n_val]
     structures, targets, ids = train_set.subset(chosen)
-    split = DataSplit(np.arange(train_size), np.arange(train_size, train_size + n_val), np.zeros(0, dtype=int))
+    split = DataSplit(
+        np.arange(train_size), np.arange(train_size, train_size + n_val), np.zeros(0, dtype=int)
+    )
     result = train_gnn(
         structures,
         targets,
@@ -164,7 +174,11 @@ def train_study_model(
         metrics = regression_metrics(y_test, predict(result.bundle, s_test))
         rows.append(
             DatasetStudyRow(
-                train_dataset=train_set.name, train_size=train_size, seed=seed, test_dataset=name, metrics=metrics
+                train_dataset=train_set.name,
+                train_size=train_size,
+                seed=seed,
+                test_dataset=name,
+                metrics=metrics,
             )
         )
     return result, rows
@@ -184,9 +198,17 @@ def summarise_rows(rows: Sequence[DatasetStudyRow]) -> list[dict[str, float | in
             "n_seeds": len(members),
         }
         for metric in ("mae", "rmse", "r2"):
-            values = np.array([getattr(m.metrics, metric) for m in members if getattr(m.metrics, metric) is not None])
+            values = np.array(
+                [
+                    getattr(m.metrics, metric)
+                    for m in members
+                    if getattr(m.metrics, metric) is not None
+                ]
+            )
             entry[f"{metric}_mean"] = float(values.mean()) if values.size else None
-            entry[f"{metric}_std"] = float(values.std(ddof=1)) if values.size > 1 else 0.0 if values.size else None
+            entry[f"{metric}_std"] = (
+                float(values.std(ddof=1)) if values.size > 1 else 0.0 if values.size else None
+            )
         table.append(entry)
     return table
 

@@ -86,7 +86,9 @@ def bond_type_labels(atomic_numbers: np.ndarray, edge_index: np.ndarray) -> np.n
     }
     src = numbers[np.asarray(edge_index[0])]
     dst = numbers[np.asarray(edge_index[1])]
-    return np.array([pair_labels[(int(a), int(b))] for a, b in zip(src, dst, strict=True)], dtype=object)
+    return np.array(
+        [pair_labels[(int(a), int(b))] for a, b in zip(src, dst, strict=True)], dtype=object
+    )
 
 
 def _rescale(mask: np.ndarray) -> np.ndarray:
@@ -177,7 +179,7 @@ def summarise_importances(
     groups: Mapping[str, np.ndarray], threshold: float = SIGNIFICANCE_THRESHOLD
 ) -> dict[str, dict[str, float | int]]:
     """Per bond type: count, mean, median, 10th/90th percentiles, fraction above threshold."""
-    summary = {}
+    summary: dict[str, dict[str, float | int]] = {}
     for label, values in groups.items():
         values = np.asarray(values, dtype=float)
         if values.size == 0:

@@ -136,7 +136,9 @@ def node_features(
     """
     z = np.asarray(atomic_numbers, dtype=int)
     if z.size and (z.min() < 1 or z.max() > _MAX_Z):
-        raise InputError(f"atomic numbers {sorted(set(z.tolist()))} outside the supported 1..{_MAX_Z}")
+        raise InputError(
+            f"atomic numbers {sorted(set(z.tolist()))} outside the supported 1..{_MAX_Z}"
+        )
     raw = element_feature_table()[z]
     if np.isnan(raw).any():
         bad = sorted(set(z[np.isnan(raw).any(axis=1)].tolist()))

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CUTOFF_ANG",
+    "dense_adjacency_batched",
     "GraphBatch",
     "GraphSettings",
     "PeriodicEdges",
@@ -76,13 +77,19 @@ class GraphSettings:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.cutoff_ang) and self.cutoff_ang > 0):
             raise InputError(f"cutoff_ang={self.cutoff_ang!r} must be a positive length in Å")
-        if self.distance_range_ang is None:  # store the resolved range: equal settings compare equal
+        if (
+            self.distance_range_ang is None
+        ):  # store the resolved range: equal settings compare equal
             object.__setattr__(self, "distance_range_ang", (0.0, float(self.cutoff_ang)))
         else:
-            object.__setattr__(self, "distance_range_ang", tuple(float(v) for v in self.distance_range_ang))
+            object.__setattr__(
+                self, "distance_range_ang", tuple(float(v) for v in self.distance_range_ang)
+            )
         low, high = self.distance_bounds
         if not high > low:
-            raise InputError(f"distance_range_ang={self.distance_range_ang!r} must satisfy min < max")
+            raise InputError(
+                f"distance_range_ang={self.distance_range_ang!r} must satisfy min < max"
+            )
 
     @property
     def distance_bounds(self) -> tuple[float, float]:
@@ -107,7 +114,9 @@ class GraphSettings:
             feature_ranges=FeatureRanges.from_dict(data["feature_ranges"])
             if data.get("feature_ranges")
             else DEFAULT_FEATURE_RANGES,
-            distance_range_ang=None if distance is None else (float(distance[0]), float(distance[1])),
+            distance_range_ang=None
+            if distance is None
+            else (float(distance[0]), float(distance[1])),
         )
 
 
@@ -161,13 +170,20 @@ def _translations(lattices: np.ndarray, cutoff_ang: float) -> np.ndarray:
 def _check_cells(lattices: np.ndarray, frac_coords: np.ndarray) -> None:
     if lattices.ndim != 3 or lattices.shape[1:] != (3, 3):
         raise InputError(f"lattices must have shape (B, 3, 3), got {lattices.shape}")
-    if frac_coords.ndim != 3 or frac_coords.shape[0] != lattices.shape[0] or frac_coords.shape[2] != 3:
+    if (
+        frac_coords.ndim != 3
+        or frac_coords.shape[0] != lattices.shape[0]
+        or frac_coords.shape[2] != 3
+    ):
         raise InputError(
-            f"frac_coords must have shape (B, N, 3) with B={lattices.shape[0]}, got {frac_coords.shape}"
+            f"frac_coords must have shape (B, N, 3) with B={lattices.shape[0]}, "
+            f"got {frac_coords.shape}"
         )
     volumes = np.abs(np.linalg.det(lattices))
     if not np.all(volumes > 1e-6):
-        raise InputError(f"degenerate cell(s) with volume {volumes.min():.3g} Å^3; lattices must be 3D")
+        raise InputError(
+            f"degenerate cell(s) with volume {volumes.min():.3g} Å^3; lattices must be 3D"
+        )
     if not (np.isfinite(lattices).all() and np.isfinite(frac_coords).all()):
         raise InputError("lattices or coordinates contain NaN/inf")
 
@@ -211,7 +227,9 @@ def periodic_radius_edges_batched(
     shift_norm2 = np.einsum("bsj,bsj->bs", shift_cart, shift_cart).astype(np.float32)  # (B, S)
     pairs_per_cell = n_shifts * n_atoms * n_atoms
     cells_per_block = max(1, _MAX_BLOCK_PAIRS // max(pairs_per_cell, 1))
-    rows_per_block = n_atoms if cells_per_block > 1 else max(1, _MAX_BLOCK_PAIRS // max(n_shifts * n_atoms, 1))
+    rows_per_block = (
+        n_atoms if cells_per_block > 1 else max(1, _MAX_BLOCK_PAIRS // max(n_shifts * n_atoms, 1))
+    )
     parts: list[tuple[np.ndarray, ...]] = []
     for b0 in range(0, n_cells, cells_per_block):
         cb = cart32[b0 : b0 + cells_per_block]  # (Bc, N, 3)
@@ -246,6 +264,59 @@ def periodic_radius_edges_batched(
     )
 
 
+def dense_adjacency_batched(
+    lattices: np.ndarray,
+    frac_coords: np.ndarray,
+    settings: GraphSettings,
+) -> np.ndarray:
+    """Edge weights of equally sized periodic cells summed into dense adjacency matrices.
+
+    ``A[b, i, j] = sum_T w(|r_j + T - r_i|)`` over all lattice translations ``T`` with the
+    distance below the cutoff (``T = 0`` excluded for ``i = j``), where ``w`` is the
+    normalised distance.  For GraphConv with sum aggregation, ``A @ X`` is exactly the
+    aggregated message of every target atom ``i``, so inference on many small cells can use
+    batched dense products instead of scattering over edges.  Separations are evaluated in
+    float32 (pairs within ~1e-5 Å of the cutoff may be classified differently from
+    :func:`periodic_radius_edges_batched`, which decides in float64).
+
+    Parameters
+    ----------
+    lattices
+        ``shape=(B, 3, 3)``, Å.
+    frac_coords
+        ``shape=(B, N, 3)``.
+    settings
+        Cutoff and distance normalisation.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``shape=(B, N, N)``, float32.
+    """
+    lattices = np.asarray(lattices, dtype=float)
+    frac_coords = np.asarray(frac_coords, dtype=float)
+    _check_cells(lattices, frac_coords)
+    n_cells, n_atoms, _ = frac_coords.shape
+    cutoff = settings.cutoff_ang
+    low, high = settings.distance_bounds
+    wrapped = frac_coords - np.floor(frac_coords)
+    cart = np.einsum("bni,bij->bnj", wrapped, lattices)
+    translations = _translations(lattices, cutoff)
+    origin = int(np.flatnonzero((translations == 0).all(axis=1))[0])
+    shift_cart = np.einsum("si,bij->bsj", translations.astype(float), lattices)  # (B, S, 3)
+    # pair separations r_j - r_i, flattened as p = i * N + j, shape (B, N*N, 3)
+    delta = (cart[:, None, :, :] - cart[:, :, None, :]).reshape(n_cells, -1, 3).astype(np.float32)
+    d2 = np.matmul((2.0 * shift_cart).astype(np.float32), delta.transpose(0, 2, 1))  # (B, S, N*N)
+    d2 += np.einsum("bpk,bpk->bp", delta, delta)[:, None, :]
+    d2 += np.einsum("bsj,bsj->bs", shift_cart, shift_cart).astype(np.float32)[:, :, None]
+    d2[:, origin, :: n_atoms + 1] = np.inf  # an atom and itself without translation
+    inside = d2 < np.float32(cutoff * cutoff)
+    dist_sum = np.sqrt(d2, where=inside, out=np.zeros_like(d2)).sum(axis=1)
+    if low != 0.0:
+        dist_sum -= low * inside.sum(axis=1)
+    return (dist_sum / np.float32(high - low)).reshape(n_cells, n_atoms, n_atoms).astype(np.float32)
+
+
 def periodic_radius_edges(
     lattice: np.ndarray, frac_coords: np.ndarray, cutoff_ang: float = DEFAULT_CUTOFF_ANG
 ) -> PeriodicEdges:
@@ -266,7 +337,9 @@ def periodic_radius_edges(
         ``graph`` is all zeros.
     """
     return periodic_radius_edges_batched(
-        np.asarray(lattice, dtype=float)[None], np.asarray(frac_coords, dtype=float)[None], cutoff_ang
+        np.asarray(lattice, dtype=float)[None],
+        np.asarray(frac_coords, dtype=float)[None],
+        cutoff_ang,
     )
 
 
@@ -281,7 +354,9 @@ def structure_arrays(structure: Structure) -> tuple[np.ndarray, np.ndarray, np.n
     lattice = np.asarray(structure.lattice.matrix, dtype=float)
     frac = np.asarray(structure.frac_coords, dtype=float)
     try:
-        numbers = np.fromiter((site.specie.Z for site in structure), dtype=int, count=len(structure))
+        numbers = np.fromiter(
+            (site.specie.Z for site in structure), dtype=int, count=len(structure)
+        )
     except AttributeError as exc:  # Site.specie raises for partial occupancies
         raise InputError(
             f"structure {structure.composition.reduced_formula} is disordered; order it first"
@@ -294,7 +369,9 @@ def _normalised_distance(dist: np.ndarray, settings: GraphSettings) -> np.ndarra
     return ((dist - low) / (high - low)).astype(np.float32)
 
 
-def structure_to_data(structure: Structure, settings: GraphSettings | None = None, y: float | None = None) -> Data:
+def structure_to_data(
+    structure: Structure, settings: GraphSettings | None = None, y: float | None = None
+) -> Data:
     """Graph of one structure as a PyTorch Geometric ``Data`` object.
 
     Parameters
@@ -319,7 +396,7 @@ def structure_to_data(structure: Structure, settings: GraphSettings | None = Non
 def structures_to_data(
     structures: Sequence[Structure],
     settings: GraphSettings | None = None,
-    targets: Sequence[float] | None = None,
+    targets: Sequence[float] | np.ndarray | None = None,
 ) -> list[Data]:
     """Graphs of many structures as ``Data`` objects (for training loaders).
 
@@ -389,7 +466,9 @@ class GraphBatch:
         return int(self.node_ptr.numel() - 1)
 
 
-def batch_graphs(structures: Sequence[Structure], settings: GraphSettings | None = None) -> GraphBatch:
+def batch_graphs(
+    structures: Sequence[Structure], settings: GraphSettings | None = None
+) -> GraphBatch:
     """Build the graphs of many structures directly as one batch (no per-graph objects).
 
     Structures with the same number of atoms (e.g. MD snapshots) are processed together by

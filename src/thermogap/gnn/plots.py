@@ -27,7 +27,9 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def parity_png(parity: Mapping[str, tuple[np.ndarray, np.ndarray]], label: str = "band gap (eV)") -> bytes:
+def parity_png(
+    parity: Mapping[str, tuple[np.ndarray, np.ndarray]], label: str = "band gap (eV)"
+) -> bytes:
     """Parity plot (reference vs prediction) with one panel per split.
 
     Parameters
@@ -65,11 +67,15 @@ def learning_curves_png(table: Sequence[Mapping[str, Any]], unit: str = "eV") ->
     fig, axes = _figure(2)
     pairs = sorted({(r["train_dataset"], r["test_dataset"]) for r in table})
     for train, test in pairs:
-        rows = sorted((r for r in table if (r["train_dataset"], r["test_dataset"]) == (train, test)),
-                      key=lambda r: r["train_size"])
+        rows = sorted(
+            (r for r in table if (r["train_dataset"], r["test_dataset"]) == (train, test)),
+            key=lambda r: r["train_size"],
+        )
         sizes = np.array([r["train_size"] for r in rows], dtype=float)
         for ax, metric in zip(axes, ("mae", "r2"), strict=True):
-            mean = np.array([np.nan if r[f"{metric}_mean"] is None else r[f"{metric}_mean"] for r in rows])
+            mean = np.array(
+                [np.nan if r[f"{metric}_mean"] is None else r[f"{metric}_mean"] for r in rows]
+            )
             std = np.array([0.0 if not r[f"{metric}_std"] else r[f"{metric}_std"] for r in rows])
             ax.plot(sizes, mean, marker="o", label=f"train {train} / test {test}")
             ax.fill_between(sizes, mean - std, mean + std, alpha=0.2)
@@ -95,7 +101,7 @@ def importance_png(groups: Mapping[str, np.ndarray], threshold: float = 0.86) ->
 
 
 def search_png(points: Sequence[Mapping[str, Any]]) -> bytes:
-    """Validation R² of every search point against each hyperparameter."""
+    """Plot the validation R² of every search point against each hyperparameter."""
     keys = ("architecture", "learning_rate", "hidden_channels", "dropout")
     fig, axes = _figure(4, width=3.2)
     r2 = np.array([np.nan if p["r2"] is None else p["r2"] for p in points], dtype=float)

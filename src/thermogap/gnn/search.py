@@ -43,7 +43,9 @@ class SearchGrid:
     def __post_init__(self) -> None:
         for name in self.architectures:
             if name not in ARCHITECTURES:
-                raise InputError(f"architecture {name!r} unknown; allowed: {', '.join(ARCHITECTURES.names())}")
+                raise InputError(
+                    f"architecture {name!r} unknown; allowed: {', '.join(ARCHITECTURES.names())}"
+                )
         for label, values in (
             ("architectures", self.architectures),
             ("learning_rates", self.learning_rates),
@@ -61,7 +63,7 @@ class SearchGrid:
 
     @classmethod
     def paper(cls) -> SearchGrid:
-        """Seed 001's grid: 6 architectures x (1e-2..1e-6) x (32, 64, 128, 256) x (0, .2, .4, .6)."""
+        """Seed 001's grid: 6 architectures x 5 learning rates x 4 widths x 4 dropouts."""
         return cls(
             architectures=SEARCH_FAMILY,
             learning_rates=(1e-2, 1e-3, 1e-4, 1e-5, 1e-6),
@@ -70,7 +72,7 @@ class SearchGrid:
         )
 
     def points(self) -> list[dict[str, float | int | str]]:
-        """All grid points as dicts with keys architecture, learning_rate, hidden_channels, dropout."""
+        """Return every grid point as a dict (architecture, learning rate, width, dropout)."""
         return [
             {"architecture": a, "learning_rate": lr, "hidden_channels": h, "dropout": p}
             for a, lr, h, p in itertools.product(
@@ -79,7 +81,12 @@ class SearchGrid:
         ]
 
     def __len__(self) -> int:
-        return len(self.architectures) * len(self.learning_rates) * len(self.hidden_channels) * len(self.dropouts)
+        return (
+            len(self.architectures)
+            * len(self.learning_rates)
+            * len(self.hidden_channels)
+            * len(self.dropouts)
+        )
 
 
 def rank_points(points: Sequence[GNNSearchPoint]) -> list[GNNSearchPoint]:

@@ -11,7 +11,8 @@ contained: the global torch RNG is left as it was.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,11 +37,32 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DataSplit",
+    "torch_threads",
     "TrainingResult",
     "regression_metrics",
     "split_indices",
     "train_gnn",
 ]
+
+
+@contextmanager
+def torch_threads(n_threads: int | None) -> Iterator[None]:
+    """Temporarily set torch's intra-op thread count (``None``: leave it alone).
+
+    Small GNNs on a shared machine run several times faster with one thread than with
+    oversubscribed OpenMP threads; the previous setting is restored on exit.
+    """
+    if n_threads is None:
+        yield
+        return
+    if n_threads < 1:
+        raise InputError(f"{n_threads=} must be a positive integer or None")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -56,7 +78,9 @@ class DataSplit:
         return [("train", self.train), ("validation", self.validation), ("test", self.test)]
 
 
-def split_indices(n: int, fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 42) -> DataSplit:
+def split_indices(
+    n: int, fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 42
+) -> DataSplit:
     """Random train/validation/test split.
 
     Parameters
@@ -65,20 +89,25 @@ def split_indices(n: int, fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: 
         Dataset size (>= 3).
     fractions
         ``(train, validation, test)``, non-negative, summing to 1; the validation and test
-        sizes are ``fraction * n`` rounded half up (at least 1 when the fraction is positive), the rest
+        sizes are ``fraction * n`` rounded half up (at least 1 when the fraction is
+        positive), the rest
         is training.
     seed
         Seed of the permutation.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise InputError(f"split fractions {tuple(fractions)} must be three non-negative numbers summing to 1")
+        raise InputError(
+            f"split fractions {tuple(fractions)} must be three non-negative numbers summing to 1"
+        )
     if n < 3:
         raise InputError(f"a dataset of {n} structures is too small to split; need at least 3")
     n_val = max(1, int(np.floor(fractions[1] * n + 0.5))) if fractions[1] > 0 else 0  # half up
     n_test = max(1, int(np.floor(fractions[2] * n + 0.5))) if fractions[2] > 0 else 0
     n_train = n - n_val - n_test
     if n_train < 2:
-        raise InputError(f"split {tuple(fractions)} of {n} structures leaves {n_train} for training; need >= 2")
+        raise InputError(
+            f"split {tuple(fractions)} of {n} structures leaves {n_train} for training; need >= 2"
+        )
     order = np.random.default_rng(seed).permutation(n)
     return DataSplit(order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])
 
@@ -101,7 +130,10 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> SplitMetrics:
     ss_tot = float(((y_true - y_true.mean()) ** 2).sum())
     r2 = 1.0 - float((err**2).sum()) / ss_tot if ss_tot > 0 else None
     return SplitMetrics(
-        n=int(y_true.size), mae=float(np.abs(err).mean()), rmse=float(np.sqrt((err**2).mean())), r2=r2
+        n=int(y_true.size),
+        mae=float(np.abs(err).mean()),
+        rmse=float(np.sqrt((err**2).mean())),
+        r2=r2,
     )
 
 
@@ -154,7 +186,9 @@ def _run_epochs(
     from torch_geometric.loader import DataLoader
 
     generator = torch.Generator().manual_seed(settings.model_seed)
-    loader = DataLoader(train_graphs, batch_size=settings.batch_size, shuffle=True, generator=generator)
+    loader = DataLoader(
+        train_graphs, batch_size=settings.batch_size, shuffle=True, generator=generator
+    )
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     loss_fn = torch.nn.MSELoss()
     val_targets = np.array([float(g.y) for g in val_graphs])
@@ -167,7 +201,9 @@ def _run_epochs(
             if batch.num_graphs < 2 and len(train_graphs) > 1:
                 continue  # BatchNorm statistics of a lone graph are meaningless
             optimiser.zero_grad()
-            loss = loss_fn(model(batch.x, batch.edge_index, batch.edge_weight, batch.batch), batch.y)
+            loss = loss_fn(
+                model(batch.x, batch.edge_index, batch.edge_weight, batch.batch), batch.y
+            )
             loss.backward()
             optimiser.step()
             total += loss.item() * batch.num_graphs
@@ -194,7 +230,7 @@ def _run_epochs(
 
 def train_gnn(
     structures: Sequence[Structure],
-    targets: Sequence[float],
+    targets: Sequence[float] | np.ndarray,
     settings: GNNTrainingSettings | None = None,
     *,
     graph_settings: GraphSettings | None = None,
@@ -238,17 +274,23 @@ def train_gnn(
         raise InputError("targets contain NaN/inf; remove failed labels first")
     if settings.architecture not in ARCHITECTURES:
         raise InputError(
-            f"architecture={settings.architecture!r} unknown; allowed: {', '.join(ARCHITECTURES.names())}"
+            f"architecture={settings.architecture!r} unknown; "
+            f"allowed: {', '.join(ARCHITECTURES.names())}"
         )
     ids = [str(i) for i in (ids if ids is not None else range(len(structures)))]
     if len(ids) != len(structures):
         raise InputError(f"{len(ids)} ids for {len(structures)} structures")
     if initial is not None:
         if graph_settings is not None and graph_settings != initial.graph_settings:
-            raise InputError("graph_settings differ from the initial model's; a fine-tuned model must keep them")
+            raise InputError(
+                "graph_settings differ from the initial model's; a fine-tuned model must keep them"
+            )
         graph_settings = initial.graph_settings
         settings = settings.model_copy(
-            update={"architecture": initial.architecture, "hidden_channels": initial.hidden_channels}
+            update={
+                "architecture": initial.architecture,
+                "hidden_channels": initial.hidden_channels,
+            }
         )
     graph_settings = graph_settings or GraphSettings()
     split = split or split_indices(len(structures), settings.split_fractions, settings.split_seed)
@@ -279,6 +321,7 @@ def train_gnn(
         target_unit=TARGET_UNITS[settings.target],
         scaler=scaler,
         levels=[*(initial.levels if initial is not None else []), *levels],
+        training_ids=[ids[i] for i in split.train],
     )
     return TrainingResult(
         bundle=bundle,

@@ -48,7 +48,7 @@ class TransferResult:
 def fine_tune(
     initial: GNNBundle,
     structures: Sequence[Structure],
-    targets: Sequence[float],
+    targets: Sequence[float] | np.ndarray,
     settings: GNNTrainingSettings | None = None,
     *,
     ids: Sequence[str] | None = None,
@@ -60,14 +60,16 @@ def fine_tune(
     The architecture, width and graph settings are the initial model's; the learning rate,
     epochs, batch size, dropout and split come from ``settings``.
     """
-    return train_gnn(structures, targets, settings, ids=ids, levels=levels, split=split, initial=initial)
+    return train_gnn(
+        structures, targets, settings, ids=ids, levels=levels, split=split, initial=initial
+    )
 
 
 def train_two_stage(
     structures_a: Sequence[Structure],
-    targets_a: Sequence[float],
+    targets_a: Sequence[float] | np.ndarray,
     structures_b: Sequence[Structure],
-    targets_b: Sequence[float],
+    targets_b: Sequence[float] | np.ndarray,
     settings_a: GNNTrainingSettings | None = None,
     settings_b: GNNTrainingSettings | None = None,
     *,
@@ -99,9 +101,16 @@ def train_two_stage(
     TransferResult
     """
     stage_a = train_gnn(
-        structures_a, targets_a, settings_a, graph_settings=graph_settings, ids=ids_a, levels=[level_a]
+        structures_a,
+        targets_a,
+        settings_a,
+        graph_settings=graph_settings,
+        ids=ids_a,
+        levels=[level_a],
     )
-    stage_b = fine_tune(stage_a.bundle, structures_b, targets_b, settings_b, ids=ids_b, levels=[level_b])
+    stage_b = fine_tune(
+        stage_a.bundle, structures_b, targets_b, settings_b, ids=ids_b, levels=[level_b]
+    )
     test_idx = stage_b.split.test
     baseline = predict(stage_a.bundle, [structures_b[i] for i in test_idx])
     stage_a_on_b = regression_metrics(np.asarray(targets_b, dtype=float)[test_idx], baseline)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from jobflow import Maker
+from pydantic import BaseModel
 from pymatgen.core import Structure
 
 from thermogap.errors import InputError
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 LABELS_COLLECTION = "labels"
+_Doc = TypeVar("_Doc", bound=BaseModel)
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,7 +61,7 @@ def _db() -> Any:
     return current_db()
 
 
-def _doc(model: Any, cls: type) -> Any:
+def _doc(model: Any, cls: type[_Doc]) -> _Doc:
     """Accept a pydantic document or its dict form (as resolved from a job output)."""
     if isinstance(model, cls):
         return model
@@ -70,14 +72,14 @@ def load_dataset(db: Any, dataset: GNNDatasetDoc | dict[str, Any]) -> Any:
     """Read a dataset blob back as a :class:`thermogap.gnn.dataset_study.LabelledSet`."""
     from thermogap.gnn.dataset_study import LabelledSet
 
-    dataset = _doc(dataset, GNNDatasetDoc)
-    payload = json.loads(db.blobs.get_bytes(dataset.blob))
+    doc = _doc(dataset, GNNDatasetDoc)
+    payload = json.loads(db.blobs.get_bytes(doc.blob))
     return LabelledSet(
-        name=dataset.name,
+        name=doc.name,
         structures=[Structure.from_dict(d) for d in payload["structures"]],
         targets=np.asarray(payload["targets"], dtype=float),
         ids=list(payload["config_ids"]),
-        test_ids=dataset.test_config_ids,
+        test_ids=doc.test_config_ids,
     )
 
 
@@ -87,7 +89,9 @@ def _store_dataset(db: Any, name: str, level: str, target: str, labelled: Any) -
         "structures": [s.as_dict() for s in labelled.structures],
         "targets": [float(t) for t in labelled.targets],
     }
-    ref = db.blobs.put_bytes(json.dumps(payload, sort_keys=True).encode(), kind="gnn_dataset", filename=f"{name}.json")
+    ref = db.blobs.put_bytes(
+        json.dumps(payload, sort_keys=True).encode(), kind="gnn_dataset", filename=f"{name}.json"
+    )
     return GNNDatasetDoc(
         name=name,
         level=level,
@@ -101,7 +105,9 @@ def _store_dataset(db: Any, name: str, level: str, target: str, labelled: Any) -
     )
 
 
-def _split_with_test_ids(ids: list[str], test_ids: list[str] | None, settings: GNNTrainingSettings) -> Any:
+def _split_with_test_ids(
+    ids: list[str], test_ids: list[str] | None, settings: GNNTrainingSettings
+) -> Any:
     from thermogap.gnn.training import DataSplit, split_indices
 
     if not test_ids:
@@ -110,14 +116,23 @@ def _split_with_test_ids(ids: list[str], test_ids: list[str] | None, settings: G
     test = np.array([i for i, k in enumerate(ids) if k in held], dtype=int)
     rest = np.array([i for i, k in enumerate(ids) if k not in held], dtype=int)
     f_train, f_val, _ = settings.split_fractions
-    inner = split_indices(len(rest), (f_train / (f_train + f_val), f_val / (f_train + f_val), 0.0), settings.split_seed)
+    inner = split_indices(
+        len(rest),
+        (f_train / (f_train + f_val), f_val / (f_train + f_val), 0.0),
+        settings.split_seed,
+    )
     return DataSplit(rest[inner.train], rest[inner.validation], test)
 
 
-def _model_fields(result: Any, parity_ref: Any, settings: GNNTrainingSettings, parent: str | None) -> dict[str, Any]:
+def _model_fields(
+    result: Any, parity_ref: Any, settings: GNNTrainingSettings, parent: str | None
+) -> dict[str, Any]:
     return {
         "settings": settings.model_copy(
-            update={"architecture": result.bundle.architecture, "hidden_channels": result.bundle.hidden_channels}
+            update={
+                "architecture": result.bundle.architecture,
+                "hidden_channels": result.bundle.hidden_channels,
+            }
         ),
         "training_config_ids": result.ids["train"],
         "validation_config_ids": result.ids["validation"],
@@ -202,7 +217,8 @@ def export_labels(
         ids.append(str(doc["config_id"]))
     if len(ids) < 3:
         raise InputError(
-            f"only {len(ids)} ok labels with a {target} value for level={level!r} and criteria={criteria!r}; "
+            f"only {len(ids)} ok labels with a {target} value for level={level!r} "
+            f"and criteria={criteria!r}; "
             "need at least 3"
         )
     return LabelledSet(name, structures, np.array(values), ids)
@@ -234,8 +250,12 @@ class GNNCombineDatasetsMaker(Maker):
         db = _db()
         docs = [_doc(d, GNNDatasetDoc) for d in datasets]
         if len({(d.level, d.target) for d in docs}) != 1:
-            raise InputError(f"datasets mix levels/targets {sorted({(d.level, d.target) for d in docs})}")
-        merged = combine_sets([load_dataset(db, d) for d in docs], self.n_test, self.test_seed, dataset_name)
+            raise InputError(
+                f"datasets mix levels/targets {sorted({(d.level, d.target) for d in docs})}"
+            )
+        merged = combine_sets(
+            [load_dataset(db, d) for d in docs], self.n_test, self.test_seed, dataset_name
+        )
         return _store_dataset(db, dataset_name, docs[0].level, docs[0].target, merged)
 
 
@@ -256,6 +276,8 @@ class GNNTrainMaker(Maker):
         Graph radius cutoff, Å (ignored when fine-tuning: the initial model's is kept).
     parity_plot
         Store a PNG parity plot in the blob store.
+    num_threads
+        torch intra-op threads while training (``None``: torch's default).
 
     Examples
     --------
@@ -267,6 +289,7 @@ class GNNTrainMaker(Maker):
     settings: GNNTrainingSettings = field(default_factory=GNNTrainingSettings)
     cutoff_ang: float = 5.5
     parity_plot: bool = True
+    num_threads: int | None = None
 
     @tg_job
     def make(self, dataset: GNNDatasetDoc, initial_model_id: str | None = None) -> GNNModelDoc:
@@ -274,29 +297,36 @@ class GNNTrainMaker(Maker):
         from thermogap.gnn.bundle import load_gnn, save_gnn
         from thermogap.gnn.graphs import GraphSettings
         from thermogap.gnn.plots import parity_png
-        from thermogap.gnn.training import train_gnn
+        from thermogap.gnn.training import torch_threads, train_gnn
 
         db = _db()
         dataset = _doc(dataset, GNNDatasetDoc)
         if dataset.target != self.settings.target:
-            raise InputError(f"dataset target {dataset.target!r} != settings.target {self.settings.target!r}")
+            raise InputError(
+                f"dataset target {dataset.target!r} != settings.target {self.settings.target!r}"
+            )
         data = load_dataset(db, dataset)
         initial = load_gnn(db, initial_model_id) if initial_model_id else None
-        result = train_gnn(
-            data.structures,
-            data.targets,
-            self.settings,
-            graph_settings=None if initial else GraphSettings(cutoff_ang=self.cutoff_ang),
-            ids=data.ids,
-            levels=[dataset.level],
-            split=_split_with_test_ids(data.ids, dataset.test_config_ids, self.settings),
-            initial=initial,
-        )
+        with torch_threads(self.num_threads):
+            result = train_gnn(
+                data.structures,
+                data.targets,
+                self.settings,
+                graph_settings=None if initial else GraphSettings(cutoff_ang=self.cutoff_ang),
+                ids=data.ids,
+                levels=[dataset.level],
+                split=_split_with_test_ids(data.ids, dataset.test_config_ids, self.settings),
+                initial=initial,
+            )
         parity_ref = None
         if self.parity_plot:
             label = f"{dataset.target} ({dataset.target_unit})"
-            parity_ref = db.blobs.put_bytes(parity_png(result.parity, label), kind="png", filename="parity.png")
-        return save_gnn(db, result.bundle, _model_fields(result, parity_ref, self.settings, initial_model_id))
+            parity_ref = db.blobs.put_bytes(
+                parity_png(result.parity, label), kind="png", filename="parity.png"
+            )
+        return save_gnn(
+            db, result.bundle, _model_fields(result, parity_ref, self.settings, initial_model_id)
+        )
 
 
 @dataclass
@@ -306,7 +336,9 @@ class GNNTransferSummaryMaker(Maker):
     name: str = "gnn transfer summary"
 
     @tg_job
-    def make(self, stage_a: GNNModelDoc, stage_b: GNNModelDoc, dataset_b: GNNDatasetDoc) -> GNNTransferDoc:
+    def make(
+        self, stage_a: GNNModelDoc, stage_b: GNNModelDoc, dataset_b: GNNDatasetDoc
+    ) -> GNNTransferDoc:
         """Evaluate the stage-A model on the stage-B test split and assemble the document."""
         from thermogap.gnn.bundle import load_gnn
         from thermogap.gnn.inference import predict
@@ -320,8 +352,11 @@ class GNNTransferSummaryMaker(Maker):
             stage_a=stage_a,
             stage_b=stage_b,
             stage_a_on_b_test=baseline,
-            provenance=make_provenance(level=stage_b.levels[-1] if stage_b.levels else None,
-                                       model_id=stage_b.model_id, model_sha256=stage_b.sha256),
+            provenance=make_provenance(
+                level=stage_b.levels[-1] if stage_b.levels else None,
+                model_id=stage_b.model_id,
+                model_sha256=stage_b.sha256,
+            ),
         )
 
 
@@ -387,6 +422,8 @@ class DatasetStudyTrainMaker(Maker):
         Held-out structures per dataset.
     test_seed
         Seed of the held-out selection.
+    num_threads
+        torch intra-op threads while training (``None``: torch's default).
     """
 
     name: str = "gnn dataset study train"
@@ -394,13 +431,17 @@ class DatasetStudyTrainMaker(Maker):
     cutoff_ang: float = 5.5
     n_test: int = 250
     test_seed: int = 0
+    num_threads: int | None = None
 
     @tg_job
-    def make(self, train_dataset: str, datasets: list[GNNDatasetDoc], train_size: int, seed: int) -> list[dict[str, Any]]:
+    def make(
+        self, train_dataset: str, datasets: list[GNNDatasetDoc], train_size: int, seed: int
+    ) -> list[dict[str, Any]]:
         """Train on ``train_size`` structures of ``train_dataset``; evaluate on every dataset."""
         from thermogap.gnn.bundle import save_gnn
         from thermogap.gnn.dataset_study import train_study_model
         from thermogap.gnn.graphs import GraphSettings
+        from thermogap.gnn.training import torch_threads
 
         db = _db()
         sets = {}
@@ -409,10 +450,17 @@ class DatasetStudyTrainMaker(Maker):
             sets[d.name] = load_dataset(db, d)
         if train_dataset not in sets:
             raise InputError(f"{train_dataset=} not among the study's datasets {sorted(sets)}")
-        result, rows = train_study_model(
-            sets[train_dataset], sets, train_size, seed, self.settings, self.n_test,
-            GraphSettings(cutoff_ang=self.cutoff_ang), self.test_seed,
-        )
+        with torch_threads(self.num_threads):
+            result, rows = train_study_model(
+                sets[train_dataset],
+                sets,
+                train_size,
+                seed,
+                self.settings,
+                self.n_test,
+                GraphSettings(cutoff_ang=self.cutoff_ang),
+                self.test_seed,
+            )
         model = save_gnn(db, result.bundle, _model_fields(result, None, self.settings, None))
         return [row.model_copy(update={"model_id": model.model_id}).model_dump() for row in rows]
 
@@ -424,7 +472,9 @@ class DatasetStudySummaryMaker(Maker):
     name: str = "gnn dataset study summary"
 
     @tg_job
-    def make(self, rows: list[list[dict[str, Any]]], datasets: list[GNNDatasetDoc]) -> DatasetStudyDoc:
+    def make(
+        self, rows: list[list[dict[str, Any]]], datasets: list[GNNDatasetDoc]
+    ) -> DatasetStudyDoc:
         """Collect the rows of every training job."""
         from thermogap.gnn.dataset_study import summarise_rows
         from thermogap.gnn.plots import learning_curves_png
@@ -433,7 +483,9 @@ class DatasetStudySummaryMaker(Maker):
         docs = [_doc(d, GNNDatasetDoc) for d in datasets]
         table = summarise_rows(flat)
         unit = docs[0].target_unit if docs else "eV"
-        ref = _db().blobs.put_bytes(learning_curves_png(table, unit), kind="png", filename="dataset_study.png")
+        ref = _db().blobs.put_bytes(
+            learning_curves_png(table, unit), kind="png", filename="dataset_study.png"
+        )
         return DatasetStudyDoc(
             target=docs[0].target if docs else "band_gap",
             target_unit=unit,
@@ -476,20 +528,34 @@ class GNNExplainMaker(Maker):
     def make(self, model_id: str, dataset: GNNDatasetDoc) -> GNNExplanationDoc:
         """Explain ``model_id`` on structures of ``dataset`` (the model's test split first)."""
         from thermogap.gnn.bundle import load_gnn
-        from thermogap.gnn.explain import aggregate_by_bond_type, explain_structures, summarise_importances
+        from thermogap.gnn.explain import (
+            aggregate_by_bond_type,
+            explain_structures,
+            summarise_importances,
+        )
         from thermogap.gnn.plots import importance_png
 
         db = _db()
         bundle = load_gnn(db, model_id)
         data = load_dataset(db, dataset)
-        model_doc = db.query_one("models", {"model_id": model_id}, properties=["test_config_ids"]) or {}
+        model_doc = (
+            db.query_one("models", {"model_id": model_id}, properties=["test_config_ids"]) or {}
+        )
         preferred = [k for k in model_doc.get("test_config_ids", []) if k in set(data.ids)]
-        chosen = (preferred + [k for k in data.ids if k not in set(preferred)])[: self.max_structures]
+        chosen = (preferred + [k for k in data.ids if k not in set(preferred)])[
+            : self.max_structures
+        ]
         structures, _, _ = data.subset(chosen)
-        groups = aggregate_by_bond_type(explain_structures(bundle, structures, self.epochs, seed=self.seed))
+        groups = aggregate_by_bond_type(
+            explain_structures(bundle, structures, self.epochs, seed=self.seed)
+        )
         summary = summarise_importances(groups, self.threshold)
-        arrays_ref = db.blobs.put_arrays({k: v.astype(float) for k, v in groups.items()}, kind="gnn_importances")
-        plot_ref = db.blobs.put_bytes(importance_png(groups, self.threshold), kind="png", filename="importance.png")
+        arrays_ref = db.blobs.put_arrays(
+            {k: v.astype(float) for k, v in groups.items()}, kind="gnn_importances"
+        )
+        plot_ref = db.blobs.put_bytes(
+            importance_png(groups, self.threshold), kind="png", filename="importance.png"
+        )
         return GNNExplanationDoc(
             model_id=model_id,
             n_structures=len(structures),
@@ -518,10 +584,12 @@ class GNNPredictMaker(Maker):
     Examples
     --------
     >>> job = GNNPredictMaker().make(model_id="gnn-0123456789abcdef", structures=snapshots)
+    >>> job = GNNPredictMaker().make(model_id="gnn-0123456789abcdef", trajectory_id="md-...",
+    ...                              skip_frames=100, stride=2)
     """
 
     name: str = "gnn predict"
-    batch_size: int = 256
+    batch_size: int = 64
     inline_limit: int = 10_000
 
     @tg_job
@@ -530,33 +598,80 @@ class GNNPredictMaker(Maker):
         model_id: str,
         structures: list[Structure] | None = None,
         structures_blob: dict[str, Any] | None = None,
+        trajectory_id: str | None = None,
+        skip_frames: int = 0,
+        stride: int = 1,
     ) -> GNNPredictionDoc:
-        """Predict for ``structures`` or for a blob holding a JSON list of ``Structure.as_dict()``."""
+        """Predict for exactly one of: ``structures``; a blob holding a JSON list of
+        ``Structure.as_dict()``; or the frames of a stored MD trajectory (after dropping the
+        first ``skip_frames`` for equilibration, every ``stride``-th frame).
+        """
         from thermogap.gnn.bundle import load_gnn
-        from thermogap.gnn.inference import predict
+        from thermogap.gnn.inference import predict, predict_frames
 
         db = _db()
-        if (structures is None) == (structures_blob is None):
-            raise InputError("give exactly one of structures or structures_blob")
-        if structures_blob is not None:
-            structures = [Structure.from_dict(d) for d in json.loads(db.blobs.get_bytes(structures_blob))]
-        structures = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures or []]
+        given = [structures is not None, structures_blob is not None, trajectory_id is not None]
+        if sum(given) != 1:
+            raise InputError("give exactly one of structures, structures_blob or trajectory_id")
+        if skip_frames < 0 or stride < 1:
+            raise InputError(f"{skip_frames=} must be >= 0 and {stride=} >= 1")
         bundle = load_gnn(db, model_id)
-        values = predict(bundle, structures, self.batch_size)
-        ref = db.blobs.put_array(values.astype(np.float64), kind="gnn_predictions")
-        n = len(values)
-        return GNNPredictionDoc(
+        extra: dict[str, Any] = {}
+        if trajectory_id is not None:
+            from thermogap.md.langevin import load_trajectory
+
+            trajectory = load_trajectory(db, trajectory_id)
+            start = Structure.from_dict(trajectory.doc.structure)
+            positions = trajectory.arrays["positions_ang"][skip_frames::stride]
+            values = predict_frames(
+                bundle,
+                start.lattice.matrix,
+                positions,
+                np.array([site.specie.Z for site in start]),
+                self.batch_size,
+            )
+            extra = {
+                "trajectory_id": trajectory_id,
+                "temperature_k": trajectory.doc.temperature_k,
+                "x": trajectory.doc.x,
+                "md_steps": [int(v) for v in trajectory.arrays["steps"][skip_frames::stride]],
+            }
+        else:
+            if structures_blob is not None:
+                raw = json.loads(db.blobs.get_bytes(structures_blob))
+                structures = [Structure.from_dict(d) for d in raw]
+            structures = [
+                s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures or []
+            ]
+            values = predict(bundle, structures, self.batch_size)
+        return _prediction_doc(db, bundle, model_id, values, self.inline_limit, extra)
+
+
+def _prediction_doc(
+    db: Any,
+    bundle: Any,
+    model_id: str,
+    values: np.ndarray,
+    inline_limit: int,
+    extra: dict[str, Any],
+) -> GNNPredictionDoc:
+    ref = db.blobs.put_array(values.astype(np.float64), kind="gnn_predictions")
+    n = len(values)
+    return GNNPredictionDoc(
+        model_id=model_id,
+        model_sha256=bundle.sha256 or "",
+        target=bundle.target,
+        target_unit=bundle.target_unit,
+        n_structures=n,
+        mean=float(values.mean()) if n else None,
+        std=float(values.std(ddof=1)) if n > 1 else None,
+        stderr=float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
+        values=[float(v) for v in values] if n <= inline_limit else None,
+        values_blob=ref.model_dump(),
+        provenance=make_provenance(
+            level=bundle.levels[-1] if bundle.levels else None,
             model_id=model_id,
-            model_sha256=bundle.sha256 or "",
-            target=bundle.target,
-            target_unit=bundle.target_unit,
-            n_structures=n,
-            mean=float(values.mean()) if n else None,
-            std=float(values.std(ddof=1)) if n > 1 else None,
-            stderr=float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
-            values=[float(v) for v in values] if n <= self.inline_limit else None,
-            values_blob=ref.model_dump(),
-            provenance=make_provenance(
-                level=bundle.levels[-1] if bundle.levels else None, model_id=model_id, model_sha256=bundle.sha256
-            ),
-        )
+            model_sha256=bundle.sha256,
+        ),
+        **extra,
+    )

@@ -1,22 +1,18 @@
-"""Jobs that label configurations at a level of theory.
-
-Examples
---------
->>> from thermogap.jobs.labels import LabelBatchMaker
->>> from thermogap.levels import load_level
->>> job = LabelBatchMaker().make(["c-0001", "c-0002"], load_level("chgnet-gfn1-xtb").model_dump())
-"""
+"""Jobs that label configurations at a level of theory (see ``thermogap.flows.labeling``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from jobflow import Flow, Maker, Response
 
+from thermogap.errors import InputError
 from thermogap.execution import tg_job
 from thermogap.labels.labeling import label_batch, select_unlabelled
 from thermogap.levels.model import LevelOfTheory
+from thermogap.schemas.base import make_provenance
 from thermogap.schemas.labels import LabelBatchDoc, LabelingSelectionDoc
 
 __all__ = ["LabelBatchMaker", "LabelingSelectionMaker", "LabelingSummaryMaker", "chunk"]
@@ -25,8 +21,6 @@ __all__ = ["LabelBatchMaker", "LabelingSelectionMaker", "LabelingSummaryMaker", 
 def chunk(items: list[str], size: int) -> list[list[str]]:
     """Split ``items`` into consecutive chunks of at most ``size`` (> 0)."""
     if size < 1:
-        from thermogap.errors import InputError
-
         raise InputError(f"batch size {size=} must be >= 1")
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -41,16 +35,26 @@ class LabelBatchMaker(Maker):
         Job name.
     work_dir
         Parent directory of VASP run directories (VASP levels only).
+
+    Examples
+    --------
+    >>> from thermogap.levels import load_level
+    >>> job = LabelBatchMaker().make(["c-1", "c-2"], load_level("chgnet-gfn1-xtb").model_dump())
     """
 
     name: str = "label batch"
     work_dir: str = "."
 
     @tg_job
-    def make(self, config_ids: list[str], level: dict[str, Any]) -> LabelBatchDoc:
+    def make(
+        self, config_ids: list[str], level: dict[str, Any], run_id: str | None = None
+    ) -> LabelBatchDoc:
         """Label ``config_ids`` at ``level`` (a ``LevelOfTheory.model_dump()``).
 
         Already-labelled configurations are skipped; failures are stored with their reason.
+        ``run_id`` (the uuid of the selecting job) makes batches of different labelling runs
+        distinct jobs, so a batch whose labels were deleted or failed is computed again
+        rather than answered from an earlier run's stored output.
         """
         from thermogap.store import current_db
 
@@ -61,18 +65,26 @@ class LabelBatchMaker(Maker):
 
 @dataclass
 class LabelingSummaryMaker(Maker):
-    """Collect the outputs of the batch jobs of one labelling run."""
+    """Collect the outputs of the batch jobs of one labelling run.
+
+    Examples
+    --------
+    >>> job = LabelingSummaryMaker().make(selection_doc, [batch_job.output])  # doctest: +SKIP
+    """
 
     name: str = "labeling summary"
 
     @tg_job
-    def make(self, selection: LabelingSelectionDoc, batches: list[LabelBatchDoc]) -> LabelingSelectionDoc:
+    def make(
+        self, selection: LabelingSelectionDoc, batches: list[LabelBatchDoc]
+    ) -> LabelingSelectionDoc:
         """Return the selection document with ``n_batches`` and the batch outputs merged in."""
         return summarize_batches(selection, batches)
 
 
 def summarize_batches(
-    selection: LabelingSelectionDoc | dict[str, Any], batches: list[LabelBatchDoc | dict[str, Any]]
+    selection: LabelingSelectionDoc | dict[str, Any],
+    batches: Sequence[LabelBatchDoc | dict[str, Any]],
 ) -> LabelingSelectionDoc:
     """Merge batch outputs into the selection document (counts of labelled/failed)."""
     sel = LabelingSelectionDoc.model_validate(
@@ -85,6 +97,7 @@ def summarize_batches(
     sel.n_batches = len(docs)
     sel.n_labelled = sum(len(d.labelled) for d in docs)
     sel.failed = {k: v for d in docs for k, v in d.failed.items()}
+    sel.provenance = make_provenance(level=sel.level)
     return sel
 
 
@@ -102,6 +115,13 @@ class LabelingSelectionMaker(Maker):
         Maker of the batch jobs.
     summary_maker
         Maker of the job collecting the batch outputs.
+
+    Examples
+    --------
+    >>> from thermogap.levels import load_level
+    >>> job = LabelingSelectionMaker(batch_size=8).make(
+    ...     load_level("chgnet-gfn1-xtb").model_dump(), criteria={"x": 0.5}
+    ... )
     """
 
     name: str = "select configurations to label"
@@ -118,9 +138,12 @@ class LabelingSelectionMaker(Maker):
         The job always replaces itself (even with no batch), so its result is never reused
         from an earlier run: what is unlabelled depends on the database, not on the inputs.
         """
+        from jobflow import CURRENT_JOB
+
         from thermogap.store import current_db
 
         level_name = LevelOfTheory.model_validate(level).name
+        run_id = CURRENT_JOB.job.uuid if CURRENT_JOB.job is not None else None
         todo, n_done = select_unlabelled(current_db(), level_name, criteria, limit)
         selection = LabelingSelectionDoc(
             level=level_name,
@@ -130,7 +153,7 @@ class LabelingSelectionMaker(Maker):
         )
         batches = []
         for i, ids in enumerate(chunk(todo, self.batch_size)):
-            batch = self.batch_maker.make(ids, level)
+            batch = self.batch_maker.make(ids, level, run_id=run_id)
             batch.name = f"{self.batch_maker.name} {level_name} {i + 1}"
             batches.append(batch)
         summary = self.summary_maker.make(selection, [b.output for b in batches])

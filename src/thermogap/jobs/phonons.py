@@ -134,7 +134,9 @@ def phonon_document(
     model_sha256: str | None = None,
 ) -> PhononDoc:
     """Build the :class:`PhononDoc` of a finished calculation."""
-    calculator_id = f"model:{model_id}" if model_id else f"{calculator}:{sorted(calculator_kwargs.items())}"
+    calculator_id = (
+        f"model:{model_id}" if model_id else f"{calculator}:{sorted(calculator_kwargs.items())}"
+    )
     bands = analysis.band_structure
     return PhononDoc(
         phonon_id=phonon_id(

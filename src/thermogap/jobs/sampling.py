@@ -12,6 +12,7 @@ from pymatgen.core import Structure
 
 from thermogap.errors import InputError
 from thermogap.execution import tg_job
+from thermogap.jobs.phonons import store_structure
 from thermogap.phonons.storage import load_phonopy
 from thermogap.sampling.amplitudes import DEFAULT_FREQUENCY_CUTOFF_THZ
 from thermogap.sampling.batch import SCHEMES, DisplacementBatch, sample_displacements
@@ -22,7 +23,7 @@ from thermogap.sampling.displacements import (
     structure_id,
 )
 from thermogap.schemas.base import Provenance, make_provenance
-from thermogap.schemas.configurations import ConfigurationBatchDoc, ConfigurationDoc
+from thermogap.schemas.configurations import ConfigurationBatchDoc
 
 __all__ = ["CONFIGURATIONS_COLLECTION", "DisplacedConfigurationsMaker", "configuration_documents"]
 
@@ -97,7 +98,6 @@ class DisplacedConfigurationsMaker(Maker):
         parent_phonon_ids : sequence of str
             Phonon calculations (``phonons`` collection) of the parent unit cells.
         """
-        from thermogap.jobs.phonons import store_structure
         from thermogap.store import current_db
 
         db = current_db()
@@ -134,10 +134,12 @@ class DisplacedConfigurationsMaker(Maker):
         db.upsert(CONFIGURATIONS_COLLECTION, docs, key="config_id")
         disp = batch.displacements_ang
         return ConfigurationBatchDoc(
-            batch_id=_batch_id(parent_structure_id, ids, x, self.scheme, temperature, amplitude, self.seed),
+            batch_id=_batch_id(
+                parent_structure_id, ids, x, self.scheme, temperature, amplitude, self.seed
+            ),
             formula=supercell.composition.reduced_formula,
             x=float(x),
-            scheme=self.scheme,  # type: ignore[arg-type]
+            scheme=self.scheme,
             temperature_k=temperature,
             amplitude_ang=amplitude,
             seed=self.seed,
@@ -149,7 +151,9 @@ class DisplacedConfigurationsMaker(Maker):
             mesh=list(self.mesh) if self.scheme == "phonon" else None,
             n_imaginary_excluded=batch.n_imaginary_excluded,
             n_near_zero_excluded=batch.n_near_zero_excluded,
-            mean_square_displacement_ang2=float(np.mean(np.sum(disp**2, axis=-1))) if disp.size else 0.0,
+            mean_square_displacement_ang2=float(np.mean(np.sum(disp**2, axis=-1)))
+            if disp.size
+            else 0.0,
             provenance=provenance,
         )
 

@@ -99,7 +99,7 @@ def label_docs_to_atoms(docs: Iterable[Mapping[str, Any]]) -> list[Atoms]:
     from pymatgen.core import Structure
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    atoms_list = []
+    atoms_list: list[Atoms] = []
     for doc in ok_labels(docs):
         label_id = doc.get("label_id", doc.get("config_id"))
         structure = Structure.from_dict(doc["structure"])
@@ -119,7 +119,9 @@ def label_docs_to_atoms(docs: Iterable[Mapping[str, Any]]) -> list[Atoms]:
         atoms.info[ENERGY_KEY] = float(doc["energy_ev"])
         atoms.arrays[FORCES_KEY] = forces
         if doc.get("stress_ev_per_ang3") is not None:
-            atoms.info[STRESS_KEY] = np.asarray(doc["stress_ev_per_ang3"], dtype=float).reshape(3, 3)
+            atoms.info[STRESS_KEY] = np.asarray(doc["stress_ev_per_ang3"], dtype=float).reshape(
+                3, 3
+            )
         atoms.info["config_id"] = str(doc.get("config_id"))
         atoms.info["level"] = str(doc.get("level"))
         atoms_list.append(atoms)

@@ -73,7 +73,7 @@ def embedded_label_doc(config: Mapping[str, Any], level: LevelOfTheory) -> Label
         raise ConfigError(f"level {level.name!r} has engine {level.engine!r}, not 'embedded'")
     config_id, structure_dict = _config_structure(config)
     atoms = AseAtomsAdaptor.get_atoms(Structure.from_dict(structure_dict))
-    engine_info = {
+    engine_info: dict[str, Any] = {
         "engine": "embedded",
         "forces_engine": level.embedded.forces_engine,
         "gap_method": level.embedded.gap_method,
@@ -84,7 +84,9 @@ def embedded_label_doc(config: Mapping[str, Any], level: LevelOfTheory) -> Label
         result = embedded_label(atoms, level.embedded)
     except CalculationError as exc:
         logger.warning("labelling %s at %s failed: %s", config_id, level.name, exc)
-        return LabelDoc.failed(config_id, level.name, structure_dict, str(exc), engine_info=engine_info)
+        return LabelDoc.failed(
+            config_id, level.name, structure_dict, str(exc), engine_info=engine_info
+        )
     engine_info["wall_time_s"] = round(time.perf_counter() - start, 4)
     n_atoms = len(atoms)
     return LabelDoc(
@@ -131,8 +133,10 @@ def label_configuration(
     return vasp_static_label(Structure.from_dict(structure_dict), config_id, level, run_dir)
 
 
-def labelled_config_ids(db: ResultsDB, level: str, config_ids: Iterable[str] | None = None) -> set[str]:
-    """Configuration ids already labelled (``status == "ok"``) at ``level``."""
+def labelled_config_ids(
+    db: ResultsDB, level: str, config_ids: Iterable[str] | None = None
+) -> set[str]:
+    """Return the configuration ids already labelled (``status == "ok"``) at ``level``."""
     criteria: dict[str, Any] = {"level": level, "status": "ok"}
     if config_ids is not None:
         criteria["config_id"] = {"$in": list(config_ids)}
@@ -142,7 +146,7 @@ def labelled_config_ids(db: ResultsDB, level: str, config_ids: Iterable[str] | N
 def select_unlabelled(
     db: ResultsDB, level: str, criteria: dict[str, Any] | None = None, limit: int = 0
 ) -> tuple[list[str], int]:
-    """Configurations matching ``criteria`` that have no ``ok`` label at ``level``.
+    """Find configurations matching ``criteria`` without an ``ok`` label at ``level``.
 
     Failed labels are retried. Returns ``(config_ids, n_already_labelled)``; ids are sorted
     so the batches of a re-run are the same.
@@ -160,7 +164,9 @@ def label_batch(
     config_ids: list[str],
     level: LevelOfTheory,
     work_dir: str | Path = ".",
-    labeller: Callable[[Mapping[str, Any], LevelOfTheory, str | Path], LabelDoc] = label_configuration,
+    labeller: Callable[
+        [Mapping[str, Any], LevelOfTheory, str | Path], LabelDoc
+    ] = label_configuration,
 ) -> LabelBatchDoc:
     """Label configurations from ``db`` and store one document per (config_id, level).
 
@@ -189,7 +195,9 @@ def label_batch(
     todo = [c for c in config_ids if c not in done]
     configs = {
         d["config_id"]: d
-        for d in db.query(CONFIGURATIONS, {"config_id": {"$in": todo}}, properties=["config_id", "structure"])
+        for d in db.query(
+            CONFIGURATIONS, {"config_id": {"$in": todo}}, properties=["config_id", "structure"]
+        )
     }
     out = LabelBatchDoc(level=level.name, config_ids=list(config_ids), skipped=sorted(done))
     for config_id in todo:

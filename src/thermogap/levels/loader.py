@@ -1,6 +1,6 @@
 """Load levels of theory from YAML files.
 
-Built-in levels ship inside the package (``thermogap/levels/builtin/*.yaml``) so an
+Built-in levels ship inside the package (``thermogap/data/levels/*.yaml``) so an
 installed, non-editable thermogap works; ``configs/levels/`` in the repository holds
 user-editable copies. :func:`load_level` looks first in ``config_dir`` when one is given
 (a levels directory, or a configs root holding ``levels/``), otherwise in the ``levels/``
@@ -20,8 +20,8 @@ from thermogap.levels.model import LevelOfTheory
 
 __all__ = ["BUILTIN_LEVELS_DIR", "level_names", "load_level"]
 
-#: Directory of the level YAML files shipped with the package.
-BUILTIN_LEVELS_DIR = Path(__file__).parent / "builtin"
+#: Directory of the level YAML files shipped with the package (package data).
+BUILTIN_LEVELS_DIR = Path(__file__).resolve().parents[1] / "data" / "levels"
 
 
 def _user_levels_dir() -> Path | None:
@@ -50,7 +50,7 @@ def _search_dirs(config_dir: str | Path | None) -> list[Path]:
 
 def level_names(config_dir: str | Path | None = None) -> list[str]:
     """Names of the levels available in ``config_dir`` and the built-ins, sorted."""
-    names = set()
+    names: set[str] = set()
     for directory in _search_dirs(config_dir):
         names.update(p.stem for p in directory.glob("*.yaml"))
     return sorted(names)
@@ -62,7 +62,9 @@ def _read_level_file(path: Path) -> LevelOfTheory:
     except yaml.YAMLError as exc:
         raise ConfigError(f"level file {str(path)!r} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"level file {str(path)!r} must hold a mapping, got {type(data).__name__}")
+        raise ConfigError(
+            f"level file {str(path)!r} must hold a mapping, got {type(data).__name__}"
+        )
     try:
         return LevelOfTheory.model_validate(data)
     except ValidationError as exc:
@@ -107,7 +109,9 @@ def load_level(
         if path.is_file():
             level = _read_level_file(path)
             if level.name != name:
-                raise ConfigError(f"level file {str(path)!r} declares name {level.name!r}, not {name!r}")
+                raise ConfigError(
+                    f"level file {str(path)!r} declares name {level.name!r}, not {name!r}"
+                )
             return level
     raise UnknownEntryError(
         f"unknown level {name!r}; allowed: {', '.join(level_names(config_dir)) or '(none)'}"

@@ -17,7 +17,7 @@ from phonopy import Phonopy
 from pymatgen.symmetry.bandstructure import HighSymmKpath
 
 from thermogap.errors import InputError
-from thermogap.phonons.harmonic import phonopy_atoms_to_structure
+from thermogap.phonons.harmonic import modes_at_qpoints, phonopy_atoms_to_structure
 
 __all__ = [
     "DEFAULT_STABILITY_TOLERANCE_THZ",
@@ -76,11 +76,17 @@ class DensityOfStates:
     dos : numpy.ndarray
         shape=(n_points,), states/THz per unit cell (integrates to 3 n_atoms).
     mesh : tuple of int
+    qpoints : numpy.ndarray
+        Irreducible q-points of the mesh, shape=(n_irreducible, 3), fractional.
+    mesh_frequencies_thz : numpy.ndarray
+        Frequencies at those points, shape=(n_irreducible, n_bands), THz.
     """
 
     frequencies_thz: np.ndarray
     dos: np.ndarray
     mesh: tuple[int, int, int]
+    qpoints: np.ndarray = field(repr=False)
+    mesh_frequencies_thz: np.ndarray = field(repr=False)
 
 
 @dataclass
@@ -169,18 +175,16 @@ def band_structure(
             if k == len(points) - 2:
                 labels.append(names[k + 1])
     with contextlib.redirect_stdout(io.StringIO()):
-        phonon.run_band_structure(segments, path_connections=connections, labels=labels)
-    result = phonon.get_band_structure_dict()
-    qpoints = np.concatenate(result["qpoints"])
+        result = phonon.run_band_structure(segments, path_connections=connections, labels=labels)
     ends = []
     start = 0
-    for seg in result["qpoints"]:
+    for seg in result.qpoints:
         ends.append((start, start + len(seg) - 1))
         start += len(seg)
     return BandStructure(
-        qpoints=qpoints,
-        distances=np.concatenate(result["distances"]),
-        frequencies_thz=np.concatenate(result["frequencies"]),
+        qpoints=np.concatenate(result.qpoints),
+        distances=np.concatenate(result.distances),
+        frequencies_thz=np.concatenate(result.frequencies),
         labels=labels,
         segment_ends=ends,
     )
@@ -199,13 +203,14 @@ def density_of_states(
         Spacing of the frequency grid in THz.
     """
     mesh_t = _mesh(mesh)
-    phonon.run_mesh(mesh_t, is_gamma_center=True)
-    phonon.run_total_dos(freq_pitch=freq_pitch_thz)
-    dos = phonon.get_total_dos_dict()
+    grid = phonon.run_mesh(mesh_t, is_gamma_center=True)
+    dos = phonon.run_total_dos(freq_pitch=freq_pitch_thz)
     return DensityOfStates(
-        frequencies_thz=np.asarray(dos["frequency_points"]),
-        dos=np.asarray(dos["total_dos"]),
+        frequencies_thz=np.asarray(dos.frequency_points),
+        dos=np.asarray(dos.dos),
         mesh=mesh_t,
+        qpoints=np.asarray(grid.qpoints),
+        mesh_frequencies_thz=np.asarray(grid.frequencies),
     )
 
 
@@ -236,10 +241,8 @@ def find_imaginary_modes(
     if tolerance_thz < 0:
         raise InputError(f"{tolerance_thz=} THz must be non-negative")
     qpoints = np.atleast_2d(np.asarray(qpoints, dtype=float))
-    phonon.run_qpoints(qpoints, with_eigenvectors=True)
-    result = phonon.get_qpoints_dict()
-    freqs = np.asarray(result["frequencies"])
-    vecs = np.asarray(result["eigenvectors"])
+    freqs, vecs = modes_at_qpoints(phonon, qpoints)
+    assert vecs is not None  # asked for with_eigenvectors
     iq, band = np.nonzero(freqs < -tolerance_thz)
     order = np.argsort(freqs[iq, band], kind="stable")
     modes: list[ImaginaryMode] = []
@@ -267,7 +270,7 @@ def find_imaginary_modes(
 def is_dynamically_stable(
     frequencies_thz: np.ndarray, tolerance_thz: float = DEFAULT_STABILITY_TOLERANCE_THZ
 ) -> bool:
-    """True when no frequency lies below ``-tolerance_thz`` (THz)."""
+    """Return True when no frequency lies below ``-tolerance_thz`` (THz)."""
     return bool(np.min(frequencies_thz) >= -tolerance_thz)
 
 
@@ -275,7 +278,7 @@ def _mesh(mesh: Sequence[int]) -> tuple[int, int, int]:
     values = tuple(int(m) for m in mesh)
     if len(values) != 3 or min(values) < 1 or any(float(m) != int(m) for m in mesh):
         raise InputError(f"mesh={tuple(mesh)!r} must be three positive integers")
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 @dataclass
@@ -322,23 +325,24 @@ def analyse_phonons(
     """
     bands = band_structure(phonon, npoints=band_npoints, path_type=path_type)
     dos = density_of_states(phonon, mesh=dos_mesh)
-    mesh_dict = phonon.get_mesh_dict()
-    mesh_q = np.asarray(mesh_dict["qpoints"])
-    mesh_f = np.asarray(mesh_dict["frequencies"])
-    all_q = np.concatenate([bands.qpoints, mesh_q])
-    all_f = np.concatenate([bands.frequencies_thz, mesh_f])
+    all_q = np.concatenate([bands.qpoints, dos.qpoints])
+    all_f = np.concatenate([bands.frequencies_thz, dos.mesh_frequencies_thz])
     unstable_q = np.nonzero(all_f.min(axis=1) < -stability_tolerance_thz)[0]
-    modes = find_imaginary_modes(
-        phonon,
-        all_q[unstable_q] if len(unstable_q) else np.zeros((0, 3)),
-        tolerance_thz=stability_tolerance_thz,
-        max_modes=max_imaginary_modes,
-    ) if len(unstable_q) else []
+    modes = (
+        find_imaginary_modes(
+            phonon,
+            all_q[unstable_q] if len(unstable_q) else np.zeros((0, 3)),
+            tolerance_thz=stability_tolerance_thz,
+            max_modes=max_imaginary_modes,
+        )
+        if len(unstable_q)
+        else []
+    )
     return PhononAnalysis(
         band_structure=bands,
         dos=dos,
         imaginary_modes=modes,
-        n_imaginary_qpoints=int(len(unstable_q)),
+        n_imaginary_qpoints=len(unstable_q),
         min_frequency_thz=float(all_f.min()),
         dynamically_stable=is_dynamically_stable(all_f, stability_tolerance_thz),
         stability_tolerance_thz=float(stability_tolerance_thz),

@@ -25,8 +25,13 @@ if TYPE_CHECKING:
     from ase import Atoms
     from ase.calculators.calculator import Calculator
 
+#: Three repetitions or a 3x3 integer matrix (rows: supercell vectors in unit-cell vectors).
+SupercellMatrix = Sequence[int] | Sequence[Sequence[int]] | np.ndarray
+
 __all__ = [
+    "SupercellMatrix",
     "compute_force_constants",
+    "modes_at_qpoints",
     "phonon_id",
     "phonopy_atoms_to_ase",
     "phonopy_atoms_to_structure",
@@ -37,7 +42,7 @@ __all__ = [
 ]
 
 
-def supercell_matrix_array(supercell_matrix: Sequence[int] | Sequence[Sequence[int]]) -> np.ndarray:
+def supercell_matrix_array(supercell_matrix: SupercellMatrix) -> np.ndarray:
     """Normalise a supercell given as three repetitions or a 3x3 integer matrix.
 
     Returns
@@ -61,16 +66,16 @@ def supercell_matrix_array(supercell_matrix: Sequence[int] | Sequence[Sequence[i
         raise InputError(f"supercell_matrix={supercell_matrix!r} must contain integers only")
     matrix = np.rint(matrix).astype(int)
     if round(np.linalg.det(matrix)) < 1:
-        raise InputError(
-            f"supercell_matrix={supercell_matrix!r} must have a positive determinant"
-        )
+        raise InputError(f"supercell_matrix={supercell_matrix!r} must have a positive determinant")
     return matrix
 
 
 def structure_to_phonopy_atoms(structure: Structure) -> PhonopyAtoms:
     """Convert an ordered pymatgen ``Structure`` to ``PhonopyAtoms`` (phonopy's masses)."""
     if not structure.is_ordered:
-        raise InputError(f"{structure.formula!r} has partial occupancies; phonons need an ordered cell")
+        raise InputError(
+            f"{structure.formula!r} has partial occupancies; phonons need an ordered cell"
+        )
     return PhonopyAtoms(
         symbols=[site.specie.symbol for site in structure],
         cell=np.array(structure.lattice.matrix),
@@ -99,7 +104,7 @@ def phonopy_atoms_to_ase(atoms: PhonopyAtoms) -> Atoms:
 
 
 def supercell_forces(supercells: Sequence[PhonopyAtoms], calculator: Calculator) -> np.ndarray:
-    """Forces on every atom of every displaced supercell.
+    """Compute the forces on every atom of every displaced supercell.
 
     Parameters
     ----------
@@ -142,7 +147,7 @@ def compute_force_constants(
     structure: Structure,
     calculator: Calculator,
     *,
-    supercell_matrix: Sequence[int] | Sequence[Sequence[int]] = (2, 2, 2),
+    supercell_matrix: SupercellMatrix = (2, 2, 2),
     displacement_ang: float = 0.01,
     symmetrize: bool = True,
     symprec: float = 1e-5,
@@ -181,7 +186,7 @@ def compute_force_constants(
         symprec=symprec,
     )
     phonon.generate_displacements(distance=displacement_ang)
-    phonon.forces = supercell_forces(phonon.supercells_with_displacements, calculator)
+    phonon.forces = supercell_forces(phonon.supercells_with_displacements or [], calculator)
     with contextlib.redirect_stdout(io.StringIO()):  # phonopy prints the drift
         phonon.produce_force_constants(show_drift=False)
         if symmetrize:
@@ -189,9 +194,34 @@ def compute_force_constants(
     return phonon
 
 
+def modes_at_qpoints(
+    phonon: Phonopy, qpoints: np.ndarray, *, with_eigenvectors: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Frequencies and eigenvectors at arbitrary q-points.
+
+    Parameters
+    ----------
+    phonon : phonopy.Phonopy
+        With force constants.
+    qpoints : numpy.ndarray
+        shape=(n_q, 3), fractional coordinates of the reciprocal lattice of ``phonon.primitive``.
+
+    Returns
+    -------
+    frequencies : numpy.ndarray
+        shape=(n_q, 3 n_atoms), THz, imaginary as negative.
+    eigenvectors : numpy.ndarray or None
+        shape=(n_q, 3 n_atoms, 3 n_atoms), complex, modes in columns (phonopy's convention:
+        mass-weighted, phase ``exp(2πi q·r)`` with the atomic positions ``r``).
+    """
+    result = phonon.run_qpoints(np.atleast_2d(qpoints), with_eigenvectors=with_eigenvectors)
+    vecs = None if result.eigenvectors is None else np.asarray(result.eigenvectors)
+    return np.asarray(result.frequencies), vecs
+
+
 def phonopy_from_force_constants(
     structure: Structure,
-    supercell_matrix: Sequence[int] | Sequence[Sequence[int]],
+    supercell_matrix: SupercellMatrix,
     force_constants: np.ndarray,
     *,
     masses: Sequence[float] | None = None,
@@ -229,7 +259,7 @@ def phonopy_from_force_constants(
 
 def phonon_id(
     structure: Structure,
-    supercell_matrix: Sequence[int] | Sequence[Sequence[int]],
+    supercell_matrix: SupercellMatrix,
     calculator_id: str,
     displacement_ang: float,
 ) -> str:

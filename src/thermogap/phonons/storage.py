@@ -30,7 +30,9 @@ def load_phonon_doc(db: Any, phonon_id: str) -> dict[str, Any]:
     """
     doc = db.query_one(PHONONS_COLLECTION, {"phonon_id": phonon_id})
     if doc is None:
-        known = [d["phonon_id"] for d in db.query(PHONONS_COLLECTION, properties=["phonon_id"], limit=10)]
+        known = [
+            d["phonon_id"] for d in db.query(PHONONS_COLLECTION, properties=["phonon_id"], limit=10)
+        ]
         raise UnknownEntryError(
             f"no phonon calculation with {phonon_id=} in {PHONONS_COLLECTION!r}; "
             f"known (first 10): {known or '(none)'}"

@@ -21,6 +21,7 @@ from phonopy import Phonopy
 from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
 
 from thermogap.errors import InputError
+from thermogap.phonons.harmonic import SupercellMatrix, modes_at_qpoints
 
 __all__ = [
     "DEFAULT_FREQUENCY_CUTOFF_THZ",
@@ -76,9 +77,7 @@ class ThermalAmplitudes:
     frequency_cutoff_thz: float
 
 
-def mode_variances(
-    frequencies_thz: np.ndarray, temperatures_k: np.ndarray
-) -> np.ndarray:
+def mode_variances(frequencies_thz: np.ndarray, temperatures_k: np.ndarray) -> np.ndarray:
     """Mean-square normal-mode coordinate ħ (1 + 2 n) / (2 ω) of a quantum oscillator.
 
     Parameters
@@ -110,9 +109,9 @@ def gamma_centred_mesh(mesh: Sequence[int]) -> np.ndarray:
 
 
 def _modes_at(phonon: Phonopy, qpoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    phonon.run_qpoints(qpoints, with_eigenvectors=True)
-    result = phonon.get_qpoints_dict()
-    return np.asarray(result["frequencies"]), np.asarray(result["eigenvectors"])
+    freqs, vecs = modes_at_qpoints(phonon, qpoints)
+    assert vecs is not None  # asked for with_eigenvectors
+    return freqs, vecs
 
 
 def thermal_amplitude_analysis(
@@ -163,7 +162,9 @@ def thermal_amplitude_analysis(
     if n_imag:
         logger.warning(
             "%d imaginary modes (below -%g THz) left out of the thermal amplitudes on a %s mesh",
-            n_imag, frequency_cutoff_thz, mesh_t,
+            n_imag,
+            frequency_cutoff_thz,
+            mesh_t,
         )
     return ThermalAmplitudes(
         temperatures_k=temps,
@@ -216,7 +217,7 @@ def thermal_amplitudes(
 def thermal_mode_basis(
     phonon: Phonopy,
     temperature: float,
-    supercell_matrix: Sequence[int] | Sequence[Sequence[int]],
+    supercell_matrix: SupercellMatrix,
     site_index: np.ndarray,
     frac_positions: np.ndarray,
     *,
@@ -282,4 +283,4 @@ def _check_mesh(mesh: Sequence[int]) -> tuple[int, int, int]:
     values = tuple(int(m) for m in mesh)
     if len(values) != 3 or min(values) < 1 or any(float(m) != int(m) for m in mesh):
         raise InputError(f"mesh={tuple(mesh)!r} must be three positive integers")
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]

@@ -10,7 +10,7 @@ from phonopy import Phonopy
 from pymatgen.core import Structure
 
 from thermogap.errors import InputError
-from thermogap.phonons.harmonic import phonopy_atoms_to_structure
+from thermogap.phonons.harmonic import SupercellMatrix, phonopy_atoms_to_structure
 from thermogap.sampling.amplitudes import (
     DEFAULT_FREQUENCY_CUTOFF_THZ,
     thermal_amplitude_analysis,
@@ -63,7 +63,7 @@ def sample_displacements(
     amplitude_ang: float | None = None,
     mesh: Sequence[int] = (8, 8, 8),
     frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ,
-    supercell_matrix: Sequence[int] | Sequence[Sequence[int]] | None = None,
+    supercell_matrix: SupercellMatrix | None = None,
 ) -> DisplacementBatch:
     """Draw the displacements of ``n_configurations`` configurations of ``supercell``.
 
@@ -99,7 +99,9 @@ def sample_displacements(
     if scheme == "random":
         if amplitude_ang is None:
             raise InputError("the random scheme needs amplitude_ang (Å), e.g. 0.1 to 0.8")
-        return DisplacementBatch(random_displacements(n_atoms, amplitude_ang, n_configurations, rng))
+        return DisplacementBatch(
+            random_displacements(n_atoms, amplitude_ang, n_configurations, rng)
+        )
     if not parents:
         raise InputError(f"the {scheme!r} scheme needs at least one parent phonon calculation")
     if temperature_k is None:
@@ -146,7 +148,7 @@ def sample_displacements(
 def _best_matching_parent(
     supercell: Structure,
     cells: Sequence[Structure],
-    supercell_matrix: Sequence[int] | Sequence[Sequence[int]] | None,
+    supercell_matrix: SupercellMatrix | None,
 ) -> int:
     species = np.array([s.specie.symbol for s in supercell])
     scores = []

@@ -32,6 +32,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from thermogap.errors import InputError
+from thermogap.phonons.harmonic import SupercellMatrix
 
 __all__ = [
     "SiteMap",
@@ -71,7 +72,7 @@ def map_to_parent_sites(
     supercell: Structure,
     parent: Structure,
     *,
-    supercell_matrix: Sequence[int] | Sequence[Sequence[int]] | None = None,
+    supercell_matrix: SupercellMatrix | None = None,
     tolerance_ang: float = 0.3,
 ) -> SiteMap:
     """Map every atom of ``supercell`` to the site of ``parent`` it sits on.
@@ -100,9 +101,10 @@ def map_to_parent_sites(
     ratio = supercell.lattice.matrix @ np.linalg.inv(parent.lattice.matrix)
     if supercell_matrix is None:
         matrix = np.rint(ratio).astype(int)
-        if np.any(np.abs(ratio - matrix) > 0.1 * np.abs(matrix).max()) or round(
-            abs(np.linalg.det(matrix))
-        ) < 1:
+        if (
+            np.any(np.abs(ratio - matrix) > 0.1 * np.abs(matrix).max())
+            or round(abs(np.linalg.det(matrix))) < 1
+        ):
             raise InputError(
                 f"the supercell lattice is not an integer multiple of the parent's "
                 f"(L_super @ inv(L_parent) = {np.round(ratio, 3).tolist()}); pass supercell_matrix"
@@ -143,7 +145,7 @@ def mixed_site_amplitudes(
     supercell: Structure,
     parents: Sequence[tuple[Structure, np.ndarray]],
     *,
-    supercell_matrix: Sequence[int] | Sequence[Sequence[int]] | None = None,
+    supercell_matrix: SupercellMatrix | None = None,
 ) -> np.ndarray:
     """Amplitude ζ of every atom of a (possibly disordered) supercell from parent phonons.
 
@@ -190,9 +192,7 @@ def mixed_site_amplitudes(
         return np.sqrt(z2[0])
     mixed = ~np.all(match == match[0], axis=0) | ~np.all(match, axis=0)
     n_mixed = int(np.count_nonzero(mixed))
-    weights = (
-        match[:, mixed].sum(axis=1) / n_mixed if n_mixed else np.ones(len(parents))
-    )
+    weights = match[:, mixed].sum(axis=1) / n_mixed if n_mixed else np.ones(len(parents))
     if weights.sum() == 0:
         weights = np.ones(len(parents))
     weights = weights / weights.sum()
@@ -219,7 +219,7 @@ def batch_rng(seed: int, *keys: Any) -> np.random.Generator:
 def phonon_displacements(
     amplitudes_ang: np.ndarray, n_samples: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """u = ε ζ with ε ~ U[-1, 1] per sample, atom and direction.
+    """Draw u = ε ζ with ε ~ U[-1, 1] per sample, atom and direction.
 
     Parameters
     ----------
@@ -233,14 +233,22 @@ def phonon_displacements(
     """
     zeta = np.asarray(amplitudes_ang, dtype=float)
     if zeta.ndim != 2 or zeta.shape[1] != 3 or np.any(zeta < 0) or not np.all(np.isfinite(zeta)):
-        raise InputError(f"amplitudes must be finite, non-negative, shape (n_atoms, 3); got {zeta.shape}")
+        raise InputError(
+            f"amplitudes must be finite, non-negative, shape (n_atoms, 3); got {zeta.shape}"
+        )
     return rng.uniform(-1.0, 1.0, size=(_count(n_samples), *zeta.shape)) * zeta
 
 
 def random_displacements(
     n_atoms: int, amplitude_ang: float, n_samples: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """u = ε a with ε ~ U[-1, 1] per sample, atom and direction; shape=(n_samples, n_atoms, 3), Å."""
+    """Draw u = ε a with ε ~ U[-1, 1] per sample, atom and direction.
+
+    Returns
+    -------
+    numpy.ndarray
+        shape=(n_samples, n_atoms, 3), Å.
+    """
     if not np.isfinite(amplitude_ang) or amplitude_ang < 0:
         raise InputError(f"{amplitude_ang=} Å must be finite and non-negative (paper: 0.1-0.8)")
     return rng.uniform(-1.0, 1.0, size=(_count(n_samples), int(n_atoms), 3)) * amplitude_ang
@@ -249,7 +257,7 @@ def random_displacements(
 def gaussian_displacements(
     basis: np.ndarray, n_samples: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """u = A z with z standard normal, so that ⟨u uᵀ⟩ = A Aᵀ.
+    """Draw u = A z with z standard normal, so that ⟨u uᵀ⟩ = A Aᵀ.
 
     Parameters
     ----------

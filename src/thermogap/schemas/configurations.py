@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 from pymatgen.core import Structure
@@ -39,7 +39,9 @@ class ConfigurationDoc(ThermogapDocument):
     parent_structure_id: str = Field(
         ..., description="Id of the undisplaced supercell (structures collection)."
     )
-    structure: Structure = Field(..., description="Displaced supercell (stored as Structure.as_dict()), Å.")
+    structure: Structure = Field(
+        ..., description="Displaced supercell (stored as Structure.as_dict()), Å."
+    )
     n_atoms: int = Field(..., description="Atoms in the supercell.")
     rms_displacement_ang: float = Field(
         ..., description="Root-mean-square displacement from the undisplaced supercell, Å."

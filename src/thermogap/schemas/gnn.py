@@ -49,7 +49,9 @@ class GNNTrainingSettings(BaseModel):
 
     architecture: str = Field("benitez2026", description="Name in thermogap.gnn.ARCHITECTURES.")
     hidden_channels: int = Field(64, ge=1, description="GraphConv width h.")
-    dropout: float = Field(0.4, ge=0.0, lt=1.0, description="Dropout probability on the pooled embedding.")
+    dropout: float = Field(
+        0.4, ge=0.0, lt=1.0, description="Dropout probability on the pooled embedding."
+    )
     learning_rate: float = Field(1e-4, gt=0.0, description="Adam learning rate.")
     batch_size: int = Field(128, ge=1, description="Graphs per optimisation step.")
     max_epochs: int = Field(600, ge=1, description="Upper bound on training epochs.")
@@ -57,7 +59,9 @@ class GNNTrainingSettings(BaseModel):
         50, ge=1, description="Early stopping: epochs without a validation-loss improvement."
     )
     min_delta: float = Field(
-        0.0, ge=0.0, description="Smallest decrease of the validation MSE (normalised) counted as improvement."
+        0.0,
+        ge=0.0,
+        description="Smallest decrease of the validation MSE (normalised) counted as improvement.",
     )
     split_fractions: tuple[float, float, float] = Field(
         (0.70, 0.15, 0.15), description="Train/validation/test fractions (sum 1)."
@@ -89,7 +93,9 @@ class GNNMetrics(BaseModel):
 class TrainingHistory(BaseModel):
     """Loss curves (MSE of the min–max normalised target, dimensionless)."""
 
-    train_loss: list[float] = Field(default_factory=list, description="Mean training loss per epoch.")
+    train_loss: list[float] = Field(
+        default_factory=list, description="Mean training loss per epoch."
+    )
     validation_loss: list[float] = Field(
         default_factory=list, description="Validation loss per epoch."
     )
@@ -124,7 +130,9 @@ class GNNModelDoc(ThermogapDocument):
     training_config_ids: list[str] = Field(
         default_factory=list, description="config_id of the structures in the training split."
     )
-    validation_config_ids: list[str] = Field(default_factory=list, description="Validation split ids.")
+    validation_config_ids: list[str] = Field(
+        default_factory=list, description="Validation split ids."
+    )
     test_config_ids: list[str] = Field(default_factory=list, description="Test split ids.")
     metrics: GNNMetrics = Field(default_factory=GNNMetrics, description="Per-split metrics.")
     history: TrainingHistory = Field(default_factory=TrainingHistory, description="Loss curves.")
@@ -153,7 +161,9 @@ class GNNDatasetDoc(ThermogapDocument):
     target: str = Field(..., description="Property.")
     target_unit: str = Field(..., description="Unit of the target values.")
     n_structures: int = Field(..., ge=0, description="Number of labelled structures.")
-    config_ids: list[str] = Field(default_factory=list, description="config_id of each record, in order.")
+    config_ids: list[str] = Field(
+        default_factory=list, description="config_id of each record, in order."
+    )
     blob: dict[str, Any] = Field(
         ..., description="BlobRef of JSON {config_ids, structures (as_dict), targets}."
     )
@@ -170,7 +180,9 @@ class GNNSearchPoint(BaseModel):
     hidden_channels: int = Field(..., description="GraphConv width.")
     dropout: float = Field(..., description="Dropout probability.")
     model_id: str | None = Field(None, description="Trained model id.")
-    validation: SplitMetrics = Field(default_factory=SplitMetrics, description="Validation metrics.")
+    validation: SplitMetrics = Field(
+        default_factory=SplitMetrics, description="Validation metrics."
+    )
     test: SplitMetrics = Field(default_factory=SplitMetrics, description="Test metrics.")
 
 
@@ -185,7 +197,9 @@ class GNNSearchDoc(ThermogapDocument):
     )
     best: GNNSearchPoint | None = Field(None, description="Best point (highest validation R²).")
     best_model_id: str | None = Field(None, description="Model id of the best point.")
-    plot: dict[str, Any] | None = Field(None, description="BlobRef of a PNG of R² per hyperparameter.")
+    plot: dict[str, Any] | None = Field(
+        None, description="BlobRef of a PNG of R² per hyperparameter."
+    )
 
 
 class DatasetStudyRow(BaseModel):
@@ -205,13 +219,17 @@ class DatasetStudyDoc(ThermogapDocument):
     target: str = Field(..., description="Property.")
     target_unit: str = Field(..., description="Unit of MAE/RMSE.")
     datasets: dict[str, int] = Field(default_factory=dict, description="Dataset name -> size.")
-    rows: list[DatasetStudyRow] = Field(default_factory=list, description="All (model, test set) pairs.")
+    rows: list[DatasetStudyRow] = Field(
+        default_factory=list, description="All (model, test set) pairs."
+    )
     table: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Mean and standard deviation over seeds of MAE/RMSE/R² per "
         "(train_dataset, train_size, test_dataset).",
     )
-    plot: dict[str, Any] | None = Field(None, description="BlobRef of a PNG of the learning curves.")
+    plot: dict[str, Any] | None = Field(
+        None, description="BlobRef of a PNG of the learning curves."
+    )
 
 
 class BondImportance(BaseModel):
@@ -251,9 +269,21 @@ class GNNPredictionDoc(ThermogapDocument):
     target_unit: str = Field(..., description="Unit of the predictions.")
     n_structures: int = Field(..., ge=0, description="Number of structures.")
     mean: float | None = Field(None, description="Mean prediction, target unit.")
-    std: float | None = Field(None, description="Standard deviation of the predictions, target unit.")
-    stderr: float | None = Field(None, description="Standard error of the mean (std/sqrt(n)), target unit.")
-    values: list[float] | None = Field(None, description="The predictions, when few enough to inline.")
+    std: float | None = Field(
+        None, description="Standard deviation of the predictions, target unit."
+    )
+    stderr: float | None = Field(
+        None, description="Standard error of the mean (std/sqrt(n)), target unit."
+    )
+    values: list[float] | None = Field(
+        None, description="The predictions, when few enough to inline."
+    )
     values_blob: dict[str, Any] | None = Field(
         None, description="BlobRef of the predictions as a float64 .npy, shape=(n_structures,)."
+    )
+    trajectory_id: str | None = Field(None, description="MD trajectory the frames came from.")
+    temperature_k: float | None = Field(None, description="Thermostat temperature of the MD, K.")
+    x: float | None = Field(None, description="Composition x of the simulated solid solution.")
+    md_steps: list[int] | None = Field(
+        None, description="MD step of every predicted frame (trajectory input only)."
     )

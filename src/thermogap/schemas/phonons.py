@@ -95,7 +95,9 @@ class PhononDoc(ThermogapDocument):
     calculator_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments the engine was built with."
     )
-    model_id: str | None = Field(None, description="Id of the ML model (models collection), if any.")
+    model_id: str | None = Field(
+        None, description="Id of the ML model (models collection), if any."
+    )
     supercell_matrix: list[list[int]] = Field(..., description="Supercell of the FCs (3x3 ints).")
     masses_amu: list[float] = Field(..., description="Atomic masses used, amu, (n_atoms,).")
     n_displacements: int = Field(..., description="Displaced supercells computed.")
@@ -106,7 +108,9 @@ class PhononDoc(ThermogapDocument):
         ..., description="No frequency below -stability_tolerance_thz on the path and DOS mesh."
     )
     stability_tolerance_thz: float = Field(..., description="Imaginary-mode tolerance, THz.")
-    min_frequency_thz: float = Field(..., description="Lowest frequency found (negative: i|f|), THz.")
+    min_frequency_thz: float = Field(
+        ..., description="Lowest frequency found (negative: i|f|), THz."
+    )
     n_imaginary_qpoints: int = Field(
         ..., description="q-points (path + mesh) with at least one imaginary mode."
     )

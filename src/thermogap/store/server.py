@@ -179,6 +179,9 @@ def free_loopback_port(host: str = "127.0.0.1") -> int:
 def _port_is_free(host: str, port: int) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # Bind as the server does (SO_REUSEADDR): connections of a stopped server that
+        # linger in TIME_WAIT do not make the port busy, a listening socket does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -76,14 +76,32 @@ def label_doc_from_task_doc(
     if reason is not None:
         return LabelDoc.failed(config_id, level, structure, reason, engine_info=engine_info)
     output = task_doc.output
-    calc_output = task_doc.calcs_reversed[0].output
+    calc_output = task_doc.calcs_reversed[0].output if task_doc.calcs_reversed else None
+    if (
+        output is None
+        or calc_output is None
+        or output.structure is None
+        or output.energy is None
+        or output.forces is None
+        or output.stress is None
+    ):
+        return LabelDoc.failed(
+            config_id,
+            level,
+            structure,
+            "VASP outputs lack energy, forces, stress or structure",
+            engine_info=engine_info,
+        )
     n_atoms = len(output.structure)
     energy = float(output.energy)
     forces = np.asarray(output.forces, dtype=float)
     stress = vasp_stress_to_ase(output.stress)
     if not (np.isfinite(energy) and np.all(np.isfinite(forces)) and np.all(np.isfinite(stress))):
         return LabelDoc.failed(
-            config_id, level, structure, "VASP returned non-finite energy/forces/stress",
+            config_id,
+            level,
+            structure,
+            "VASP returned non-finite energy/forces/stress",
             engine_info=engine_info,
         )
     return LabelDoc(

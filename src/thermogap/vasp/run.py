@@ -54,6 +54,7 @@ def vasp_static_label(
     import atomate2.vasp.run as atomate2_run
     from atomate2.vasp.files import write_vasp_input_set
     from atomate2.vasp.jobs.base import get_vasp_task_document
+    from emmet.core.tasks import TaskDoc
 
     settings = level.vasp
     if settings is None:
@@ -71,15 +72,23 @@ def vasp_static_label(
         except Exception as exc:  # custodian raises many types when it gives up
             logger.warning("VASP run for %s failed: %s", config_id, exc)
             return LabelDoc.failed(
-                config_id, level.name, structure_dict,
-                f"custodian/VASP failed: {type(exc).__name__}: {exc}", engine_info=engine_info,
+                config_id,
+                level.name,
+                structure_dict,
+                f"custodian/VASP failed: {type(exc).__name__}: {exc}",
+                engine_info=engine_info,
             )
         try:
             task_doc = get_vasp_task_document(Path.cwd())
         except Exception as exc:  # unreadable or truncated outputs
             return LabelDoc.failed(
-                config_id, level.name, structure_dict,
-                f"cannot parse VASP outputs: {type(exc).__name__}: {exc}", engine_info=engine_info,
+                config_id,
+                level.name,
+                structure_dict,
+                f"cannot parse VASP outputs: {type(exc).__name__}: {exc}",
+                engine_info=engine_info,
             )
+    if not isinstance(task_doc, TaskDoc):  # pragma: no cover - NEB documents only
+        raise TypeError(f"expected a TaskDoc, got {type(task_doc).__name__}")
     task_doc.task_label = f"{level.name} static"
     return label_doc_from_task_doc(task_doc, config_id, level.name, structure_dict)

@@ -145,7 +145,7 @@ class ThermogapStaticSetGenerator(_ThermogapSettingsMixin, StaticSetGenerator):
         return super().incar_updates | {"LCHARG": False, "LWAVE": False} | self._thermogap_incar()
 
     @property
-    def kpoints_updates(self) -> Kpoints:
+    def kpoints_updates(self) -> Kpoints:  # type: ignore[override]  # pymatgen accepts Kpoints
         """Γ-centred grid at the level's k-point density."""
         return self._thermogap_kpoints()
 
@@ -166,7 +166,7 @@ class ThermogapRelaxSetGenerator(_ThermogapSettingsMixin, RelaxSetGenerator):
         )
 
     @property
-    def kpoints_updates(self) -> Kpoints:
+    def kpoints_updates(self) -> Kpoints:  # type: ignore[override]  # pymatgen accepts Kpoints
         """Γ-centred grid at the level's k-point density."""
         return self._thermogap_kpoints()
 
@@ -186,12 +186,12 @@ def _common_kwargs(settings: VaspSettings) -> dict[str, Any]:
 
 
 def static_set_generator(settings: VaspSettings) -> ThermogapStaticSetGenerator:
-    """The static input-set generator of a VASP level."""
+    """Build the static input-set generator of a VASP level."""
     return ThermogapStaticSetGenerator(**_common_kwargs(settings))
 
 
 def relax_set_generator(settings: VaspSettings) -> ThermogapRelaxSetGenerator:
-    """The relaxation input-set generator of a VASP level (EDIFFG from the level)."""
+    """Build the relaxation input-set generator of a VASP level (EDIFFG from the level)."""
     return ThermogapRelaxSetGenerator(
         relax_force_tolerance_ev_per_ang=settings.relax_force_tolerance_ev_per_ang,
         **_common_kwargs(settings),

@@ -24,7 +24,13 @@ FRAC = np.array(
     [[0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.52, 0.5, 0.0], [0.5, 0.0, 0.5], [0.0, 0.5, 0.5]]
 )
 FORCES = np.array(
-    [[0.051, 0.0, 0.0], [0.06021, 0.0, 0.0], [-0.21345, 0.0, 0.0], [0.05112, 0.0, 0.0], [0.05112, 0.0, 0.0]]
+    [
+        [0.051, 0.0, 0.0],
+        [0.06021, 0.0, 0.0],
+        [-0.21345, 0.0, 0.0],
+        [0.05112, 0.0, 0.0],
+        [0.05112, 0.0, 0.0],
+    ]
 )
 STRESS_KBAR = np.array([[-6.4321, 0.1234, 0.0], [0.1234, -5.9876, 0.0], [0.0, 0.0, -5.9876]])
 E_FR, E_0 = -16.84213746, -16.84197125  # eV
@@ -140,11 +146,14 @@ def vasprun(incar: dict[str, tuple[str, str]], n_scsteps: int, nelm: int, gap_sh
     for k in range(len(KPOINTS)):
         e = eigenvalues(k, gap_shift)
         rows = "\n".join(
-            f"       <r>{x:10.4f}{(1.0 if j < NELECT // 2 else 0.0):10.4f} </r>" for j, x in enumerate(e)
+            f"       <r>{x:10.4f}{(1.0 if j < NELECT // 2 else 0.0):10.4f} </r>"
+            for j, x in enumerate(e)
         )
         eig_sets.append(f'      <set comment="kpoint {k + 1}">\n{rows}\n      </set>')
     dos_e = np.linspace(-15.0, 10.0, 11)
-    dos_rows = "\n".join(f"       <r>{x:10.4f}{1.0:12.4f}{(i + 1) * 4.0:12.4f} </r>" for i, x in enumerate(dos_e))
+    dos_rows = "\n".join(
+        f"       <r>{x:10.4f}{1.0:12.4f}{(i + 1) * 4.0:12.4f} </r>" for i, x in enumerate(dos_e)
+    )
     return f"""<?xml version="1.0" encoding="ISO-8859-1"?>
 <modeling>
  <generator>
@@ -262,14 +271,15 @@ def outcar(n_scsteps: int) -> str:
         " vasp.6.4.2 20Jul23 (build Jan 01 2024 00:00:00) complex",
         " running on    4 total cores",
         "   NELECT =      46.0000    total number of electrons",
-        "   k-points           NKPTS =      4   k-points in BZ     NKDIM =      4   number of bands    NBANDS=     32",
+        "   k-points           NKPTS =      4   k-points in BZ     NKDIM =      4"
+        "   number of bands    NBANDS=     32",
         "   ISPIN  =      1    spin polarized calculation?",
         "   total plane-waves  NPLWV =  110592",
         "   NSW    =      0    number of steps for IOM",
         "   IBRION =     -1    ionic relax: 0-MD 1-quasi-New 2-CG",
     ]
     for i in range(n_scsteps):
-        lines.append(f"----------------------------------------- Iteration      1(  {i + 1:4d})  ---------------------------------------")
+        lines.append("-" * 41 + f" Iteration      1(  {i + 1:4d})  " + "-" * 39)
     lines += [
         "  FREE ENERGIE OF THE ION-ELECTRON SYSTEM (eV)",
         "  ---------------------------------------------------",
