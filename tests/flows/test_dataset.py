@@ -114,7 +114,8 @@ def test_rerun_with_the_same_seed_changes_nothing(dataset):
     db, _ = dataset
     before = {d["config_id"]: d["structure"] for d in db.query("configurations")}
     summary = run_flow(make_flow(seed=0), db)
-    assert summary.n_ran == 0 and summary.n_reused == summary.n_jobs
+    assert summary.n_failed == 0 and summary.n_ran == 0
+    assert summary.n_reused == summary.n_jobs == len(make_flow().jobs)
     after = {d["config_id"]: d["structure"] for d in db.query("configurations")}
     assert after == before
 

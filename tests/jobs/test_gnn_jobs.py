@@ -257,3 +257,10 @@ def test_export_labels_for_every_target(labelled_db, target, expected):
     np.testing.assert_allclose(data.targets, [expected(docs[c]) for c in data.ids], rtol=1e-12)
     with pytest.raises(InputError, match="allowed"):
         export_labels(labelled_db, "pbesol", "mobility")
+
+
+def test_paper_search_flow_has_one_job_per_grid_point():
+    flow = GNNSearchFlowMaker(grid=SearchGrid.paper()).make(level="hsesol")
+    assert len(flow.jobs) == 1 + 480 + 1
+    settings = {j.name for j in flow.jobs[1:-1]}
+    assert len(settings) == 480  # every job trains a different point

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import stat
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from thermogap.jobs.labels import LabelBatchMaker
 from thermogap.levels import load_level
 from thermogap.vasp.run import vasp_static_label
 
-from .conftest import VASP_TEST_DIR
+VASP_TEST_DIR = Path(__file__).parents[1] / "test_data" / "vasp"
 
 
 def _reference(case: str):

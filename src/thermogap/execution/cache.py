@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from jobflow import Response, job
+from jobflow import Job, Response, job
 from jobflow.core.job import JobConfig
 from monty.json import MontyDecoder, jsanitize
 
@@ -82,9 +82,11 @@ def _resumable(function: F) -> F:
 
 
 @overload
-def tg_job(method: F) -> F: ...
+def tg_job(method: Callable[..., Any]) -> Callable[..., Job]: ...
 @overload
-def tg_job(method: None = None, **job_kwargs: Any) -> Callable[[F], F]: ...
+def tg_job(
+    method: None = None, **job_kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Job]]: ...
 
 
 def tg_job(method: Callable[..., Any] | None = None, **job_kwargs: Any) -> Any:
@@ -102,7 +104,7 @@ def tg_job(method: Callable[..., Any] | None = None, **job_kwargs: Any) -> Any:
     config = job_kwargs.pop("config", None) or JobConfig()
     config.expose_store = True
 
-    def decorator(function: F) -> F:
-        return job(_resumable(function), config=config, **job_kwargs)  # type: ignore[return-value]
+    def decorator(function: Callable[..., Any]) -> Callable[..., Job]:
+        return job(_resumable(function), config=config, **job_kwargs)  # type: ignore[no-any-return]
 
     return decorator(method) if method is not None else decorator

@@ -10,3 +10,5 @@ from thermogap.registry import Registry
 
 FLOW_BUILDERS = Registry("flow")
 FLOW_BUILDERS.register("parent_phonons", "thermogap.flows.demo:parent_phonons_flow")
+FLOW_BUILDERS.register("dataset", "thermogap.flows.dataset:dataset_flow")
+FLOW_BUILDERS.register("labeling", "thermogap.flows.labeling:labeling_flow")

@@ -541,10 +541,10 @@ class GNNExplainMaker(Maker):
         model_doc = (
             db.query_one("models", {"model_id": model_id}, properties=["test_config_ids"]) or {}
         )
-        preferred = [k for k in model_doc.get("test_config_ids", []) if k in set(data.ids)]
-        chosen = (preferred + [k for k in data.ids if k not in set(preferred)])[
-            : self.max_structures
-        ]
+        available = set(data.ids)
+        preferred = [k for k in model_doc.get("test_config_ids", []) if k in available]
+        taken = set(preferred)
+        chosen = (preferred + [k for k in data.ids if k not in taken])[: self.max_structures]
         structures, _, _ = data.subset(chosen)
         groups = aggregate_by_bond_type(
             explain_structures(bundle, structures, self.epochs, seed=self.seed)
@@ -602,9 +602,11 @@ class GNNPredictMaker(Maker):
         skip_frames: int = 0,
         stride: int = 1,
     ) -> GNNPredictionDoc:
-        """Predict for exactly one of: ``structures``; a blob holding a JSON list of
-        ``Structure.as_dict()``; or the frames of a stored MD trajectory (after dropping the
-        first ``skip_frames`` for equilibration, every ``stride``-th frame).
+        """Predict for structures, a structures blob, or the frames of an MD trajectory.
+
+        Give exactly one of ``structures``; ``structures_blob`` (a blob holding a JSON list
+        of ``Structure.as_dict()``); or ``trajectory_id`` (frames after the first
+        ``skip_frames``, every ``stride``-th one).
         """
         from thermogap.gnn.bundle import load_gnn
         from thermogap.gnn.inference import predict, predict_frames

@@ -23,7 +23,7 @@ from thermogap.sampling.displacements import (
     structure_id,
 )
 from thermogap.schemas.base import Provenance, make_provenance
-from thermogap.schemas.configurations import ConfigurationBatchDoc
+from thermogap.schemas.configurations import ConfigurationBatchDoc, ConfigurationDoc
 
 __all__ = ["CONFIGURATIONS_COLLECTION", "DisplacedConfigurationsMaker", "configuration_documents"]
 
@@ -130,6 +130,8 @@ class DisplacedConfigurationsMaker(Maker):
             parent_phonon_ids=ids,
             provenance=provenance,
         )
+        if docs:  # the documents are built as plain dicts for speed; keep them on contract
+            ConfigurationDoc.model_validate(docs[0])
         store_structure(db, supercell, role="undisplaced supercell")
         db.upsert(CONFIGURATIONS_COLLECTION, docs, key="config_id")
         disp = batch.displacements_ang

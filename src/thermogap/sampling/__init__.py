@@ -7,6 +7,7 @@ from thermogap.sampling.amplitudes import (
     thermal_amplitudes,
     thermal_mode_basis,
 )
+from thermogap.sampling.batch import SCHEMES, DisplacementBatch, sample_displacements
 from thermogap.sampling.displacements import (
     batch_rng,
     gaussian_displacements,
@@ -14,10 +15,13 @@ from thermogap.sampling.displacements import (
     mixed_site_amplitudes,
     phonon_displacements,
     random_displacements,
+    structure_id,
 )
 
 __all__ = [
     "DEFAULT_FREQUENCY_CUTOFF_THZ",
+    "SCHEMES",
+    "DisplacementBatch",
     "ThermalAmplitudes",
     "batch_rng",
     "gaussian_displacements",
@@ -25,6 +29,8 @@ __all__ = [
     "mixed_site_amplitudes",
     "phonon_displacements",
     "random_displacements",
+    "sample_displacements",
+    "structure_id",
     "thermal_amplitude_analysis",
     "thermal_amplitudes",
     "thermal_mode_basis",

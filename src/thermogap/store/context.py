@@ -18,10 +18,11 @@ def is_worker_file_store(docs_store: object) -> bool:
     directory (``StdJSONStore``/``MinimalFileStore``), which the runner copies to the database
     after the job ends; such a store cannot tell where the results database is.
     """
-    from maggma.stores import MemoryStore
+    from maggma.stores import JSONStore
 
+    # (MontyStore also derives from MemoryStore, so test for the file stores themselves)
     names = {cls.__name__ for cls in type(docs_store).__mro__}
-    return isinstance(docs_store, MemoryStore) or "MinimalFileStore" in names
+    return isinstance(docs_store, JSONStore) or "MinimalFileStore" in names
 
 
 def db_for_jobstore(store: object) -> ResultsDB:
