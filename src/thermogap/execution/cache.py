@@ -105,6 +105,6 @@ def tg_job(method: Callable[..., Any] | None = None, **job_kwargs: Any) -> Any:
     config.expose_store = True
 
     def decorator(function: Callable[..., Any]) -> Callable[..., Job]:
-        return job(_resumable(function), config=config, **job_kwargs)  # type: ignore[no-any-return]
+        return job(_resumable(function), config=config, **job_kwargs)
 
     return decorator(method) if method is not None else decorator
