@@ -109,3 +109,31 @@ def test_failed_job_is_reported_with_its_reason_and_blocks_children(db, tmp_path
     assert len(summary.errors) == 1
     assert "ArithmeticError: cannot handle value=1.0" in summary.errors[0]
     assert db.query("band_gaps", properties=["result_id"]) == [{"result_id": "ok"}]
+
+
+def test_reuse_false_always_runs(db, tmp_path, monkeypatch):
+    from thermogap.execution import tg_job
+
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("RESUME_LOG", str(log))
+
+    @tg_job(reuse=False)
+    def count_labels(tag: str) -> int:
+        with open(log, "a") as f:
+            f.write(tag + "\n")
+        return 1
+
+    count_labels.original.__module__ = "resume_jobs"  # importable name for the cache key
+    first = run_flow(count_labels("x"), db)
+    second = run_flow(count_labels("x"), db)
+    assert (first.n_ran, second.n_ran, second.n_reused) == (1, 1, 0)
+    assert _executions(log) == Counter({"x": 2})
+
+
+def test_cache_key_ignores_provenance_of_inputs():
+    fn = slow_step.original
+    a = {"value": 1.0, "provenance": {"created_at": "2026-01-01", "job_uuid": "a"}}
+    b = {"value": 1.0, "provenance": {"created_at": "2026-06-01", "job_uuid": "b"}}
+    c = {"value": 2.0, "provenance": {"created_at": "2026-01-01", "job_uuid": "a"}}
+    assert cache_key(fn, (a,), {}) == cache_key(fn, (b,), {})
+    assert cache_key(fn, (a,), {}) != cache_key(fn, (c,), {})

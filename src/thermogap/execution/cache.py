@@ -28,12 +28,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 METADATA_KEY = "thermogap"
 
 
+def _without_provenance(value: Any) -> Any:
+    # provenance (creation time, host, job uuid) says where an input came from, not what it
+    # is: two identical upstream results made at different times must give the same key
+    if isinstance(value, dict):
+        return {k: _without_provenance(v) for k, v in value.items() if k != "provenance"}
+    if isinstance(value, list):
+        return [_without_provenance(v) for v in value]
+    return value
+
+
 def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """Return the SHA-256 key of a call: function path, resolved inputs, thermogap version."""
+    """Return the SHA-256 key of a call: function path, resolved inputs, thermogap version.
+
+    ``provenance`` entries of the inputs are left out of the key.
+    """
+    sanitized = jsanitize(
+        {"args": list(args), "kwargs": kwargs}, strict=True, enum_values=True, allow_bson=False
+    )
     payload = {
         "function": f"{function.__module__}:{function.__qualname__}",
-        "args": jsanitize(list(args), strict=True, enum_values=True, allow_bson=False),
-        "kwargs": jsanitize(kwargs, strict=True, enum_values=True, allow_bson=False),
+        **_without_provenance(sanitized),
         "version": thermogap.__version__,
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
@@ -54,7 +69,7 @@ def _lookup(store: Any, key: str) -> dict[str, Any] | None:
     return found
 
 
-def _resumable(function: F) -> F:
+def _resumable(function: F, reuse: bool = True) -> F:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from jobflow import CURRENT_JOB
@@ -65,7 +80,7 @@ def _resumable(function: F) -> F:
             return function(*args, **kwargs)
         key = cache_key(function, args, kwargs)
         info = {"cache_key": key, "reused": False, "version": thermogap.__version__}
-        previous = _lookup(store, key)
+        previous = _lookup(store, key) if reuse else None
         if previous is not None and previous.get("uuid") != current.uuid:
             info |= {"reused": True, "reused_from": previous["uuid"]}
             current.metadata[METADATA_KEY] = info
@@ -94,6 +109,9 @@ def tg_job(method: Callable[..., Any] | None = None, **job_kwargs: Any) -> Any:
 
     Use it exactly like :func:`jobflow.job`. Besides making the job resumable, it exposes
     the job store to the function so that :func:`thermogap.store.current_db` works inside it.
+    ``@tg_job(reuse=False)`` always runs the function: use it for jobs whose result depends on
+    what the database holds rather than on their inputs alone (selecting the labels to train
+    on), so that their downstream jobs see new data.
 
     Examples
     --------
@@ -101,10 +119,11 @@ def tg_job(method: Callable[..., Any] | None = None, **job_kwargs: Any) -> Any:
     ... def add(a, b):
     ...     return a + b
     """
+    reuse = job_kwargs.pop("reuse", True)
     config = job_kwargs.pop("config", None) or JobConfig()
     config.expose_store = True
 
     def decorator(function: Callable[..., Any]) -> Callable[..., Job]:
-        return job(_resumable(function), config=config, **job_kwargs)
+        return job(_resumable(function, reuse), config=config, **job_kwargs)
 
     return decorator(method) if method is not None else decorator

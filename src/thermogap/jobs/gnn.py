@@ -168,7 +168,7 @@ class GNNDatasetMaker(Maker):
     name: str = "gnn dataset"
     target: str = "band_gap"
 
-    @tg_job
+    @tg_job(reuse=False)  # selects labels from the database: new labels must be seen
     def make(
         self,
         level: str,
