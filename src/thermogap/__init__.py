@@ -1,4 +1,4 @@
-"""thermogap: temperature-dependent band gaps and phonons of anharmonic, disordered semiconductors."""
+"""thermogap: temperature-dependent band gaps and phonons of disordered semiconductors."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -648,6 +648,7 @@ def wait_for_flow(
 
 # --- an end-to-end check of a worker ----------------------------------------------------------
 
+
 @tg_job
 def write_probe(check_id: str, n_values: int, seed: int) -> dict[str, Any]:
     """Job: write a random array to the blob store and a document to the results DB.

@@ -70,7 +70,7 @@ class GNNSearchFlowMaker(Maker):
             jobs.append(trainer.make(dataset.output))
         summary = GNNSearchSummaryMaker().make([j.output for j in jobs[1:]])
         jobs.append(summary)
-        return Flow(jobs, output=summary.output, name=self.name)
+        return Flow(list(jobs), output=summary.output, name=self.name)
 
 
 @dataclass

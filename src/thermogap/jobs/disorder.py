@@ -61,7 +61,7 @@ class EnumerateConfigurationsMaker(Maker):
     symprec: float = 1e-3
 
     @tg_job
-    def make(  # type: ignore[override]
+    def make(
         self, parent: Structure, n_substituted: Sequence[int] | None = None
     ) -> DisorderEnumerationDoc:
         """Enumerate the configurations of ``parent`` repeated by ``supercell``.

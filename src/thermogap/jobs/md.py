@@ -127,9 +127,7 @@ class LangevinTemperatureSweepMaker(Maker):
             raise InputError(f"temperatures_k={self.temperatures_k} must be positive and non-empty")
         jobs: list[Flow | Job] = []
         for temperature in self.temperatures_k:
-            job: Job = self.md_maker.make(  # type: ignore[assignment]  # tg_job returns a Job
-                structure, model_id, float(temperature), structure_id, x
-            )
+            job: Job = self.md_maker.make(structure, model_id, float(temperature), structure_id, x)
             job.name = f"{self.md_maker.name} {temperature:g} K"
             jobs.append(job)
         return Flow(jobs, output=[j.output for j in jobs], name=self.name)

@@ -175,8 +175,6 @@ def validate_phonons(
         )
     else:
         reference = np.asarray(reference_frequencies_thz, dtype=float)
-    result = compare_phonon_frequencies(
-        mlip, reference, qpoints, imaginary_tolerance_thz
-    )
+    result = compare_phonon_frequencies(mlip, reference, qpoints, imaginary_tolerance_thz)
     result["formula"] = structure.composition.reduced_formula
     return result

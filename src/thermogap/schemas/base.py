@@ -83,5 +83,5 @@ class ThermogapDocument(BaseModel):
                 and not isinstance(value, BaseModel)
                 and "dict" in str(field.annotation)
             ):
-                data = {**data, name: value.as_dict()}
+                data = {**data, name: value.as_dict()}  # type: ignore[union-attr]
         return data
