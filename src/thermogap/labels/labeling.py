@@ -200,7 +200,9 @@ def label_batch(
         )
     }
     out = LabelBatchDoc(level=level.name, config_ids=list(config_ids), skipped=sorted(done))
-    for config_id in todo:
+    from tqdm.auto import tqdm
+
+    for config_id in tqdm(todo, desc=f"labels at {level.name}", unit="config", disable=None):
         config = configs.get(config_id)
         if config is None:
             out.missing.append(config_id)

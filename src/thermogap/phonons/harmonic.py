@@ -123,8 +123,11 @@ def supercell_forces(supercells: Sequence[PhonopyAtoms], calculator: Calculator)
     CalculationError
         If the calculator fails or returns non-finite forces.
     """
+    from tqdm.auto import tqdm
+
     forces = []
-    for index, cell in enumerate(supercells):
+    progress = tqdm(supercells, desc="phonon displacements", unit="cell", disable=None)
+    for index, cell in enumerate(progress):
         atoms = phonopy_atoms_to_ase(cell)
         atoms.calc = calculator
         try:
