@@ -53,3 +53,13 @@ def test_from_jobstore_points_at_the_same_database(any_db):
     assert derived.query_one("phonons", {"phonon_id": "p1"}) is not None
     ref = any_db.blobs.put_bytes(b"shared")
     assert derived.blobs.get_bytes(ref) == b"shared"
+
+
+def test_oversized_document_is_refused_before_writing(any_db):
+    from thermogap.store.database import MAX_DOCUMENT_BYTES
+
+    big = {"config_id": "big", "positions": [0.5] * (MAX_DOCUMENT_BYTES // 8)}
+    with pytest.raises(StoreError, match=r"db\.blobs") as info:
+        any_db.upsert("trajectories", [{"config_id": "small"}, big], key="config_id")
+    assert "'big'" in str(info.value)
+    assert any_db.count("trajectories") == 0

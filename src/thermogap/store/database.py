@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
+import bson
 from jobflow import JobStore
 from maggma.core import Store
 from maggma.stores import MongoStore, MontyStore
@@ -35,6 +36,8 @@ COLLECTIONS = (
     "runs",
 )
 _MONTY_DB_DIR = "db"
+# MongoDB refuses documents over 16 MiB; keep a margin for jobflow's and maggma's own fields
+MAX_DOCUMENT_BYTES = 15 * 2**20
 _BLOB_DIR = "blobs"
 
 
@@ -232,6 +235,14 @@ class ResultsDB:
             missing = [k for k in keys if k not in doc]
             if missing:
                 raise StoreError(f"document for {name!r} lacks key field(s) {missing}")
+            size = len(bson.encode(doc))
+            if size > MAX_DOCUMENT_BYTES:
+                ident = {k: doc[k] for k in keys}
+                raise StoreError(
+                    f"document {ident} for {name!r} is {size / 2**20:.1f} MiB; documents must"
+                    f" stay below {MAX_DOCUMENT_BYTES / 2**20:.0f} MiB "
+                    "(put large arrays in db.blobs and store the BlobRef)"
+                )
         self.ensure_index(name, keys, unique=True)
         coll = self._raw(name)
         if self.config.backend == "mongodb":
