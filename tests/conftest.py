@@ -35,3 +35,29 @@ def mongo_db(mongo_uri, mongo_database):  # noqa: F811
 def any_db(request):
     """Each results-database backend in turn: embedded MontyDB, then MongoDB."""
     return request.getfixturevalue("db" if request.param == "monty" else "mongo_db")
+
+
+def l12_cu3au(a_ang: float = 3.75):
+    """L1_2 Cu3Au, a 4-atom cubic cell that is dynamically stable with EMT."""
+    from pymatgen.core import Lattice, Structure
+
+    return Structure(
+        Lattice.cubic(a_ang),
+        ["Au", "Cu", "Cu", "Cu"],
+        [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+    )
+
+
+@pytest.fixture
+def cu3au_structure():
+    return l12_cu3au()
+
+
+@pytest.fixture(scope="session")
+def cu3au_phonon():
+    """EMT phonons of L1_2 Cu3Au in a 2x2x2 supercell (stable, two masses)."""
+    from ase.calculators.emt import EMT
+
+    from thermogap.phonons.harmonic import compute_force_constants
+
+    return compute_force_constants(l12_cu3au(), EMT(), supercell_matrix=(2, 2, 2))
