@@ -65,8 +65,8 @@ def per_configuration_cost(configs: list[dict], level_name: str) -> None:
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from thermogap.engines.embedded import cached_calculator, xtb_band_edges
-    from thermogap.engines.threads import limited_threads
     from thermogap.levels import load_level
+    from thermogap.threads import limited_threads
 
     settings = load_level(level_name).embedded
     calc = cached_calculator(settings.forces_engine, **settings.forces_engine_kwargs)

@@ -12,9 +12,9 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from thermogap.engines import engine_names, get_calculator
 from thermogap.engines.embedded import cached_calculator, embedded_label, xtb_band_edges
-from thermogap.engines.threads import limited_threads
 from thermogap.errors import CalculationError, InputError, UnknownEntryError
 from thermogap.levels import load_level
+from thermogap.threads import limited_threads
 
 HARTREE_EV = 27.211386245988  # CODATA 2018
 BOHR_ANG = 0.529177210903

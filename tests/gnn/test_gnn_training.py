@@ -96,7 +96,7 @@ def test_training_input_errors(synthetic_data):
 
 
 def test_torch_threads_context_restores_the_setting():
-    from thermogap.gnn.training import torch_threads
+    from thermogap.threads import limited_threads as torch_threads
 
     before = torch.get_num_threads()
     with torch_threads(2):

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from thermogap.engines import get_calculator
-from thermogap.engines.threads import limited_threads
 from thermogap.errors import CalculationError
+from thermogap.threads import limited_threads
 
 if TYPE_CHECKING:
     from ase import Atoms

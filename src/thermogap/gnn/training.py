@@ -11,8 +11,7 @@ contained: the global torch RNG is left as it was.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ from thermogap.errors import InputError
 from thermogap.gnn.architectures import ARCHITECTURES, build_model
 from thermogap.gnn.bundle import GNNBundle, TargetScaler
 from thermogap.gnn.graphs import GraphSettings, structures_to_data
+from thermogap.regression import error_statistics
 from thermogap.schemas.gnn import (
     TARGET_UNITS,
     GNNMetrics,
@@ -37,32 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DataSplit",
-    "torch_threads",
     "TrainingResult",
     "regression_metrics",
     "split_indices",
     "train_gnn",
 ]
-
-
-@contextmanager
-def torch_threads(n_threads: int | None) -> Iterator[None]:
-    """Temporarily set torch's intra-op thread count (``None``: leave it alone).
-
-    Small GNNs on a shared machine run several times faster with one thread than with
-    oversubscribed OpenMP threads; the previous setting is restored on exit.
-    """
-    if n_threads is None:
-        yield
-        return
-    if n_threads < 1:
-        raise InputError(f"{n_threads=} must be a positive integer or None")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -120,21 +99,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> SplitMetrics:
     y_true, y_pred
         ``shape=(n,)``.
     """
-    y_true = np.asarray(y_true, dtype=float)
-    y_pred = np.asarray(y_pred, dtype=float)
-    if y_true.shape != y_pred.shape:
-        raise InputError(f"shapes differ: {y_true.shape} vs {y_pred.shape}")
-    if y_true.size == 0:
-        return SplitMetrics(n=0)
-    err = y_pred - y_true
-    ss_tot = float(((y_true - y_true.mean()) ** 2).sum())
-    r2 = 1.0 - float((err**2).sum()) / ss_tot if ss_tot > 0 else None
-    return SplitMetrics(
-        n=int(y_true.size),
-        mae=float(np.abs(err).mean()),
-        rmse=float(np.sqrt((err**2).mean())),
-        r2=r2,
-    )
+    return SplitMetrics(**error_statistics(y_pred, y_true)._asdict())
 
 
 @dataclass

@@ -297,7 +297,8 @@ class GNNTrainMaker(Maker):
         from thermogap.gnn.bundle import load_gnn, save_gnn
         from thermogap.gnn.graphs import GraphSettings
         from thermogap.gnn.plots import parity_png
-        from thermogap.gnn.training import torch_threads, train_gnn
+        from thermogap.gnn.training import train_gnn
+        from thermogap.threads import limited_threads
 
         db = _db()
         dataset = _doc(dataset, GNNDatasetDoc)
@@ -307,7 +308,7 @@ class GNNTrainMaker(Maker):
             )
         data = load_dataset(db, dataset)
         initial = load_gnn(db, initial_model_id) if initial_model_id else None
-        with torch_threads(self.num_threads):
+        with limited_threads(self.num_threads):
             result = train_gnn(
                 data.structures,
                 data.targets,
@@ -441,7 +442,7 @@ class DatasetStudyTrainMaker(Maker):
         from thermogap.gnn.bundle import save_gnn
         from thermogap.gnn.dataset_study import train_study_model
         from thermogap.gnn.graphs import GraphSettings
-        from thermogap.gnn.training import torch_threads
+        from thermogap.threads import limited_threads
 
         db = _db()
         sets = {}
@@ -450,7 +451,7 @@ class DatasetStudyTrainMaker(Maker):
             sets[d.name] = load_dataset(db, d)
         if train_dataset not in sets:
             raise InputError(f"{train_dataset=} not among the study's datasets {sorted(sets)}")
-        with torch_threads(self.num_threads):
+        with limited_threads(self.num_threads):
             result, rows = train_study_model(
                 sets[train_dataset],
                 sets,

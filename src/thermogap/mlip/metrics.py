@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from thermogap.errors import InputError
+from thermogap.regression import error_statistics
 from thermogap.schemas.mlip import RegressionMetrics, SplitMetrics
 
 if TYPE_CHECKING:
@@ -33,22 +34,15 @@ def regression_metrics(predicted: np.ndarray, reference: np.ndarray) -> Regressi
     Returns
     -------
     RegressionMetrics
-        ``r2 = 1 - SS_res / SS_tot``; ``nan`` when the reference has no spread.
+        ``r2 = 1 - SS_res / SS_tot``; ``nan`` where undefined (no spread, no data).
     """
-    pred = np.asarray(predicted, dtype=float).ravel()
-    ref = np.asarray(reference, dtype=float).ravel()
-    if pred.shape != ref.shape:
-        raise InputError(f"predicted shape {pred.shape} != reference shape {ref.shape}")
-    if pred.size == 0:
-        return RegressionMetrics(mae=float("nan"), rmse=float("nan"), r2=float("nan"), n=0)
-    err = pred - ref
-    ss_tot = float(np.sum((ref - ref.mean()) ** 2))
-    r2 = 1.0 - float(np.sum(err**2)) / ss_tot if ss_tot > 0 else float("nan")
+    stats = error_statistics(predicted, reference)
+    nan = float("nan")
     return RegressionMetrics(
-        mae=float(np.mean(np.abs(err))),
-        rmse=float(np.sqrt(np.mean(err**2))),
-        r2=r2,
-        n=int(pred.size),
+        mae=nan if stats.mae is None else stats.mae,
+        rmse=nan if stats.rmse is None else stats.rmse,
+        r2=nan if stats.r2 is None else stats.r2,
+        n=stats.n,
     )
 
 
