@@ -13,7 +13,6 @@ from thermogap.execution import tg_job
 from thermogap.phonons.analysis import PhononAnalysis, analyse_phonons
 from thermogap.phonons.harmonic import compute_force_constants, phonon_id, supercell_matrix_array
 from thermogap.phonons.storage import PHONONS_COLLECTION
-from thermogap.sampling.displacements import structure_id
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.phonons import (
     ImaginaryModeDoc,
@@ -22,6 +21,7 @@ from thermogap.schemas.phonons import (
     PhononDosDoc,
     PhononSettings,
 )
+from thermogap.structures.identity import structure_id
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator

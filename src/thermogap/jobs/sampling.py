@@ -20,10 +20,10 @@ from thermogap.sampling.displacements import (
     batch_rng,
     configuration_id,
     displaced_structure_dicts,
-    structure_id,
 )
 from thermogap.schemas.base import Provenance, make_provenance
 from thermogap.schemas.configurations import ConfigurationBatchDoc, ConfigurationDoc
+from thermogap.structures.identity import structure_id
 
 __all__ = ["CONFIGURATIONS_COLLECTION", "DisplacedConfigurationsMaker", "configuration_documents"]
 

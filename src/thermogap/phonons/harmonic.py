@@ -8,9 +8,7 @@ script with a hand-made calculator, a CHGNet model or a fine-tuned MACE model al
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -20,6 +18,7 @@ from phonopy.structure.atoms import PhonopyAtoms
 from pymatgen.core import Lattice, Structure
 
 from thermogap.errors import CalculationError, InputError
+from thermogap.structures.identity import content_id, structure_id
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -272,13 +271,9 @@ def phonon_id(
     calculator id and displacement get the same id, which keeps the ``phonons`` collection
     free of duplicates.
     """
-    payload = {
-        "lattice": np.round(structure.lattice.matrix, 6).tolist(),
-        "species": [site.specie.symbol for site in structure],
-        "frac": np.round(np.mod(structure.frac_coords, 1.0), 6).tolist(),
-        "supercell": supercell_matrix_array(supercell_matrix).tolist(),
-        "calculator": calculator_id,
-        "displacement_ang": round(float(displacement_ang), 6),
-    }
-    blob = json.dumps(payload, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return content_id(
+        structure=structure_id(structure),
+        supercell=supercell_matrix_array(supercell_matrix).tolist(),
+        calculator=calculator_id,
+        displacement_ang=round(float(displacement_ang), 6),
+    )

@@ -15,7 +15,6 @@ from thermogap.sampling.displacements import (
     mixed_site_amplitudes,
     phonon_displacements,
     random_displacements,
-    structure_id,
 )
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "phonon_displacements",
     "random_displacements",
     "sample_displacements",
-    "structure_id",
     "thermal_amplitude_analysis",
     "thermal_amplitudes",
     "thermal_mode_basis",

@@ -33,6 +33,7 @@ from pymatgen.core import Structure
 
 from thermogap.errors import InputError
 from thermogap.phonons.harmonic import SupercellMatrix
+from thermogap.structures.identity import content_id
 
 __all__ = [
     "SiteMap",
@@ -44,7 +45,6 @@ __all__ = [
     "mixed_site_amplitudes",
     "phonon_displacements",
     "random_displacements",
-    "structure_id",
 ]
 
 
@@ -274,20 +274,9 @@ def gaussian_displacements(
     return (z @ basis.T).reshape(len(z), -1, 3)
 
 
-def structure_id(structure: Structure) -> str:
-    """Deterministic id (16 hex digits) of a structure: lattice, species and positions to 1e-6."""
-    payload = {
-        "lattice": np.round(structure.lattice.matrix, 6).tolist(),
-        "species": [site.specie.symbol for site in structure],
-        "frac": np.round(np.mod(structure.frac_coords, 1.0), 6).tolist(),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def configuration_id(**fields: Any) -> str:
     """Deterministic id (16 hex digits) of a configuration from its defining fields."""
-    blob = json.dumps(fields, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+    return content_id(**fields)
 
 
 def displaced_structure_dicts(

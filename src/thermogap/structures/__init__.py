@@ -1,5 +1,6 @@
 """Crystal structures: cubic prototypes, structure files and solid-solution supercells."""
 
+from thermogap.structures.identity import content_id, structure_id
 from thermogap.structures.prototypes import (
     KNOWN_PROTOTYPES,
     antiperovskite,
@@ -20,10 +21,12 @@ __all__ = [
     "allowed_compositions",
     "antiperovskite",
     "composition_to_count",
+    "content_id",
     "load_structure",
     "make_supercell",
     "perovskite",
     "solid_solution_supercell",
+    "structure_id",
     "sublattice_indices",
     "vegard_lattice_parameter",
 ]
