@@ -45,16 +45,13 @@ class LabelBatchMaker(Maker):
     name: str = "label batch"
     work_dir: str = "."
 
-    @tg_job
-    def make(
-        self, config_ids: list[str], level: dict[str, Any], run_id: str | None = None
-    ) -> LabelBatchDoc:
+    # what a batch does depends on the labels already stored (they are skipped), not only on
+    # its inputs: never answer it from an earlier run, so deleted or failed labels are redone
+    @tg_job(reuse=False)
+    def make(self, config_ids: list[str], level: dict[str, Any]) -> LabelBatchDoc:
         """Label ``config_ids`` at ``level`` (a ``LevelOfTheory.model_dump()``).
 
         Already-labelled configurations are skipped; failures are stored with their reason.
-        ``run_id`` (the uuid of the selecting job) makes batches of different labelling runs
-        distinct jobs, so a batch whose labels were deleted or failed is computed again
-        rather than answered from an earlier run's stored output.
         """
         from thermogap.store import current_db
 
@@ -129,21 +126,14 @@ class LabelingSelectionMaker(Maker):
     batch_maker: LabelBatchMaker = field(default_factory=LabelBatchMaker)
     summary_maker: LabelingSummaryMaker = field(default_factory=LabelingSummaryMaker)
 
-    @tg_job
+    @tg_job(reuse=False)  # what is unlabelled depends on the database, not on the inputs
     def make(
         self, level: dict[str, Any], criteria: dict[str, Any] | None = None, limit: int = 0
     ) -> Response:
-        """Replace this job by batch jobs over the configurations not yet labelled at ``level``.
-
-        The job always replaces itself (even with no batch), so its result is never reused
-        from an earlier run: what is unlabelled depends on the database, not on the inputs.
-        """
-        from jobflow import CURRENT_JOB
-
+        """Replace this job by batch jobs over the configurations not yet labelled at ``level``."""
         from thermogap.store import current_db
 
         level_name = LevelOfTheory.model_validate(level).name
-        run_id = CURRENT_JOB.job.uuid if CURRENT_JOB.job is not None else None
         todo, n_done = select_unlabelled(current_db(), level_name, criteria, limit)
         selection = LabelingSelectionDoc(
             level=level_name,
@@ -153,7 +143,7 @@ class LabelingSelectionMaker(Maker):
         )
         batches = []
         for i, ids in enumerate(chunk(todo, self.batch_size)):
-            batch = self.batch_maker.make(ids, level, run_id=run_id)
+            batch = self.batch_maker.make(ids, level)
             batch.name = f"{self.batch_maker.name} {level_name} {i + 1}"
             batches.append(batch)
         summary = self.summary_maker.make(selection, [b.output for b in batches])
