@@ -137,3 +137,13 @@ def test_cache_key_ignores_provenance_of_inputs():
     c = {"value": 2.0, "provenance": {"created_at": "2026-01-01", "job_uuid": "a"}}
     assert cache_key(fn, (a,), {}) == cache_key(fn, (b,), {})
     assert cache_key(fn, (a,), {}) != cache_key(fn, (c,), {})
+
+
+def test_flow_output_that_is_a_dict_of_references_is_resolved(db, tmp_path, monkeypatch):
+    from jobflow import Flow
+
+    monkeypatch.setenv("RESUME_LOG", str(tmp_path / "calls.log"))
+    a = slow_step("a", 0.0, 0.0)
+    b = slow_step("b", a.output, 0.0)
+    summary = run_flow(Flow([a, b], output={"first": a.output, "second": b.output}), db)
+    assert summary.outputs["flow"] == {"first": 1.0, "second": 2.0}

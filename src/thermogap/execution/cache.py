@@ -61,7 +61,6 @@ def _lookup(store: Any, key: str) -> dict[str, Any] | None:
     if is_worker_file_store(store.docs_store):
         # a jobflow-remote worker writes to a per-job file: earlier outputs are in the database
         store = db_for_jobstore(store).jobstore()
-        store.connect()
     criteria = {f"metadata.{METADATA_KEY}.cache_key": key}
     found: dict[str, Any] | None = store.query_one(
         criteria, properties=["output", "uuid"], load=True

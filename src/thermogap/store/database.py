@@ -62,6 +62,7 @@ class ResultsDB:
         self._stores: dict[str, Store] = {}
         self._indexed: set[tuple[str, tuple[str, ...]]] = set()
         self._client: Any = None
+        self._jobstore: JobStore | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -179,8 +180,11 @@ class ResultsDB:
         return self._stores[name]
 
     def jobstore(self) -> JobStore:
-        """Return a jobflow ``JobStore`` on this database (collection ``outputs``)."""
-        return JobStore(self._make_store(self.config.outputs_collection))
+        """Return the (connected) jobflow ``JobStore`` on this database (collection ``outputs``)."""
+        if self._jobstore is None:
+            self._jobstore = JobStore(self._make_store(self.config.outputs_collection))
+            self._jobstore.connect()
+        return self._jobstore
 
     @cached_property
     def blobs(self) -> BlobStore:
@@ -199,6 +203,10 @@ class ResultsDB:
             with contextlib.suppress(Exception):
                 store.close()
         self._stores.clear()
+        if self._jobstore is not None:
+            with contextlib.suppress(Exception):
+                self._jobstore.close()
+            self._jobstore = None
         if self._client is not None:
             self._client.close()
             self._client = None
