@@ -56,12 +56,12 @@ def _report(summary: RunSummary, levels: list[str], as_json: bool, label: str) -
 
 def execute(target: str, store: str | None, overrides: dict[str, Any], as_json: bool) -> int:
     """Build the flow named by ``target`` (preset or script), run it, report; return exit code."""
-    if is_workflow_file(target):
+    preset = None if is_workflow_file(target) else load_preset(target)
+    db = open_db(store)  # opening writes nothing; the flow is validated before anything runs
+    if preset is None:
         flow, levels = _flow_from_script(Path(target), overrides)
     else:
-        preset = load_preset(target)
-        flow, levels = build_preset_flow(preset, overrides), preset.levels
-    db = open_db(store)  # only after the inputs were validated: bad input writes nothing
+        flow, levels = build_preset_flow(preset, overrides, db), preset.levels
     summary = run_flow(flow, db)
     db.close()
     _report(summary, levels, as_json, target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,18 @@ def load_preset(name_or_path: str) -> Preset:
         raise ConfigError(f"invalid preset {name_or_path!r}: {field}: {first['msg']}") from None
 
 
-def build_preset_flow(preset: Preset, overrides: dict[str, Any] | None = None) -> Flow:
-    """Build the flow of ``preset`` (settings updated by ``overrides``)."""
+def build_preset_flow(
+    preset: Preset, overrides: dict[str, Any] | None = None, db: Any = None
+) -> Flow:
+    """Build the flow of ``preset`` (settings updated by ``overrides``).
+
+    Builders that take a ``db`` argument get the results database, to check references to
+    stored objects (model ids) before any job is created.
+    """
     builder = FLOW_BUILDERS.get(preset.flow)
     settings = preset.settings | (overrides or {})
+    if "db" in inspect.signature(builder).parameters:
+        settings["db"] = db
     return builder(**settings)
 
 

@@ -69,12 +69,14 @@ class PhononMaker(Maker):
     settings: PhononSettings = field(default_factory=PhononSettings)
 
     @tg_job
-    def make(self, structure: Structure) -> PhononDoc:
+    def make(self, structure: Structure, model_id: str | None = None) -> PhononDoc:
         """Compute and store the phonons of ``structure`` (an ordered unit cell)."""
+        # a model made earlier in the same flow arrives as an argument (a resolved reference)
+        model_id = model_id or self.model_id
         from thermogap.store import current_db
 
         db = current_db()
-        calc = build_calculator(self.calculator, self.calculator_kwargs, self.model_id, db)
+        calc = build_calculator(self.calculator, self.calculator_kwargs, model_id, db)
         phonon = compute_force_constants(
             structure,
             calc,
@@ -99,9 +101,9 @@ class PhononMaker(Maker):
             force_constants_ref=fc_ref.model_dump(),
             calculator=self.calculator,
             calculator_kwargs=self.calculator_kwargs,
-            model_id=self.model_id,
+            model_id=model_id,
             settings=self.settings,
-            model_sha256=_model_sha256(db, self.model_id),
+            model_sha256=_model_sha256(db, model_id),
         )
         store_structure(db, structure, role="phonon unit cell")
         db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")

@@ -62,12 +62,8 @@ def make_provenance(**extra: Any) -> Provenance:
     return Provenance(**extra)
 
 
-class ThermogapDocument(BaseModel):
-    """Base of thermogap output documents: extra fields forbidden, provenance attached."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    provenance: Provenance = Field(default_factory=make_provenance, description="Provenance.")
+class MSONDictFields(BaseModel):
+    """A model whose ``dict`` fields accept pymatgen objects, stored as their ``as_dict()``."""
 
     @model_validator(mode="before")
     @classmethod
@@ -85,3 +81,11 @@ class ThermogapDocument(BaseModel):
             ):
                 data = {**data, name: value.as_dict()}  # type: ignore[union-attr]
         return data
+
+
+class ThermogapDocument(MSONDictFields):
+    """Base of thermogap output documents: extra fields forbidden, provenance attached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provenance: Provenance = Field(default_factory=make_provenance, description="Provenance.")

@@ -33,6 +33,8 @@ COLLECTIONS = (
     "models",
     "trajectories",
     "band_gaps",
+    "disorder",
+    "electron_phonon",
     "runs",
 )
 _MONTY_DB_DIR = "db"

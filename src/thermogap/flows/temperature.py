@@ -1,0 +1,400 @@
+"""The finite-temperature band-gap flow of a solid-solution family (seed 000, §II).
+
+parent phonons → phonon-informed dataset → labels at two levels → MACE (level A) and a
+two-stage GNN (A then B) → for each x: inequivalent configurations relaxed and ranked with the
+MLIP → the lowest (or a Boltzmann-weighted few) → 0 K phonons → MD at each T → decorrelated
+snapshots → GNN gaps → Eg(x, T) ± stderr in ``band_gaps`` → figures.
+
+Every setting is validated by :class:`TemperatureStudySettings` before any job exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from jobflow import Flow, Job
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from thermogap.errors import ConfigError, InputError
+from thermogap.execution import tg_job
+from thermogap.schemas.gnn import GNNTrainingSettings
+from thermogap.schemas.md import LangevinSettings
+from thermogap.schemas.mlip import MaceTrainingSettings
+
+
+class TemperatureStudySettings(BaseModel):
+    """Everything the temperature flow needs; presets are YAML renderings of this model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    family: str = Field("Ag3SBr_xI_(1-x)", description="Name of the solid-solution family.")
+    parents: list[str] = Field(
+        ["Ag3SBr", "Ag3SI"], description="End members: pure species[0], then pure species[1]."
+    )
+    site: str = Field("Br", description="Species of the mixed sublattice in the first parent.")
+    species: tuple[str, str] = Field(("Br", "I"), description="x is the fraction of the first.")
+    supercell: tuple[int, int, int] = Field((2, 2, 2), description="Supercell of the study.")
+    compositions: list[float] = Field([0.0, 0.5, 1.0], description="x values (on the grid).")
+    temperatures_k: list[float] = Field([0.0, 300.0, 600.0], description="Temperatures, K.")
+    selection: Literal["lowest", "boltzmann"] = Field("lowest", description="Configurations.")
+    max_configurations: int = Field(3, ge=1, description="Configurations for 'boltzmann'.")
+    max_listed: int = Field(100, ge=1, description="List all configurations up to this many.")
+    n_samples: int = Field(100, ge=1, description="Otherwise sample this many.")
+    seed: int = Field(0, description="Seed of sampling and data generation.")
+    # training data and labels
+    parent_calculator: str = Field("chgnet", description="Engine of the parent phonons.")
+    dataset: dict[str, Any] = Field(
+        default_factory=dict, description="Extra settings of thermogap.flows.dataset_flow."
+    )
+    level_a: str = Field("pbesol", description="Cheap level: MLIP and GNN stage A.")
+    level_b: str = Field("hsesol", description="Accurate level: GNN stage B (band gaps).")
+    level_b_limit: int = Field(0, ge=0, description="Label at most this many at level B (0: all).")
+    label_batch_size: int = Field(16, ge=1, description="Configurations per labelling job.")
+    # models (trained unless an id of a stored model is given)
+    mlip_model_id: str | None = Field(None, description="Use this stored MLIP, skip training.")
+    gnn_model_id: str | None = Field(None, description="Use this stored GNN, skip training.")
+    mace: MaceTrainingSettings = Field(default_factory=MaceTrainingSettings)
+    foundation_model: str | None = Field(None, description="MACE foundation file or name.")
+    gnn_stage_a: GNNTrainingSettings = Field(default_factory=GNNTrainingSettings)
+    gnn_stage_b: GNNTrainingSettings = Field(default_factory=GNNTrainingSettings)
+    # disorder, phonons, MD
+    relax_fmax_ev_per_ang: float = Field(0.05, gt=0, description="Relaxation threshold, eV/Å.")
+    relax_max_steps: int = Field(300, ge=1, description="BFGS steps per configuration.")
+    phonon_supercell: tuple[int, int, int] = Field(
+        (1, 1, 1), description="Repetition of the relaxed supercell for its 0 K phonons."
+    )
+    md: LangevinSettings = Field(default_factory=LangevinSettings)
+    equilibration_fraction: float = Field(0.2, ge=0, lt=1, description="MD frames discarded.")
+    finite_temperature_phonons: bool = Field(True, description="NMD phonons at each T > 0.")
+    electron_phonon: bool = Field(True, description="Mode-resolved coupling at each T > 0.")
+
+    @field_validator("temperatures_k")
+    @classmethod
+    def _temperatures_non_negative(cls, value: list[float]) -> list[float]:
+        bad = [t for t in value if t < 0]
+        if bad or not value:
+            raise ValueError(f"temperatures_k={value} must be non-empty and >= 0 K")
+        return sorted(set(float(t) for t in value))
+
+
+def _settings(raw: dict[str, Any]) -> TemperatureStudySettings:
+    try:
+        return TemperatureStudySettings(**raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"invalid temperature-flow setting {where}: {first['msg']}") from None
+
+
+def _validate(
+    settings: TemperatureStudySettings, db: Any
+) -> tuple[list[Any], dict[str, float], int]:
+    from pymatgen.core import Element
+
+    from thermogap.structures import (
+        composition_to_count,
+        load_structure,
+        make_supercell,
+        sublattice_indices,
+    )
+
+    for symbol in settings.species:
+        if not Element.is_valid_symbol(symbol):
+            raise InputError(f"unknown species {symbol!r}; give element symbols, e.g. Br I")
+    if len(settings.parents) != 2:
+        raise InputError(f"parents={settings.parents} must name the two end members")
+    parents = [load_structure(p) for p in settings.parents]
+    n_sites = len(sublattice_indices(make_supercell(parents[0], settings.supercell), settings.site))
+    for x in settings.compositions:
+        composition_to_count(x, n_sites)  # raises, listing the allowed grid
+    for kind, model_id in (("MLIP", settings.mlip_model_id), ("GNN", settings.gnn_model_id)):
+        missing = db is not None and db.count("models", {"model_id": model_id}) == 0
+        if model_id is not None and missing:
+            raise InputError(f"{kind} model id {model_id!r} is not in the models collection")
+    lattice = {
+        settings.species[0]: parents[0].volume ** (1 / 3),
+        settings.species[1]: parents[1].volume ** (1 / 3),
+    }
+    return parents, lattice, n_sites
+
+
+@tg_job(reuse=False)  # reads the labels collection: must see labels added since
+def labelled_config_ids(level: str, criteria: dict[str, Any], after: Any = None) -> list[str]:
+    """Sorted ids of the configurations matching ``criteria`` with an ``ok`` label at ``level``.
+
+    ``after`` only orders this job after the labelling flow whose output it is given.
+    """
+    from thermogap.store import current_db
+
+    db = current_db()
+    candidates = db.distinct("configurations", "config_id", criteria)
+    done = db.distinct(
+        "labels", "config_id", {"level": level, "status": "ok", "config_id": {"$in": candidates}}
+    )
+    if not done:
+        raise InputError(f"no 'ok' labels at level {level!r} for the study's configurations")
+    return sorted(done)
+
+
+def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any, Any, list[str]]:
+    """Jobs that make the MLIP and GNN (unless given); return jobs, model ids and levels."""
+    from thermogap.flows.dataset import dataset_flow
+    from thermogap.flows.gnn import GNNTransferFlowMaker
+    from thermogap.flows.labeling import LabelingFlowMaker
+    from thermogap.jobs.mlip import MaceTrainingMaker
+
+    jobs: list[Flow | Job] = []
+    mlip_id: Any = settings.mlip_model_id
+    gnn_id: Any = settings.gnn_model_id
+    if mlip_id is not None and gnn_id is not None:
+        return jobs, mlip_id, gnn_id, [settings.level_a, settings.level_b]
+    data_settings = {"compositions": settings.compositions, "seed": settings.seed}
+    data = dataset_flow(
+        settings.parents,
+        site=settings.site,
+        species=settings.species,
+        calculator=settings.parent_calculator,
+        supercell=settings.supercell,
+        **(data_settings | settings.dataset),
+    )
+    criteria = {"batch_id": {"$in": data.output["batch_ids"]}}
+    labeler = LabelingFlowMaker(batch_size=settings.label_batch_size)
+    labels_a = labeler.make(settings.level_a, criteria)
+    labels_b = labeler.make(settings.level_b, criteria, limit=settings.level_b_limit)
+    ids_a = labelled_config_ids(settings.level_a, criteria, labels_a.output)
+    ids_b = labelled_config_ids(settings.level_b, criteria, labels_b.output)
+    jobs += [data, labels_a, labels_b, ids_a, ids_b]
+    if mlip_id is None:
+        mace = MaceTrainingMaker(
+            settings=settings.mace, foundation=settings.foundation_model
+        ).make([settings.level_a], ids_a.output)
+        jobs.append(mace)
+        mlip_id = mace.output.model_id
+    if gnn_id is None:
+        gnn = GNNTransferFlowMaker(
+            settings_a=settings.gnn_stage_a, settings_b=settings.gnn_stage_b
+        ).make(
+            settings.level_a,
+            settings.level_b,
+            {"config_id": {"$in": ids_a.output}},
+            {"config_id": {"$in": ids_b.output}},
+        )
+        jobs.append(gnn)
+        gnn_id = gnn.output.stage_b.model_id
+    return jobs, mlip_id, gnn_id, [settings.level_a, settings.level_b]
+
+
+def _n_branches(settings: TemperatureStudySettings, parent: Any, x: float) -> int:
+    """How many configurations of composition x the study simulates (known before running)."""
+    if settings.selection == "lowest":
+        return 1
+    from thermogap.disorder.counting import count_inequivalent, sublattice_symmetry
+    from thermogap.structures import composition_to_count, make_supercell
+
+    symmetry = sublattice_symmetry(make_supercell(parent, settings.supercell), settings.site)
+    counts = count_inequivalent(symmetry.permutations)
+    n_sites = len(counts) - 1
+    n_substituted = n_sites - composition_to_count(x, n_sites)
+    available = counts[n_substituted]
+    if available > settings.max_listed:
+        available = min(available, settings.n_samples)
+    return int(min(settings.max_configurations, available))
+
+
+def _composition(
+    settings: TemperatureStudySettings,
+    parent: Any,
+    lattice: dict[str, float],
+    x: float,
+    n_sites: int,
+    models: tuple[Any, Any],
+    levels: list[str],
+) -> tuple[list[Flow | Job], list[Job]]:
+    """Jobs of one composition: rank, 0 K phonons, MD, gaps; return (jobs, result jobs)."""
+    from thermogap.jobs.band_gaps import BandGapResultMaker, static_band_gap, trajectory_band_gaps
+    from thermogap.jobs.disorder import EnumerateConfigurationsMaker
+    from thermogap.jobs.disorder_ranking import RelaxAndRankMaker, select_configurations
+    from thermogap.jobs.md import LangevinMDMaker
+    from thermogap.jobs.phonons import PhononMaker
+    from thermogap.structures import composition_to_count
+
+    tag = f"x={x:g}"
+    mlip_id, gnn_id = models
+    n_substituted = n_sites - composition_to_count(x, n_sites)
+    enum = EnumerateConfigurationsMaker(
+        site=settings.site,
+        species=settings.species,
+        supercell=list(settings.supercell),
+        max_listed=settings.max_listed,
+        n_samples=settings.n_samples,
+        seed=settings.seed,
+    ).make(parent, [n_substituted])
+    rank = RelaxAndRankMaker(
+        site=settings.site,
+        species=settings.species,
+        supercell=settings.supercell,
+        fmax_ev_per_ang=settings.relax_fmax_ev_per_ang,
+        max_steps=settings.relax_max_steps,
+        family=settings.family,
+    ).make(enum.output, parent, x, mlip_id, lattice)
+    select = select_configurations(rank.output, settings.selection, settings.max_configurations)
+    jobs: list[Flow | Job] = [enum, rank, select]
+    for job, stage in ((enum, "enumerate"), (rank, "relax and rank"), (select, "select")):
+        job.name = f"{stage} {tag}"
+    static, snapshots = [], {t: [] for t in settings.temperatures_k if t > 0}
+    phonon_ids, trajectories = [], {}
+    for i in range(_n_branches(settings, parent, x)):
+        structure = select.output["structures"][i]
+        sid = select.output["structure_ids"][i]
+        gap0 = static_band_gap(structure, gnn_id)
+        phonons = PhononMaker(model_id=mlip_id, supercell_matrix=list(settings.phonon_supercell))
+        phonon = phonons.make(structure, mlip_id)
+        gap0.name, phonon.name = f"0 K gap {tag} #{i}", f"0 K phonons {tag} #{i}"
+        jobs += [gap0, phonon]
+        static.append(gap0.output)
+        phonon_ids.append(phonon.output.phonon_id)
+        for t in snapshots:
+            md = LangevinMDMaker(settings=settings.md, progress=True).make(
+                structure, mlip_id, t, sid, x
+            )
+            gaps = trajectory_band_gaps(md.output, gnn_id, settings.equilibration_fraction)
+            md.name, gaps.name = f"md {tag} {t:g} K #{i}", f"snapshot gaps {tag} {t:g} K #{i}"
+            jobs += [md, gaps]
+            snapshots[t].append(gaps.output)
+            trajectories.setdefault(t, md.output.trajectory_id)
+    jobs += _finite_temperature_extras(settings, phonon_ids[0], trajectories, gnn_id, tag)
+    results = []
+    for t in settings.temperatures_k:
+        result = BandGapResultMaker(
+            family=settings.family,
+            level=levels[-1],
+            levels_of_theory=levels,
+            selection=settings.selection,
+            upstream={"enumerate": enum.uuid, "relax_and_rank": rank.uuid},
+        ).make(
+            x,
+            t,
+            static,
+            snapshots.get(t),
+            select.output["energies_ev"],
+            select.output["multiplicities"],
+            gnn_id,
+            mlip_id,
+            select.output["structure_ids"],
+            rank.output.formula,
+        )
+        result.name = f"band gap {tag} {t:g} K"
+        results.append(result)
+    return jobs + results, results
+
+
+def _finite_temperature_extras(
+    settings: TemperatureStudySettings,
+    phonon_id: Any,
+    trajectories: dict[float, Any],
+    gnn_id: Any,
+    tag: str,
+) -> list[Flow | Job]:
+    """NMD phonons and mode-resolved electron–phonon coupling at each T > 0."""
+    jobs: list[Flow | Job] = []
+    if settings.finite_temperature_phonons:
+        from thermogap.jobs.finite_temperature import FiniteTemperaturePhononMaker
+
+        for t, trajectory_id in trajectories.items():
+            job = FiniteTemperaturePhononMaker().make(phonon_id, trajectory_id)
+            job.name = f"finite-T phonons {tag} {t:g} K"
+            jobs.append(job)
+    if settings.electron_phonon:
+        for t in trajectories:
+            job = electron_phonon_coupling(phonon_id, gnn_id, t)
+            job.name = f"electron-phonon {tag} {t:g} K"
+            jobs.append(job)
+    return jobs
+
+
+@tg_job
+def electron_phonon_coupling(phonon_id: str, gap_model_id: str, temperature_k: float) -> Any:
+    """Replace itself by the coupling job once the GNN made earlier in the flow is known.
+
+    (A Maker's fields are not resolved by jobflow, so the model id cannot be a reference.)
+    """
+    from jobflow import Response
+
+    from thermogap.jobs.electron_phonon import ElectronPhononCouplingMaker
+
+    maker = ElectronPhononCouplingMaker(temperature_k=temperature_k, gap_model_id=gap_model_id)
+    job = maker.make(phonon_id)
+    job.name = f"electron-phonon coupling {temperature_k:g} K"
+    return Response(replace=job)
+
+
+@tg_job
+def summarize_study(
+    results: list[Any], family: str, levels: list[str], mlip_model_id: Any, gnn_model_id: Any
+) -> Any:
+    """Collect the Eg(x, T) results into a table and store the study's figures."""
+    from thermogap.results.plots import (
+        plot_gap_vs_composition,
+        plot_gap_vs_temperature,
+        plot_relative_change,
+    )
+    from thermogap.schemas.band_gaps import BandGapDoc, TemperatureStudyDoc
+    from thermogap.store import current_db
+
+    docs = [BandGapDoc.model_validate(r) for r in results]
+    rows = [d.model_dump(mode="json") for d in docs]
+    blobs = current_db().blobs
+    plots = {
+        "gap_vs_temperature": blobs.put_bytes(plot_gap_vs_temperature(rows), kind="png"),
+        "gap_vs_composition": blobs.put_bytes(plot_gap_vs_composition(rows), kind="png"),
+        "relative_change": blobs.put_bytes(plot_relative_change(rows), kind="png"),
+    }
+    keys = ("x", "temperature_k", "band_gap_ev", "stderr_ev", "delta_gap_ev", "relative_change")
+    return TemperatureStudyDoc(
+        family=family,
+        levels_of_theory=levels,
+        result_ids=[d.result_id for d in docs],
+        table=[{k: row[k] for k in keys} for row in rows],
+        plots=plots,
+        mlip_model_id=mlip_model_id,
+        gnn_model_id=gnn_model_id,
+    )
+
+
+def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
+    """Build the finite-temperature band-gap flow (preset ``flow: temperature``).
+
+    Parameters
+    ----------
+    db
+        Results database used only to check that given model ids exist (optional).
+    **raw_settings
+        Fields of :class:`TemperatureStudySettings`.
+
+    Raises
+    ------
+    InputError
+        For an x off the supercell grid, T < 0, an unknown species or a missing model id,
+        before any job is created.
+
+    Examples
+    --------
+    >>> flow = temperature_flow(compositions=[0.5], temperatures_k=[0, 300])  # doctest: +SKIP
+    """
+    settings = _settings(raw_settings)
+    if not settings.compositions:
+        raise ConfigError("compositions is empty; give at least one x")
+    parents, lattice, n_sites = _validate(settings, db)
+    jobs, mlip_id, gnn_id, levels = _training(settings)
+    results: list[Job] = []
+    for x in settings.compositions:
+        composition_jobs, composition_results = _composition(
+            settings, parents[0], lattice, x, n_sites, (mlip_id, gnn_id), levels
+        )
+        jobs += composition_jobs
+        results += composition_results
+    summary = summarize_study(
+        [r.output for r in results], settings.family, levels, mlip_id, gnn_id
+    )
+    summary.name = "study summary"
+    return Flow([*jobs, summary], output=summary.output, name=f"Eg(T) {settings.family}")

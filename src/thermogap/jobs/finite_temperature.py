@@ -1,0 +1,266 @@
+"""jobflow Maker for finite-temperature phonons by normal-mode decomposition of MD."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from jobflow import Maker
+from pymatgen.core import Structure
+
+from thermogap.errors import InputError
+from thermogap.execution import tg_job
+from thermogap.phonons.analysis import BandStructure, band_structure
+from thermogap.phonons.normal_modes import (
+    NormalModeDecomposition,
+    normal_mode_decomposition,
+    renormalised_phonopy,
+    stable_modes_at_temperature,
+)
+from thermogap.phonons.storage import PHONONS_COLLECTION, load_phonon_doc, phonopy_from_doc
+from thermogap.schemas.base import Provenance, make_provenance
+from thermogap.schemas.finite_temperature import (
+    FiniteTemperaturePhononDoc,
+    NMDSettings,
+    RenormalisedModeDoc,
+)
+from thermogap.schemas.phonons import PhononBandStructureDoc
+
+__all__ = ["FiniteTemperaturePhononMaker", "finite_temperature_document", "nmd_phonon_id"]
+
+
+@dataclass
+class FiniteTemperaturePhononMaker(Maker):
+    """Renormalised phonons at the MD temperature from a stored trajectory (NMD).
+
+    The velocities of trajectory ``trajectory_id`` are projected on the 0 K eigenvectors
+    of phonon calculation ``phonon_id`` at the q-points commensurate with the MD cell; a
+    Lorentzian fit of each mode's power spectrum gives its frequency and linewidth at T.
+    The result goes to the ``phonons`` collection with ``kind: "nmd"``; the renormalised
+    force constants, the spectra and a dispersion figure (0 K and T) go to the blob store.
+
+    The job reads the database, so it is not reused by input alone: a stored NMD document
+    is returned when the trajectory has not grown since (its id includes the number of
+    MD steps analysed).
+
+    Parameters
+    ----------
+    name : str
+        Job name.
+    settings : NMDSettings
+        Equilibration, spectral resolution, fit range and stability threshold.
+
+    Examples
+    --------
+    >>> maker = FiniteTemperaturePhononMaker(settings=NMDSettings(segment_time_ps=10))
+    >>> job = maker.make(phonon_id="3f2a...", trajectory_id="md-...")  # doctest: +SKIP
+    """
+
+    name: str = "finite-temperature phonons (nmd)"
+    settings: NMDSettings = field(default_factory=NMDSettings)
+
+    @tg_job(reuse=False)
+    def make(self, phonon_id: str, trajectory_id: str) -> FiniteTemperaturePhononDoc:
+        """Decompose the MD velocities of ``trajectory_id`` on the modes of ``phonon_id``."""
+        from thermogap.md.langevin import load_trajectory
+        from thermogap.store import current_db
+
+        db = current_db()
+        harmonic_doc = load_phonon_doc(db, phonon_id)
+        if harmonic_doc.get("kind", "harmonic") != "harmonic":
+            raise InputError(
+                f"{phonon_id=} is a {harmonic_doc['kind']!r} document; NMD projects on the "
+                "eigenvectors of a harmonic ('kind' absent or 'harmonic') phonon calculation"
+            )
+        trajectory = load_trajectory(db, trajectory_id)
+        traj = trajectory.doc
+        new_id = nmd_phonon_id(phonon_id, trajectory_id, traj.n_steps_done, self.settings)
+        stored = db.query_one(PHONONS_COLLECTION, {"phonon_id": new_id})
+        if stored is not None:
+            return FiniteTemperaturePhononDoc.model_validate(stored)
+
+        phonon = phonopy_from_doc(harmonic_doc, db.blobs)
+        frame_fs = traj.timestep_fs * traj.save_interval_steps
+        velocities = _production_frames(trajectory.arrays, frame_fs, self.settings)
+        segment = min(len(velocities), round(self.settings.segment_time_ps * 1000.0 / frame_fs))
+        nmd = normal_mode_decomposition(
+            phonon,
+            Structure.from_dict(traj.structure),
+            velocities,
+            frame_fs,
+            segment_frames=segment,
+            window=self.settings.window,
+            fit_window_fwhm=self.settings.fit_window_fwhm,
+            map_tolerance_ang=self.settings.map_tolerance_ang,
+        )
+        renormalised = renormalised_phonopy(phonon, nmd)
+        path = {"npoints": self.settings.band_npoints, "path_type": self.settings.band_path_type}
+        bands_t = band_structure(renormalised, **path)
+        bands_0 = band_structure(phonon, **path)
+        refs = _store_arrays_and_figure(db, nmd, renormalised, bands_0, bands_t, traj.temperature_k)
+        model = db.query_one("models", {"model_id": traj.model_id}, properties=["sha256"]) or {}
+        doc = finite_temperature_document(
+            nmd,
+            bands_0,
+            bands_t,
+            phonon_id=new_id,
+            harmonic_doc=harmonic_doc,
+            trajectory_doc=traj.model_dump(),
+            settings=self.settings,
+            blob_refs=refs,
+            provenance=make_provenance(model_id=traj.model_id, model_sha256=model.get("sha256")),
+        )
+        db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
+        return doc
+
+
+def nmd_phonon_id(
+    harmonic_phonon_id: str, trajectory_id: str, n_steps: int, settings: NMDSettings
+) -> str:
+    """Deterministic id of an NMD result: ``'nmd-'`` + 16 hex digits of a SHA-256."""
+    payload = {
+        "harmonic": harmonic_phonon_id,
+        "trajectory": trajectory_id,
+        "n_steps": int(n_steps),
+        "settings": settings.model_dump(),
+    }
+    blob = json.dumps(payload, sort_keys=True).encode()
+    return "nmd-" + hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _production_frames(
+    arrays: dict[str, np.ndarray], frame_fs: float, settings: NMDSettings
+) -> np.ndarray:
+    steps = np.asarray(arrays["steps"])
+    if len(steps) > 1 and len(set(np.diff(steps).tolist())) != 1:
+        raise InputError("the trajectory's frames are not equally spaced in MD steps")
+    skip = int(np.ceil(settings.equilibration_time_ps * 1000.0 / frame_fs))
+    velocities = np.asarray(arrays["velocities_ang_per_fs"])[skip:]
+    if len(velocities) < 16:
+        raise InputError(
+            f"{len(velocities)} frames remain after equilibration_time_ps="
+            f"{settings.equilibration_time_ps} ps of a {len(steps)}-frame trajectory "
+            f"(frames every {frame_fs:g} fs); at least 16 are needed"
+        )
+    return velocities
+
+
+def _store_arrays_and_figure(
+    db: Any,
+    nmd: NormalModeDecomposition,
+    renormalised: Any,
+    bands_0: BandStructure,
+    bands_t: BandStructure,
+    temperature_k: float,
+) -> dict[str, dict[str, Any]]:
+    from thermogap.phonons.plots import dispersion_png
+
+    fc = db.blobs.put_array(np.asarray(renormalised.force_constants), kind="force_constants")
+    spectra = db.blobs.put_arrays(
+        {
+            "frequencies_thz": nmd.spectrum_frequencies_thz,
+            "spectra": nmd.spectra,
+            "qpoints": nmd.qpoints,
+        },
+        kind="nmd-spectra",
+    )
+    png = dispersion_png(bands_0, bands_t, temperature_k=temperature_k)
+    figure = db.blobs.put_bytes(png, kind="png", filename="dispersion.png")
+    return {
+        "force_constants": fc.model_dump(),
+        "spectra": spectra.model_dump(),
+        "dispersion_png": figure.model_dump(),
+    }
+
+
+def _band_doc(bands: BandStructure) -> PhononBandStructureDoc:
+    return PhononBandStructureDoc(
+        qpoints=bands.qpoints.tolist(),
+        distances=bands.distances.tolist(),
+        frequencies_thz=bands.frequencies_thz.tolist(),
+        labels=bands.labels,
+        segment_ends=[list(e) for e in bands.segment_ends],
+    )
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _mode_docs(
+    nmd: NormalModeDecomposition, settings: NMDSettings
+) -> list[RenormalisedModeDoc]:
+    stable = stable_modes_at_temperature(nmd, settings.stability_threshold_thz)
+    # the translations at Γ are not phonons: their 0 K value is numerical noise
+    imaginary = ~nmd.acoustic & (nmd.harmonic_frequencies_thz < -settings.imaginary_tolerance_thz)
+    modes = []
+    for iq, q in enumerate(nmd.qpoints):
+        for band, fit in enumerate(nmd.fits[iq]):
+            modes.append(
+                RenormalisedModeDoc(
+                    qpoint=[float(c) for c in q],
+                    band_index=band,
+                    harmonic_frequency_thz=float(nmd.harmonic_frequencies_thz[iq, band]),
+                    frequency_thz=float(nmd.frequencies_thz[iq, band]),
+                    linewidth_thz=None if fit is None else fit.fwhm_thz,
+                    frequency_stderr_thz=None if fit is None else _finite(fit.center_stderr_thz),
+                    linewidth_stderr_thz=None if fit is None else _finite(fit.fwhm_stderr_thz),
+                    mean_square_velocity=None if fit is None else fit.area,
+                    acoustic=bool(nmd.acoustic[iq, band]),
+                    fit_converged=True if fit is None else fit.converged,
+                    imaginary_at_0k=bool(imaginary[iq, band]),
+                    stable_at_t=bool(stable[iq, band]),
+                    stabilised_at_t=bool(imaginary[iq, band] and stable[iq, band]),
+                )
+            )
+    return modes
+
+
+def finite_temperature_document(
+    nmd: NormalModeDecomposition,
+    bands_0: BandStructure,
+    bands_t: BandStructure,
+    *,
+    phonon_id: str,
+    harmonic_doc: dict[str, Any],
+    trajectory_doc: dict[str, Any],
+    settings: NMDSettings,
+    blob_refs: dict[str, dict[str, Any]],
+    provenance: Provenance | None = None,
+) -> FiniteTemperaturePhononDoc:
+    """Build the :class:`FiniteTemperaturePhononDoc` of a finished decomposition."""
+    modes = _mode_docs(nmd, settings)
+    optical = [m for m in modes if not m.acoustic]
+    return FiniteTemperaturePhononDoc(
+        phonon_id=phonon_id,
+        harmonic_phonon_id=harmonic_doc["phonon_id"],
+        trajectory_id=trajectory_doc["trajectory_id"],
+        temperature_k=trajectory_doc["temperature_k"],
+        model_id=trajectory_doc.get("model_id"),
+        structure_id=harmonic_doc.get("structure_id"),
+        formula=harmonic_doc["formula"],
+        structure=harmonic_doc["structure"],
+        n_atoms=harmonic_doc["n_atoms"],
+        supercell_matrix=nmd.mapping.supercell_matrix.tolist(),
+        masses_amu=harmonic_doc["masses_amu"],
+        force_constants=blob_refs["force_constants"],
+        spectra=blob_refs.get("spectra"),
+        dispersion_png=blob_refs.get("dispersion_png"),
+        n_frames_used=nmd.n_frames_used,
+        frame_interval_fs=nmd.frame_interval_fs,
+        resolution_thz=nmd.resolution_thz,
+        nyquist_thz=nmd.nyquist_thz,
+        modes=modes,
+        dynamically_stable_at_T=all(m.stable_at_t for m in modes),
+        stabilised_modes=sum(m.stabilised_at_t for m in modes),
+        unstable_modes=sum(not m.stable_at_t for m in modes),
+        min_frequency_thz=min((m.frequency_thz for m in optical), default=0.0),
+        min_interpolated_frequency_thz=float(bands_t.frequencies_thz.min()),
+        band_structure=_band_doc(bands_t),
+        harmonic_band_structure=_band_doc(bands_0),
+        settings=settings,
+        provenance=provenance or make_provenance(),
+    )

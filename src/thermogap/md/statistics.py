@@ -1,0 +1,277 @@
+"""Statistics of correlated time series: autocorrelation time, decorrelated snapshots, errors.
+
+Successive MD frames are correlated, so the band gaps of ``N`` frames carry less information
+than ``N`` independent samples.  This module measures how much less and picks snapshots far
+enough apart to be (nearly) independent, as the seed paper does ("statistically uncorrelated
+MD snapshots").
+
+Conventions
+-----------
+The normalised autocorrelation function of a stationary series is ``ρ(t) = C(t) / C(0)``.
+The *integrated autocorrelation time*, in frames, is Sokal's
+
+    τ_int = 1/2 + Σ_{t≥1} ρ(t),
+
+so that white noise has ``τ_int = 1/2`` and an AR(1) process ``x_t = φ x_{t-1} + ε_t`` has
+``τ_int = (1 + φ) / (2 (1 - φ))``.  The *statistical inefficiency* is
+
+    g = 2 τ_int = 1 + 2 Σ_{t≥1} ρ(t),
+
+the factor by which correlation inflates the variance of the mean:
+``Var(mean) ≈ g σ² / N``; ``N / g`` is the effective number of independent samples.
+(Writers who define ``τ = Σ_{t≥1} ρ(t)`` without the 1/2 write the same ``g`` as ``1 + 2τ``.)
+
+References
+----------
+A. D. Sokal, "Monte Carlo methods in statistical mechanics: foundations and new
+algorithms" (1996), §3; H. Flyvbjerg and H. G. Petersen, J. Chem. Phys. 91, 461 (1989);
+M. Jonsson, Phys. Rev. E 98, 043304 (2018).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from thermogap.errors import InputError
+
+__all__ = [
+    "autocorrelation",
+    "blocking_stderr",
+    "decorrelated_indices",
+    "integrated_autocorrelation_time",
+    "mean_and_stderr",
+    "statistical_inefficiency",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _as_series(values: np.ndarray, *, min_length: int = 2, name: str = "series") -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.ndim not in (1, 2):
+        raise InputError(f"{name} has shape {array.shape}; expected (n_frames,) or (n_frames, k)")
+    if array.shape[0] < min_length:
+        raise InputError(f"{name} has {array.shape[0]} frames; at least {min_length} are needed")
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{name} contains {int(np.sum(~np.isfinite(array)))} non-finite values")
+    return array
+
+
+def autocorrelation(series: np.ndarray) -> np.ndarray:
+    """Normalised autocorrelation function ρ(t) of a 1-D series, by FFT.
+
+    Parameters
+    ----------
+    series : numpy.ndarray
+        shape=(n_frames,).
+
+    Returns
+    -------
+    numpy.ndarray
+        shape=(n_frames,), ``ρ(0) = 1``; the biased estimator
+        ``C(t) = Σ_{s<N-t} (x_s - x̄)(x_{s+t} - x̄) / N``, which is positive semi-definite.
+        A constant series gives ``ρ = (1, 0, 0, ...)``.
+    """
+    x = _as_series(series, min_length=1)
+    if x.ndim != 1:
+        raise InputError(f"series has shape {x.shape}; expected (n_frames,)")
+    n = len(x)
+    centred = x - x.mean()
+    size = 1 << (2 * n - 1).bit_length()  # zero-padded: a linear, not circular, correlation
+    spectrum = np.fft.rfft(centred, n=size)
+    acov = np.fft.irfft(spectrum * np.conj(spectrum), n=size)[:n]
+    rho = np.zeros(n)
+    rho[0] = 1.0
+    if acov[0] > 0:
+        rho = acov / acov[0]
+    return rho
+
+
+def _tau_1d(series: np.ndarray, c: float) -> float:
+    rho = autocorrelation(series)
+    # τ(M) = 1/2 + Σ_{t=1}^{M} ρ(t); Sokal's window: smallest M with M >= c τ(M)
+    taus = np.cumsum(rho) - 0.5
+    windows = np.arange(len(rho))
+    accepted = np.flatnonzero(windows >= c * taus)
+    if len(accepted) == 0:
+        logger.warning(
+            "integrated autocorrelation time not converged: series of %d frames is shorter than "
+            "%g tau (%.3g frames); the estimate is a lower bound",
+            len(rho),
+            c,
+            taus[-1],
+        )
+        return float(taus[-1])
+    return float(taus[accepted[0]])
+
+
+def integrated_autocorrelation_time(series: np.ndarray, *, c: float = 5.0) -> float:
+    """Integrated autocorrelation time τ_int, in frames, with Sokal's automatic window.
+
+    Parameters
+    ----------
+    series : numpy.ndarray
+        shape=(n_frames,) or (n_frames, k); for ``k`` columns (several observables, e.g. the
+        gaps of several configurations sampled alike) the largest τ_int is returned.
+    c : float
+        Window constant: the sum of ρ(t) runs to the smallest ``M`` with ``M >= c τ_int(M)``
+        (Sokal recommends 4–10; larger is less biased, noisier).
+
+    Returns
+    -------
+    float
+        τ_int = 1/2 + Σ_{t≥1} ρ(t) in frames (white noise: 0.5; see the module docstring for
+        the convention).  A constant series gives 0.5.  When the series is shorter than
+        ``c τ_int`` a warning is logged and the (underestimated) full-sum value is returned.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> round(integrated_autocorrelation_time(rng.normal(size=10_000)), 1)
+    0.5
+    """
+    if not (math.isfinite(c) and c > 0):
+        raise InputError(f"{c=} must be a positive number (Sokal recommends 4-10)")
+    x = _as_series(series)
+    if x.ndim == 1:
+        return _tau_1d(x, c)
+    return max(_tau_1d(x[:, k], c) for k in range(x.shape[1]))
+
+
+def statistical_inefficiency(tau_frames: float) -> float:
+    """Statistical inefficiency ``g = 2 τ_int`` (variance inflation of the mean), frames."""
+    if not (math.isfinite(tau_frames) and tau_frames > 0):
+        raise InputError(f"{tau_frames=} must be a positive, finite number of frames")
+    return 2.0 * float(tau_frames)
+
+
+def decorrelated_indices(
+    n_frames: int, tau_frames: float, *, skip: int = 0, factor: float = 2.0
+) -> np.ndarray:
+    """Frame indices spaced ``ceil(factor · τ_int)`` apart after ``skip`` equilibration frames.
+
+    With the default ``factor=2`` the spacing is the statistical inefficiency ``g = 2 τ_int``,
+    the usual choice for "uncorrelated" snapshots.
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames in the trajectory.
+    tau_frames : float
+        τ_int in frames (:func:`integrated_autocorrelation_time`), > 0.
+    skip : int
+        Leading frames discarded as equilibration, ``0 <= skip < n_frames``.
+    factor : float
+        Spacing in units of τ_int, > 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        shape=(n_selected,), dtype=int: ``skip, skip + s, skip + 2 s, ... < n_frames`` with
+        ``s = max(1, ceil(factor · tau_frames))``.
+    """
+    if int(n_frames) != n_frames or n_frames < 1:
+        raise InputError(f"{n_frames=} must be a positive integer")
+    if int(skip) != skip or not 0 <= skip < n_frames:
+        raise InputError(f"{skip=} must be an integer in [0, {n_frames=})")
+    if not (math.isfinite(tau_frames) and tau_frames > 0):
+        raise InputError(f"{tau_frames=} must be a positive, finite number of frames")
+    if not (math.isfinite(factor) and factor > 0):
+        raise InputError(f"{factor=} must be a positive number")
+    stride = max(1, math.ceil(factor * tau_frames - 1e-9))  # 2 x 0.5 is one frame, not two
+    return np.arange(int(skip), int(n_frames), stride, dtype=int)
+
+
+def mean_and_stderr(values: np.ndarray, tau_frames: float | None = None) -> tuple[float, float]:
+    """Mean and its standard error, optionally corrected for autocorrelation.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        shape=(n,), e.g. band gaps in eV.
+    tau_frames : float or None
+        τ_int of ``values`` in units of their spacing.  ``None`` treats them as independent
+        (``g = 1``); otherwise the variance of the mean is multiplied by the statistical
+        inefficiency ``g = 2 τ_int`` (τ_int = 0.5 means independent).
+
+    Returns
+    -------
+    mean : float
+        Same unit as ``values``.
+    stderr : float
+        ``sqrt(g · s² / n)`` with ``s²`` the unbiased sample variance; ``nan`` for ``n = 1``.
+    """
+    x = _as_series(values, min_length=1, name="values")
+    if x.ndim != 1:
+        raise InputError(f"values has shape {x.shape}; expected (n,)")
+    g = 1.0 if tau_frames is None else statistical_inefficiency(tau_frames)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, float("nan")
+    return mean, float(np.sqrt(g * x.var(ddof=1) / len(x)))
+
+
+def blocking_stderr(values: np.ndarray, *, confidence: float = 0.99) -> float:
+    """Estimate the standard error of a correlated mean by blocking (Flyvbjerg–Petersen).
+
+    The series is halved repeatedly by averaging neighbouring pairs (a trailing odd element is
+    dropped).  At level ``k`` with ``n_k`` blocks of biased variance ``s_k²`` the estimate is
+    ``sqrt(s_k² / (n_k - 1))``, which grows with ``k`` until the blocks are longer than the
+    correlation time and then stays on a plateau.  The plateau is found automatically as in
+    Jonsson (2018): the first level ``k`` at which
+    ``M_k = Σ_{i≥k} n_i (γ_i / s_i²)²``, with ``γ_i`` the lag-1 autocovariance of level ``i``,
+    is below the ``confidence`` quantile of χ² with as many degrees of freedom as terms, i.e.
+    where no level from ``k`` on shows significant correlation between neighbouring blocks.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        shape=(n,), n >= 4.
+    confidence : float
+        Quantile of the χ² test, in (0, 1).
+
+    Returns
+    -------
+    float
+        Standard error of the mean, unit of ``values``.  If no level passes the test (too
+        short a series) a warning is logged and the estimate of the last level is returned.
+
+    Notes
+    -----
+    The test stops at the first level where neighbouring blocks *look* uncorrelated, which on
+    short series is a block length of only ~4-8 τ_int: for an AR(1) series with τ_int = 4.5
+    the result is ~15 % low for 4 000 points and ~7 % low for 32 000 (tests/md).  The
+    τ-corrected :func:`mean_and_stderr` is less biased; blocking needs no τ.
+    """
+    from scipy.stats import chi2
+
+    x = _as_series(values, min_length=4, name="values")
+    if x.ndim != 1:
+        raise InputError(f"values has shape {x.shape}; expected (n,)")
+    if not 0 < confidence < 1:
+        raise InputError(f"{confidence=} must be in (0, 1)")
+    sizes, variances, gammas = [], [], []
+    while len(x) >= 4:
+        centred = x - x.mean()
+        sizes.append(len(x))
+        variances.append(float(np.mean(centred**2)))
+        gammas.append(float(np.sum(centred[:-1] * centred[1:]) / len(x)))
+        x = 0.5 * (x[0 : len(x) - 1 : 2] + x[1::2])
+    n = np.array(sizes, dtype=float)
+    s2 = np.array(variances)
+    if s2[0] == 0.0:
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(s2 > 0, n * (np.array(gammas) / s2) ** 2, 0.0)
+    m_stat = np.cumsum(terms[::-1])[::-1]
+    dof = np.arange(len(n), 0, -1)  # number of terms in M_k
+    passed = np.flatnonzero(m_stat < chi2.ppf(confidence, dof))
+    if len(passed) == 0:
+        logger.warning("blocking: no plateau found in %d points; use a longer series", sizes[0])
+        level = len(n) - 1
+    else:
+        level = int(passed[0])
+    return float(np.sqrt(s2[level] / (n[level] - 1)))

@@ -1,0 +1,131 @@
+"""Documents of finite-temperature phonons from normal-mode decomposition (NMD).
+
+They are stored in the ``phonons`` collection beside the harmonic calculations, with
+``kind: "nmd"``, their own ``phonon_id`` and ``temperature_k``, and the fields that
+:func:`thermogap.phonons.storage.load_phonopy` needs (``structure``, ``supercell_matrix``,
+``masses_amu``, ``force_constants``), so the renormalised phonons load like harmonic ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.core import Structure
+
+from thermogap.schemas.base import ThermogapDocument
+from thermogap.schemas.phonons import PhononBandStructureDoc
+
+__all__ = ["FiniteTemperaturePhononDoc", "NMDSettings", "RenormalisedModeDoc"]
+
+
+class NMDSettings(BaseModel):
+    """Inputs of a normal-mode decomposition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    equilibration_time_ps: float = Field(
+        1.0, ge=0, description="MD time discarded at the start of the trajectory, ps."
+    )
+    segment_time_ps: float = Field(
+        10.0,
+        gt=0,
+        description="Length of the Welch segments, ps; the frequency resolution is its "
+        "inverse (10 ps: 0.1 THz). Clipped to the production run if longer.",
+    )
+    window: str = Field("hann", description="Taper of each segment (boxcar, hann, ...).")
+    fit_window_fwhm: float = Field(
+        5.0, gt=0, description="Half-width of the Lorentzian fitting range, in FWHMs."
+    )
+    stability_threshold_thz: float = Field(
+        0.2,
+        ge=0,
+        description="A mode is unstable at T when its renormalised frequency is below this, "
+        "THz (NMD peaks are never negative; keep it above the resolution).",
+    )
+    imaginary_tolerance_thz: float = Field(
+        0.05, ge=0, description="A 0 K mode is imaginary when below minus this, THz."
+    )
+    map_tolerance_ang: float = Field(
+        0.5, gt=0, description="Largest distance of an MD atom from its lattice site, Å."
+    )
+    band_npoints: int = Field(31, ge=2, description="q-points per band-path segment.")
+    band_path_type: str = Field(
+        "setyawan_curtarolo", description="High-symmetry path convention (pymatgen)."
+    )
+
+
+class RenormalisedModeDoc(BaseModel):
+    """One phonon mode at a commensurate q-point: 0 K and at temperature."""
+
+    qpoint: list[float] = Field(..., description="q, fractional reciprocal coordinates (3,).")
+    band_index: int = Field(..., description="Band index at q in the 0 K ordering (0 = lowest).")
+    harmonic_frequency_thz: float = Field(..., description="0 K frequency, THz (<0: i|f|).")
+    frequency_thz: float = Field(..., description="Lorentzian peak at T, THz (0: acoustic Γ).")
+    linewidth_thz: float | None = Field(
+        None, description="Lorentzian FWHM at T, THz (angular FWHM = 2π × this); None at Γ."
+    )
+    frequency_stderr_thz: float | None = Field(None, description="Fit error of the peak, THz.")
+    linewidth_stderr_thz: float | None = Field(None, description="Fit error of the FWHM, THz.")
+    mean_square_velocity: float | None = Field(
+        None, description="Area of the peak, <|v_qν|²>, amu Å² fs⁻² (equipartition: k_B T)."
+    )
+    acoustic: bool = Field(False, description="One of the three translations at Γ (not fitted).")
+    fit_converged: bool = Field(True, description="The least-squares fit converged.")
+    imaginary_at_0k: bool = Field(..., description="Imaginary in the harmonic calculation.")
+    stable_at_t: bool = Field(..., description="Peak at or above the stability threshold.")
+    stabilised_at_t: bool = Field(..., description="Imaginary at 0 K and stable at T.")
+
+
+class FiniteTemperaturePhononDoc(ThermogapDocument):
+    """Renormalised phonons at one temperature from the velocities of one MD trajectory.
+
+    ``force_constants`` are those of the MD supercell that reproduce the renormalised
+    frequencies at its commensurate q-points; load them with
+    :func:`thermogap.phonons.storage.load_phonopy` (same fields as a harmonic document).
+    """
+
+    phonon_id: str = Field(..., description="'nmd-' + 16 hex: harmonic id, trajectory, settings.")
+    kind: Literal["nmd"] = Field("nmd", description="Marks NMD documents in `phonons`.")
+    harmonic_phonon_id: str = Field(..., description="0 K phonon calculation projected on.")
+    trajectory_id: str = Field(..., description="MD trajectory the velocities came from.")
+    temperature_k: float = Field(..., description="Thermostat temperature of the MD, K.")
+    model_id: str | None = Field(None, description="MLIP that drove the MD.")
+    structure_id: str | None = Field(None, description="Id of the unit cell in `structures`.")
+    formula: str = Field(..., description="Reduced formula of the unit cell.")
+    structure: Structure = Field(..., description="Unit cell (stored as Structure.as_dict()).")
+    n_atoms: int = Field(..., description="Atoms in the unit cell.")
+    supercell_matrix: list[list[int]] = Field(..., description="MD cell in unit-cell vectors.")
+    masses_amu: list[float] = Field(..., description="Atomic masses, amu, (n_atoms,).")
+    force_constants: dict[str, Any] = Field(
+        ..., description="BlobRef of the renormalised FCs, eV/Å², (n_super, n_super, 3, 3)."
+    )
+    spectra: dict[str, Any] | None = Field(
+        None,
+        description="BlobRef of an npz: frequencies_thz (n_freq,), spectra "
+        "(n_q, n_band, n_freq) in amu Å² fs⁻² THz⁻¹, qpoints (n_q, 3).",
+    )
+    dispersion_png: dict[str, Any] | None = Field(
+        None, description="BlobRef of a PNG: dispersion at 0 K and at T."
+    )
+    n_frames_used: int = Field(..., description="MD frames analysed (after equilibration).")
+    frame_interval_fs: float = Field(..., description="Time between analysed frames, fs.")
+    resolution_thz: float = Field(..., description="Frequency bin of the spectra, THz.")
+    nyquist_thz: float = Field(..., description="Highest frequency the frames resolve, THz.")
+    modes: list[RenormalisedModeDoc] = Field(..., description="Every mode at every q.")
+    dynamically_stable_at_T: bool = Field(
+        ..., description="No non-acoustic mode peaks below stability_threshold_thz."
+    )
+    stabilised_modes: int = Field(..., description="Modes imaginary at 0 K but stable at T.")
+    unstable_modes: int = Field(..., description="Modes below the threshold at T.")
+    min_frequency_thz: float = Field(
+        ..., description="Lowest renormalised non-acoustic frequency at the commensurate q, THz."
+    )
+    min_interpolated_frequency_thz: float = Field(
+        ..., description="Lowest frequency of the interpolated dispersion at T (path), THz."
+    )
+    band_structure: PhononBandStructureDoc = Field(..., description="Dispersion at T.")
+    harmonic_band_structure: PhononBandStructureDoc = Field(
+        ..., description="0 K dispersion on the same path."
+    )
+    settings: NMDSettings = Field(default_factory=NMDSettings, description="Inputs.")

@@ -1,0 +1,180 @@
+"""FiniteTemperaturePhononMaker through run_flow on a stored harmonic trajectory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from phonons.harmonic_md import (
+    as_structure,
+    harmonic_calculator,
+    shifted_force_constants,
+    supercell_atoms,
+)
+
+from thermogap.errors import InputError
+from thermogap.execution import run_flow
+from thermogap.jobs.finite_temperature import FiniteTemperaturePhononMaker
+from thermogap.jobs.phonons import phonon_document
+from thermogap.md.langevin import DatabaseTrajectorySink, run_langevin, trajectory_id
+from thermogap.phonons.analysis import analyse_phonons
+from thermogap.phonons.harmonic import phonopy_from_force_constants
+from thermogap.phonons.storage import load_phonopy
+from thermogap.schemas.finite_temperature import FiniteTemperaturePhononDoc, NMDSettings
+from thermogap.schemas.md import LangevinSettings, TrajectoryDoc
+from thermogap.schemas.phonons import PhononSettings
+
+torch.set_num_threads(2)
+
+MD = LangevinSettings(
+    timestep_fs=4.0,
+    friction_per_fs=2e-3,
+    total_time_ps=24.0,
+    save_interval_steps=2,
+    chunk_frames=1000,
+    seed=11,
+)
+NMD = NMDSettings(equilibration_time_ps=2.0, segment_time_ps=6.0, band_npoints=9)
+SHIFT_THZ2 = 6.0  # f'^2 = f^2 - 6 THz^2: the 1.77 and 2.17 THz modes become imaginary
+
+
+def _store_harmonic_doc(db, unit, force_constants):
+    """Store a 'harmonic' phonon document for ``force_constants`` (plain functions)."""
+    softened = phonopy_from_force_constants(unit, (2, 2, 2), force_constants)
+    settings = PhononSettings(band_npoints=9, dos_mesh=[4, 4, 4])
+    analysis = analyse_phonons(softened, band_npoints=9, dos_mesh=(4, 4, 4))
+    ref = db.blobs.put_array(force_constants, kind="force_constants")
+    doc = phonon_document(
+        unit,
+        softened,
+        analysis,
+        force_constants_ref=ref.model_dump(),
+        calculator="softened-emt",
+        calculator_kwargs={},
+        model_id=None,
+        settings=settings,
+    )
+    db.upsert("phonons", [doc.model_dump()], key="phonon_id")
+    return doc
+
+
+def _store_trajectory(db, phonon, order):
+    """Langevin MD of the (stable) EMT harmonic crystal, stored chunk by chunk."""
+    atoms = supercell_atoms(phonon, order)
+    structure = as_structure(atoms).as_dict()
+    doc = TrajectoryDoc(
+        trajectory_id=trajectory_id("harmonic-emt", structure, 300.0, MD),
+        model_id="harmonic-emt",
+        formula="AuCu3",
+        n_atoms=len(atoms),
+        structure=structure,
+        temperature_k=300.0,
+        timestep_fs=MD.timestep_fs,
+        friction_per_fs=MD.friction_per_fs,
+        save_interval_steps=MD.save_interval_steps,
+        seed=MD.seed,
+        n_steps_target=MD.n_steps,
+    )
+    sink = DatabaseTrajectorySink(db, doc)
+    calc = harmonic_calculator(phonon, phonon.force_constants, order)
+    run_langevin(atoms, calc, 300.0, MD, sink, progress=False)
+    return sink.doc
+
+
+def test_nmd_job_stabilises_modes_that_are_imaginary_at_0k(db, cu3au_phonon, cu3au_structure):
+    """0 K phonons softened to imaginary, MD with the true stable FCs: NMD finds them stable.
+
+    The softened force constants have the same eigenvectors as the true ones (D - λ at
+    every q), so the NMD peaks must sit at the true harmonic frequencies, which phonopy
+    gives independently.
+    """
+    soft_fc = shifted_force_constants(cu3au_phonon, SHIFT_THZ2)
+    harmonic = _store_harmonic_doc(db, cu3au_structure, soft_fc)
+    assert not harmonic.dynamically_stable
+    order = np.random.default_rng(2).permutation(len(cu3au_phonon.supercell))
+    traj = _store_trajectory(db, cu3au_phonon, order)
+
+    maker = FiniteTemperaturePhononMaker(settings=NMD)
+    summary = run_flow(maker.make(harmonic.phonon_id, traj.trajectory_id), db)
+    assert (summary.n_ran, summary.n_failed) == (1, 0), summary.errors
+
+    stored = db.query_one("phonons", {"kind": "nmd"})
+    doc = FiniteTemperaturePhononDoc.model_validate(stored)
+    assert doc.harmonic_phonon_id == harmonic.phonon_id
+    assert doc.temperature_k == 300.0 and doc.trajectory_id == traj.trajectory_id
+    assert doc.supercell_matrix == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
+    assert doc.n_frames_used == (MD.n_steps - 500) // 2
+
+    # every non-acoustic mode peaks at the true harmonic frequency (phonopy, stable FCs)
+    q = np.array([m.qpoint for m in doc.modes])
+    truth = cu3au_phonon.run_qpoints(q).frequencies
+    optical = [i for i, m in enumerate(doc.modes) if not m.acoustic]
+    assert len(optical) == 8 * 12 - 3
+    for i in optical:
+        mode = doc.modes[i]
+        assert abs(mode.frequency_thz - truth[i, mode.band_index]) < 2 * doc.resolution_thz
+        squared = truth[i, mode.band_index] ** 2 - SHIFT_THZ2  # f'^2 of the softened FCs
+        expected_0k = np.sign(squared) * np.sqrt(abs(squared))
+        assert mode.harmonic_frequency_thz == pytest.approx(expected_0k, abs=1e-6)
+
+    # the modes below sqrt(6) = 2.45 THz were imaginary at 0 K and are stabilised at T
+    soft = sum(1 for i in optical if truth[i, doc.modes[i].band_index] < np.sqrt(SHIFT_THZ2))
+    assert soft > 0
+    assert doc.stabilised_modes == soft
+    assert sum(m.imaginary_at_0k for m in doc.modes) == soft
+    assert doc.dynamically_stable_at_T and doc.unstable_modes == 0
+
+    # the stored renormalised phonons load like harmonic ones and reproduce the peaks
+    renormalised = load_phonopy(db, doc.phonon_id)
+    qpoints = np.unique(np.round(q, 8), axis=0)
+    at_q = renormalised.run_qpoints(qpoints).frequencies  # sorted: T may reorder bands
+    for k, point in enumerate(qpoints):
+        fitted = [m.frequency_thz for m in doc.modes if np.allclose(m.qpoint, point)]
+        np.testing.assert_allclose(at_q[k], np.sort(fitted), atol=1e-6)
+    png = db.blobs.get_bytes(doc.dispersion_png)
+    assert png.startswith(b"\x89PNG")
+    spectra = db.blobs.get_arrays(doc.spectra)
+    assert spectra["spectra"].shape == (8, 12, len(spectra["frequencies_thz"]))
+
+    # the same job again returns the stored document and writes no duplicate
+    again = run_flow(maker.make(harmonic.phonon_id, traj.trajectory_id), db)
+    assert again.n_failed == 0
+    assert db.count("phonons", {"kind": "nmd"}) == 1
+    assert db.count("phonons") == 2
+
+
+def test_nmd_job_refuses_too_short_trajectories(db, cu3au_phonon, cu3au_structure):
+    harmonic = _store_harmonic_doc(db, cu3au_structure, np.asarray(cu3au_phonon.force_constants))
+    traj = _store_trajectory_short(db, cu3au_phonon)
+    maker = FiniteTemperaturePhononMaker(settings=NMDSettings(equilibration_time_ps=1.0))
+    from thermogap.jobs.finite_temperature import _production_frames
+    from thermogap.md.langevin import load_trajectory
+
+    with pytest.raises(InputError, match="frames remain after equilibration"):
+        _production_frames(load_trajectory(db, traj.trajectory_id).arrays, 8.0, maker.settings)
+    summary = run_flow(maker.make(harmonic.phonon_id, traj.trajectory_id), db)
+    assert summary.n_failed == 1 and "frames remain" in summary.errors[0]
+
+
+def _store_trajectory_short(db, phonon):
+    short = MD.model_copy(update={"total_time_ps": 0.4})
+    atoms = supercell_atoms(phonon)
+    structure = as_structure(atoms).as_dict()
+    doc = TrajectoryDoc(
+        trajectory_id=trajectory_id("harmonic-emt", structure, 300.0, short),
+        model_id="harmonic-emt",
+        formula="AuCu3",
+        n_atoms=len(atoms),
+        structure=structure,
+        temperature_k=300.0,
+        timestep_fs=short.timestep_fs,
+        friction_per_fs=short.friction_per_fs,
+        save_interval_steps=short.save_interval_steps,
+        seed=short.seed,
+        n_steps_target=short.n_steps,
+    )
+    sink = DatabaseTrajectorySink(db, doc)
+    run_langevin(
+        atoms, harmonic_calculator(phonon, phonon.force_constants), 300.0, short, sink, progress=False
+    )
+    return sink.doc
