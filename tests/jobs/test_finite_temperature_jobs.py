@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from phonons.harmonic_md import (
     as_structure,
     harmonic_calculator,
     shifted_force_constants,
     supercell_atoms,
 )
-
 from thermogap.errors import InputError
 from thermogap.execution import run_flow
 from thermogap.jobs.finite_temperature import FiniteTemperaturePhononMaker
@@ -175,6 +175,11 @@ def _store_trajectory_short(db, phonon):
     )
     sink = DatabaseTrajectorySink(db, doc)
     run_langevin(
-        atoms, harmonic_calculator(phonon, phonon.force_constants), 300.0, short, sink, progress=False
+        atoms,
+        harmonic_calculator(phonon, phonon.force_constants),
+        300.0,
+        short,
+        sink,
+        progress=False,
     )
     return sink.doc

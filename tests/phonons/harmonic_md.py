@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
@@ -15,7 +17,7 @@ AMU_ANG2_PER_FS2_EV = 1.66053906660e-27 * 1e-20 / 1e-30 / 1.602176634e-19
 class HarmonicCalculator(Calculator):
     """E = ½ uᵀ Φ u, F = -Φ u with u the displacement from ``reference`` (Å); zero stress."""
 
-    implemented_properties = ["energy", "forces", "stress"]
+    implemented_properties: ClassVar[list[str]] = ["energy", "forces", "stress"]
 
     def __init__(self, reference_positions: np.ndarray, force_constants: np.ndarray):
         super().__init__()

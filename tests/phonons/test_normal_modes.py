@@ -23,6 +23,7 @@ from thermogap.phonons.analysis import band_structure
 from thermogap.phonons.lineshapes import fit_lorentzian, folded_lorentzian, power_spectra
 from thermogap.phonons.normal_modes import (
     commensurate_qpoints,
+    equivalent_mode_groups,
     map_supercell_atoms,
     normal_mode_decomposition,
     project_velocities,
@@ -123,14 +124,23 @@ def test_projection_isolates_one_mode_in_any_atom_order(cu3au_phonon, cu3au_stru
     expected[iq, band] = np.sqrt(27)  # sqrt(N cells)
     np.testing.assert_allclose(projected, expected, atol=1e-10)
 
+    # equivalent modes for the averaging: degenerate at 0 K and paired with -q
+    groups = equivalent_mode_groups(result.frequencies, q, np.zeros((27, 12), bool))
+    assert sum(len(g) for g in groups) == 27 * 12
+    for group in groups:
+        members = np.array(group)
+        freqs = result.frequencies[members[:, 0], members[:, 1]]
+        assert np.ptp(freqs) < 1e-3
+        qs = q[members[:, 0]]
+        for point in qs:  # -q is in the group too
+            assert np.any(np.all(np.isclose(np.mod(qs + point, 1.0) % 1.0, 0.0), axis=1))
+
     # the projection is unitary in mass-weighted coordinates: kinetic energy is conserved
     v = rng.normal(size=(5, len(md_cell), 3))
     modes = project_velocities(v, mapping, masses, q, vecs)
     site_masses = np.array([site.specie.atomic_mass for site in md_cell], dtype=float)
     kinetic = 0.5 * np.einsum("j,fjx->f", site_masses, v**2)
-    np.testing.assert_allclose(
-        0.5 * np.sum(np.abs(modes) ** 2, axis=(1, 2)), kinetic, rtol=1e-6
-    )
+    np.testing.assert_allclose(0.5 * np.sum(np.abs(modes) ** 2, axis=(1, 2)), kinetic, rtol=1e-6)
 
 
 def test_mapping_refuses_foreign_cells(cu3au_phonon):

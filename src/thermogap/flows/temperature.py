@@ -15,7 +15,7 @@ from typing import Any, Literal
 from jobflow import Flow, Job
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from thermogap.errors import ConfigError, InputError
+from thermogap.errors import InputError
 from thermogap.execution import tg_job
 from thermogap.schemas.gnn import GNNTrainingSettings
 from thermogap.schemas.md import LangevinSettings
@@ -66,6 +66,9 @@ class TemperatureStudySettings(BaseModel):
     md: LangevinSettings = Field(default_factory=LangevinSettings)
     equilibration_fraction: float = Field(0.2, ge=0, lt=1, description="MD frames discarded.")
     finite_temperature_phonons: bool = Field(True, description="NMD phonons at each T > 0.")
+    nmd: dict[str, Any] = Field(
+        default_factory=dict, description="NMDSettings overrides (default: MD's equilibration)."
+    )
     electron_phonon: bool = Field(True, description="Mode-resolved coupling at each T > 0.")
 
     @field_validator("temperatures_k")
@@ -299,9 +302,20 @@ def _finite_temperature_extras(
     jobs: list[Flow | Job] = []
     if settings.finite_temperature_phonons:
         from thermogap.jobs.finite_temperature import FiniteTemperaturePhononMaker
+        from thermogap.schemas.finite_temperature import NMDSettings
 
+        total_ps = settings.md.total_time_ps
+        equilibration_ps = settings.equilibration_fraction * total_ps
+        defaults = NMDSettings()
+        nmd = NMDSettings(
+            **{
+                "equilibration_time_ps": equilibration_ps,
+                "segment_time_ps": min(defaults.segment_time_ps, (total_ps - equilibration_ps) / 2),
+            }
+            | settings.nmd
+        )
         for t, trajectory_id in trajectories.items():
-            job = FiniteTemperaturePhononMaker().make(phonon_id, trajectory_id)
+            job = FiniteTemperaturePhononMaker(settings=nmd).make(phonon_id, trajectory_id)
             job.name = f"finite-T phonons {tag} {t:g} K"
             jobs.append(job)
     if settings.electron_phonon:
@@ -383,7 +397,7 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
     """
     settings = _settings(raw_settings)
     if not settings.compositions:
-        raise ConfigError("compositions is empty; give at least one x")
+        raise InputError("compositions is empty; give at least one x on the supercell grid")
     parents, lattice, n_sites = _validate(settings, db)
     jobs, mlip_id, gnn_id, levels = _training(settings)
     results: list[Job] = []

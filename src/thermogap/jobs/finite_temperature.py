@@ -97,9 +97,9 @@ class FiniteTemperaturePhononMaker(Maker):
             map_tolerance_ang=self.settings.map_tolerance_ang,
         )
         renormalised = renormalised_phonopy(phonon, nmd)
-        path = {"npoints": self.settings.band_npoints, "path_type": self.settings.band_path_type}
-        bands_t = band_structure(renormalised, **path)
-        bands_0 = band_structure(phonon, **path)
+        npoints, path_type = self.settings.band_npoints, self.settings.band_path_type
+        bands_t = band_structure(renormalised, npoints=npoints, path_type=path_type)
+        bands_0 = band_structure(phonon, npoints=npoints, path_type=path_type)
         refs = _store_arrays_and_figure(db, nmd, renormalised, bands_0, bands_t, traj.temperature_k)
         model = db.query_one("models", {"model_id": traj.model_id}, properties=["sha256"]) or {}
         doc = finite_temperature_document(
@@ -190,9 +190,7 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _mode_docs(
-    nmd: NormalModeDecomposition, settings: NMDSettings
-) -> list[RenormalisedModeDoc]:
+def _mode_docs(nmd: NormalModeDecomposition, settings: NMDSettings) -> list[RenormalisedModeDoc]:
     stable = stable_modes_at_temperature(nmd, settings.stability_threshold_thz)
     # the translations at Γ are not phonons: their 0 K value is numerical noise
     imaginary = ~nmd.acoustic & (nmd.harmonic_frequencies_thz < -settings.imaginary_tolerance_thz)

@@ -184,7 +184,7 @@ def compute_force_constants(
     phonon = Phonopy(
         structure_to_phonopy_atoms(structure),
         supercell_matrix=matrix,
-        primitive_matrix=None,
+        primitive_matrix="P",  # the given cell is the primitive one (phonopy 4 defaults to auto)
         symprec=symprec,
     )
     phonon.generate_displacements(distance=displacement_ang)
@@ -244,7 +244,7 @@ def phonopy_from_force_constants(
     phonon = Phonopy(
         structure_to_phonopy_atoms(structure),
         supercell_matrix=supercell_matrix_array(supercell_matrix),
-        primitive_matrix=None,
+        primitive_matrix="P",  # the given cell is the primitive one (phonopy 4 defaults to auto)
     )
     n_super = len(phonon.supercell)
     fc = np.asarray(force_constants, dtype=float)

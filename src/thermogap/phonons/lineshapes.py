@@ -1,9 +1,9 @@
-"""Power spectra of mode velocities and their Lorentzian line shapes.
+r"""Power spectra of mode velocities and their Lorentzian line shapes.
 
 A phonon quasiparticle of frequency ``f0`` and lifetime ``τ`` gives a velocity power spectrum
 that is, near its peak, the Lorentzian
 
-.. math:: G(f) = \\frac{A}{\\pi \\, (\\Gamma/2)} \\frac{1}{1 + ((f - f_0)/(\\Gamma/2))^2},
+.. math:: G(f) = \frac{A}{\pi \, (\Gamma/2)} \frac{1}{1 + ((f - f_0)/(\Gamma/2))^2},
 
 with the full width at half maximum ``Γ = 1/(π τ)`` (THz) and the area ``A = <|v|²>``
 (the seed paper's eq. 4, with ``γ = Γ``). Frequencies and widths here are ordinary

@@ -1,11 +1,11 @@
-"""Finite-temperature phonons by normal-mode decomposition (NMD) of MD velocities.
+r"""Finite-temperature phonons by normal-mode decomposition (NMD) of MD velocities.
 
 The velocities of an MD supercell are projected on the 0 K (harmonic) eigenvectors at the
 q-points commensurate with that supercell (seed paper, Methods eq. 2; Carreras, Togo and
 Tanaka, Comput. Phys. Commun. 221, 221 (2017), the method of DynaPhoPy),
 
-.. math:: v_{q\\nu}(t) = \\sum_j \\sqrt{m_j / N}\\, e^{-2\\pi i\\, q\\cdot r_j^0}\\,
-          e^*_{\\nu}(k_j; q) \\cdot v_j(t),
+.. math:: v_{q\nu}(t) = \sum_j \sqrt{m_j / N}\, e^{-2\pi i\, q\cdot r_j^0}\,
+          e^*_{\nu}(k_j; q) \cdot v_j(t),
 
 with ``N`` unit cells, ``r_j^0`` the ideal position of atom ``j`` (fractional coordinates of
 the unit cell) and ``k_j`` the unit-cell atom it is an image of. phonopy's eigenvectors carry
@@ -33,7 +33,12 @@ from phonopy import Phonopy
 
 from thermogap.errors import CalculationError, InputError
 from thermogap.phonons.harmonic import modes_at_qpoints
-from thermogap.phonons.lineshapes import THZ_PER_INV_FS, LorentzianFit, fit_lorentzian, power_spectra
+from thermogap.phonons.lineshapes import (
+    THZ_PER_INV_FS,
+    LorentzianFit,
+    fit_lorentzian,
+    power_spectra,
+)
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -135,7 +140,8 @@ def map_supercell_atoms(
     positions = unit_frac[unit_index] + translations
     # two atoms on one site <=> equal ideal positions modulo the MD cell
     in_md = np.mod(positions @ np.linalg.inv(matrix), 1.0)
-    keys = {(int(k), *np.round(np.mod(p, 1.0) % 1.0, 5)) for k, p in zip(unit_index, in_md)}
+    sites = zip(unit_index, np.round(np.mod(in_md, 1.0) % 1.0, 5), strict=True)
+    keys = {(int(k), *p) for k, p in sites}
     if len(keys) != len(supercell):
         raise InputError("two MD atoms map onto the same lattice site; is the MD cell ordered?")
     return SupercellMapping(matrix, unit_index, positions, float(best.max()))
@@ -301,12 +307,14 @@ def normal_mode_decomposition(
     if vecs is None:
         raise CalculationError("phonopy returned no eigenvectors")
     nyquist = nyquist_frequency_thz(frame_interval_fs)
-    if np.abs(harmonic).max() >= nyquist:
+    f_max = float(np.abs(harmonic).max())
+    if f_max >= nyquist:
+        largest_interval_fs = THZ_PER_INV_FS / (2.0 * f_max)
         raise InputError(
             f"frames every {frame_interval_fs:g} fs resolve frequencies up to the Nyquist "
             f"frequency {nyquist:.3g} THz, below the highest harmonic frequency "
-            f"{np.abs(harmonic).max():.3g} THz; save frames more often "
-            f"(save_interval_steps * timestep_fs < {THZ_PER_INV_FS / (2 * np.abs(harmonic).max()):.3g} fs)"
+            f"{f_max:.3g} THz; save frames more often "
+            f"(save_interval_steps * timestep_fs < {largest_interval_fs:.3g} fs)"
         )
     mode_v = project_velocities(v, mapping, np.asarray(phonon.primitive.masses), qpoints, vecs)
     n_frames, n_q, n_band = mode_v.shape
@@ -319,8 +327,8 @@ def normal_mode_decomposition(
     spectra = spectra.T.reshape(n_q, n_band, len(freqs))
     gamma = np.all(np.abs(qpoints - np.rint(qpoints)) < 1e-8, axis=1)
     acoustic = np.zeros((n_q, n_band), dtype=bool)
-    for iq in np.nonzero(gamma)[0]:
-        acoustic[iq, np.argsort(np.abs(harmonic[iq]))[:3]] = True
+    for ig in np.nonzero(gamma)[0]:
+        acoustic[ig, np.argsort(np.abs(harmonic[ig]))[:3]] = True
     frequencies = np.zeros((n_q, n_band))
     linewidths = np.full((n_q, n_band), np.nan)
     fits: list[list[LorentzianFit | None]] = []
@@ -362,7 +370,7 @@ def equivalent_mode_groups(
     acoustic: np.ndarray,
     tolerance_thz: float = 1e-3,
 ) -> list[list[tuple[int, int]]]:
-    """Groups of (q index, band) that are equivalent at 0 K: degenerate, or at ``-q``.
+    """Group the (q index, band) pairs that are equivalent at 0 K: degenerate, or at ``-q``.
 
     Acoustic Γ modes are left out.
     """
@@ -399,9 +407,7 @@ def _group_mean(values: np.ndarray, groups: list[list[tuple[int, int]]]) -> np.n
     return out
 
 
-def stable_modes_at_temperature(
-    nmd: NormalModeDecomposition, threshold_thz: float
-) -> np.ndarray:
+def stable_modes_at_temperature(nmd: NormalModeDecomposition, threshold_thz: float) -> np.ndarray:
     """Which modes have a renormalised frequency of at least ``threshold_thz`` (THz).
 
     NMD peaks are never negative: a mode that stays unstable at T shows a spectrum piled up
@@ -433,7 +439,7 @@ def renormalised_phonopy(phonon: Phonopy, nmd: NormalModeDecomposition) -> Phono
     from phonopy.harmonic.dynmat_to_fc import DynmatToForceConstants
 
     renormalised = Phonopy(
-        phonon.unitcell, supercell_matrix=nmd.mapping.supercell_matrix, primitive_matrix=None
+        phonon.unitcell, supercell_matrix=nmd.mapping.supercell_matrix, primitive_matrix="P"
     )
     renormalised.masses = np.asarray(phonon.primitive.masses)
     d2f = DynmatToForceConstants(renormalised.primitive, renormalised.supercell)

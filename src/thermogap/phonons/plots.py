@@ -78,7 +78,7 @@ def dispersion_png(
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.subplots()
     x = np.asarray(harmonic.distances, dtype=float)
-    styles = (
+    styles: tuple[tuple[_BandPath, str, dict[str, Any]], ...] = (
         (harmonic, "0 K (harmonic)", {"color": "0.45", "ls": "--", "lw": 1.0}),
         (renormalised, f"{temperature_k:g} K (NMD)", {"color": "tab:red", "lw": 1.3}),
     )

@@ -1,0 +1,198 @@
+"""The finite-temperature band-gap flow end to end on tiny settings, and its input checks."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+from pymatgen.core import Structure
+
+from thermogap.errors import InputError
+from thermogap.execution import run_flow
+from thermogap.flows.temperature import temperature_flow
+from thermogap.gnn.bundle import load_gnn
+from thermogap.gnn.inference import predict
+from thermogap.md.langevin import load_trajectory
+
+TINY = {
+    "compositions": [0.0, 0.5],
+    "temperatures_k": [0, 300],
+    "level_a": "chgnet-gfn1-xtb",
+    "level_b": "chgnet-ipea1-xtb",
+    "dataset": {
+        "temperatures_k": [300],
+        "schemes": ["phonon"],
+        "n_per_batch": 3,
+        "mesh": [4, 4, 4],
+    },
+    "mace": {
+        "num_channels": 8,
+        "max_l": 0,
+        "max_ell": 1,
+        "correlation": 1,
+        "r_max_ang": 4.0,
+        "num_interactions": 1,
+        "max_num_epochs": 2,
+        "batch_size": 2,
+        "valid_batch_size": 2,
+        "default_dtype": "float32",
+        "radial_mlp": [8],
+    },
+    "gnn_stage_a": {"hidden_channels": 8, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01},
+    "gnn_stage_b": {"hidden_channels": 8, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01},
+    "relax_max_steps": 10,
+    "md": {"total_time_ps": 0.1, "save_interval_steps": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    from thermogap.store import ResultsDB
+
+    db = ResultsDB.from_spec(tmp_path_factory.mktemp("study") / "store")
+    first = run_flow(temperature_flow(**TINY), db)
+    second = run_flow(temperature_flow(**TINY), db)
+    yield db, first, second
+    db.close()
+
+
+def test_flow_completes_and_stores_one_result_per_x_and_t(study):
+    db, first, _ = study
+    assert first.n_failed == 0, first.errors
+    docs = db.query("band_gaps")
+    assert sorted((d["x"], d["temperature_k"]) for d in docs) == [
+        (0.0, 0.0),
+        (0.0, 300.0),
+        (0.5, 0.0),
+        (0.5, 300.0),
+    ]
+    for d in docs:
+        assert d["levels_of_theory"] == ["chgnet-gfn1-xtb", "chgnet-ipea1-xtb"]
+        assert d["level"] == "chgnet-ipea1-xtb"
+        assert d["delta_gap_ev"] == pytest.approx(d["band_gap_ev"] - d["band_gap_0k_ev"])
+
+
+def test_zero_kelvin_gap_is_the_gnn_gap_of_the_lowest_relaxed_configuration(study):
+    db, _, _ = study
+    for x in (0.0, 0.5):
+        ranking = db.query_one("disorder", {"x": x})
+        lowest = min(ranking["configurations"], key=lambda c: c["energy_per_atom_ev"])
+        result = db.query_one("band_gaps", {"x": x, "temperature_k": 0.0})
+        bundle = load_gnn(db, result["gnn_model_id"])
+        expected = predict(bundle, [Structure.from_dict(lowest["structure"])])[0]
+        assert result["band_gap_ev"] == pytest.approx(expected, abs=1e-6)
+        assert result["stderr_ev"] == 0.0 and result["delta_gap_ev"] == pytest.approx(0.0)
+
+
+def test_disorder_ranking_covers_every_inequivalent_configuration(study):
+    db, _, _ = study
+    ranking = db.query_one("disorder", {"x": 0.5})
+    # 2x2x2 cube corners, 4 of 8 substituted: 6 classes, multiplicities summing to C(8,4)
+    assert ranking["n_inequivalent"] == 6 and len(ranking["configurations"]) == 6
+    assert sum(c["multiplicity"] for c in ranking["configurations"]) == 70
+    energies = [c["energy_per_atom_ev"] for c in ranking["configurations"]]
+    assert energies == sorted(energies)
+
+
+def test_finite_temperature_gap_is_a_snapshot_average_of_its_trajectory(study):
+    db, _, _ = study
+    result = db.query_one("band_gaps", {"x": 0.5, "temperature_k": 300.0})
+    loaded = load_trajectory(db, result["trajectory_ids"][0])
+    start = Structure.from_dict(loaded.doc.structure)
+    frames = [
+        Structure(start.lattice, start.species, positions, coords_are_cartesian=True)
+        for positions in loaded.arrays["positions_ang"]
+    ]
+    gaps = predict(load_gnn(db, result["gnn_model_id"]), frames)
+    assert gaps.min() <= result["band_gap_ev"] <= gaps.max()
+    assert 2 <= result["n_snapshots"] < len(frames)
+    assert result["stderr_ev"] > 0 and result["correlation_time_fs"] > 0
+    assert result["snapshot_spacing_fs"] >= 2.0  # at least one saved frame (2 steps of 1 fs)
+
+
+def test_rerun_reuses_the_expensive_jobs(study):
+    db, first, second = study
+    assert second.n_failed == 0, second.errors
+    # only jobs that read the database (selections) or add jobs at run time run again
+    assert second.n_reused >= first.n_jobs - 12
+    assert db.count("band_gaps") == 4 and db.count("models", {"kind": "mace"}) == 1
+
+
+def test_study_summary_has_a_table_and_figures(study):
+    import matplotlib.image as mpimg
+
+    db, first, _ = study
+    summary = first.outputs["flow"]
+    assert len(summary["table"]) == 4
+    for ref in summary["plots"].values():
+        image = mpimg.imread(io.BytesIO(db.blobs.get_bytes(ref)), format="png")
+        assert image.ndim == 3 and image.shape[0] > 100
+    assert db.count("electron_phonon") == 2
+
+
+def test_query_filters_the_stored_results(study):
+    db, _, _ = study
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "thermogap.cli.main",
+            "query",
+            "band-gaps",
+            "--store",
+            str(db.config.path),
+            "--x",
+            "0.5",
+            "--temperature",
+            "300",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    docs = json.loads(out.stdout)
+    assert [(d["x"], d["temperature_k"]) for d in docs] == [(0.5, 300.0)]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"compositions": [0.3]}, "1/8"),
+        ({"temperatures_k": [0, -50]}, "-50"),
+        ({"species": ["Br", "Xx"]}, "Xx"),
+        ({"compositions": []}, "compositions"),
+    ],
+)
+def test_bad_input_fails_before_any_job(override, message):
+    with pytest.raises(InputError, match=message):
+        temperature_flow(**(TINY | override))
+
+
+def test_missing_model_id_is_named(db):
+    with pytest.raises(InputError, match="mace-doesnotexist"):
+        temperature_flow(db=db, **(TINY | {"mlip_model_id": "mace-doesnotexist"}))
+
+
+def test_cli_bad_x_is_one_line_and_writes_nothing(tmp_path):
+    store = tmp_path / "store"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "thermogap.cli.main",
+            "run",
+            "quick",
+            "--store",
+            str(store),
+            "--set",
+            "compositions=[0.3]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "0.3" in out.stderr and "1/8" in out.stderr
+    assert not (store / "db").exists() or not any((store / "db").iterdir())
