@@ -18,13 +18,13 @@ def thermogap(*args):
 
 def test_demo_runs_then_reuses_and_results_are_queryable(tmp_path):
     store = str(tmp_path / "store")
-    first = json.loads(thermogap("demo", "--store", store, "--json"))
+    first = json.loads(thermogap("demo", "--preset", "parent-phonons", "--store", store, "--json"))
     assert first["n_failed"] == 0 and first["n_ran"] == first["n_jobs"] >= 3
     assert first["levels_of_theory"]
     summary = first["outputs"]["flow"]
     assert {s["formula"] for s in summary} == {"Ag3SBr", "Ag3SI"}
 
-    again = json.loads(thermogap("demo", "--store", store, "--json"))
+    again = json.loads(thermogap("demo", "--preset", "parent-phonons", "--store", store, "--json"))
     assert again["n_ran"] == 0 and again["n_reused"] == first["n_jobs"]
 
     phonons = json.loads(thermogap("query", "collection", "phonons", "--store", store))

@@ -19,7 +19,7 @@ def test_boltzmann_weights_by_hand():
     raw = [m * math.exp(-e / (8.617333262e-5 * t)) for e, m in zip(energies, mult, strict=True)]
     expected = np.array(raw) / sum(raw)
     np.testing.assert_allclose(boltzmann_weights(energies, mult, t), expected, rtol=1e-6)
-    assert BOLTZMANN_EV_PER_K == pytest.approx(8.617333262e-5)
+    assert pytest.approx(8.617333262e-5) == BOLTZMANN_EV_PER_K
 
 
 def test_boltzmann_limits():

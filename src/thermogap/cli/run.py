@@ -15,6 +15,15 @@ from thermogap.errors import ConfigError, InputError
 from thermogap.execution import RunSummary, run_flow
 from thermogap.flows.presets import build_preset_flow, is_workflow_file, load_preset
 
+plots_option = click.option(
+    "--plots",
+    "plots_dir",
+    default="thermogap-plots",
+    show_default=True,
+    metavar="DIR",
+    help="Where to write the PNG figures of the run.",
+)
+
 
 def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
     overrides = {}
@@ -39,6 +48,16 @@ def _flow_from_script(path: Path, overrides: dict[str, Any]) -> tuple[Flow, list
     return make_flow(**overrides), list(namespace.get("LEVELS", []))
 
 
+def _save_plots(summary: RunSummary, db: Any, plots_dir: Path) -> list[str]:
+    """Write the PNG figures a flow's output refers to into ``plots_dir``."""
+    output = summary.outputs.get("flow")
+    plots = output.get("plots") if isinstance(output, dict) else None
+    if not plots:
+        return []
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    return [str(db.blobs.get_file(ref, plots_dir / f"{name}.png")) for name, ref in plots.items()]
+
+
 def _report(summary: RunSummary, levels: list[str], as_json: bool, label: str) -> None:
     for error in summary.errors:
         click.echo(f"thermogap: job failed: {error}", err=True)
@@ -52,9 +71,22 @@ def _report(summary: RunSummary, levels: list[str], as_json: bool, label: str) -
     )
     if levels:
         click.echo(f"levels of theory: {', '.join(levels)}")
+    output = summary.outputs.get("flow")
+    for row in output.get("table", []) if isinstance(output, dict) else []:
+        click.echo(
+            f"  x={row['x']:.3f}  T={row['temperature_k']:6.1f} K  "
+            f"Eg={row['band_gap_ev']:.3f} ± {row['stderr_ev']:.3f} eV  "
+            f"ΔEg={row['delta_gap_ev']:+.3f} eV"
+        )
 
 
-def execute(target: str, store: str | None, overrides: dict[str, Any], as_json: bool) -> int:
+def execute(
+    target: str,
+    store: str | None,
+    overrides: dict[str, Any],
+    as_json: bool,
+    plots_dir: str = "thermogap-plots",
+) -> int:
     """Build the flow named by ``target`` (preset or script), run it, report; return exit code."""
     preset = None if is_workflow_file(target) else load_preset(target)
     db = open_db(store)  # opening writes nothing; the flow is validated before anything runs
@@ -63,8 +95,11 @@ def execute(target: str, store: str | None, overrides: dict[str, Any], as_json: 
     else:
         flow, levels = build_preset_flow(preset, overrides, db), preset.levels
     summary = run_flow(flow, db)
+    saved = _save_plots(summary, db, Path(plots_dir))
     db.close()
     _report(summary, levels, as_json, target)
+    if saved and not as_json:
+        click.echo(f"figures: {', '.join(saved)}")
     return 1 if summary.n_failed else 0
 
 
@@ -72,10 +107,13 @@ def execute(target: str, store: str | None, overrides: dict[str, Any], as_json: 
 @click.argument("target", metavar="WORKFLOW_OR_PRESET")
 @store_option
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a setting.")
+@plots_option
 @json_option
-def run_command(target: str, store: str | None, pairs: tuple[str, ...], as_json: bool) -> None:
+def run_command(
+    target: str, store: str | None, pairs: tuple[str, ...], plots_dir: str, as_json: bool
+) -> None:
     """Run a preset (configs/presets/NAME.yaml) or a workflow script (workflows/*.py)."""
-    code = execute(target, store, _parse_overrides(pairs), as_json)
+    code = execute(target, store, _parse_overrides(pairs), as_json, plots_dir)
     if code:
         raise click.exceptions.Exit(code)
 
@@ -83,9 +121,10 @@ def run_command(target: str, store: str | None, pairs: tuple[str, ...], as_json:
 @click.command("demo")
 @store_option
 @click.option("--preset", default="quick", show_default=True, help="Preset to run.")
+@plots_option
 @json_option
-def demo_command(store: str | None, preset: str, as_json: bool) -> None:
+def demo_command(store: str | None, preset: str, plots_dir: str, as_json: bool) -> None:
     """Run the main job end to end on the embedded engine (the quick preset)."""
-    code = execute(preset, store, {}, as_json)
+    code = execute(preset, store, {}, as_json, plots_dir)
     if code:
         raise click.exceptions.Exit(code)

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
@@ -85,7 +86,9 @@ def _resumable(function: F, reuse: bool = True) -> F:
             current.metadata[METADATA_KEY] = info
             logger.info("reusing output of %s from job %s", current.name, previous["uuid"])
             return MontyDecoder().process_decoded(previous["output"])
+        start = time.perf_counter()
         result = function(*args, **kwargs)
+        info["wall_time_s"] = round(time.perf_counter() - start, 4)
         if isinstance(result, Response) and (result.replace or result.addition or result.detour):
             info["dynamic"] = True  # outputs that add jobs are not reused: their children are
             info.pop("cache_key")
