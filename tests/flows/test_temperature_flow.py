@@ -124,8 +124,9 @@ def test_study_summary_has_a_table_and_figures(study):
 
     db, first, _ = study
     summary = first.outputs["flow"]
-    assert len(summary["table"]) == 4
-    for ref in summary["plots"].values():
+    assert len(summary.table) == 4
+    assert summary.levels_of_theory == ["chgnet-gfn1-xtb", "chgnet-ipea1-xtb"]
+    for ref in summary.plots.values():
         image = mpimg.imread(io.BytesIO(db.blobs.get_bytes(ref)), format="png")
         assert image.ndim == 3 and image.shape[0] > 100
     assert db.count("electron_phonon") == 2

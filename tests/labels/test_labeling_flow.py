@@ -98,6 +98,9 @@ def test_flow_labels_each_configuration_once(db, chgnet):
     run_flow(LabelingFlowMaker(batch_size=8).make("chgnet-ipea1-xtb", limit=2), db)
     assert db.count("labels", {"level": "chgnet-ipea1-xtb", "status": "ok"}) == 2
     assert db.count("labels") == 5
+    # the limit caps the selection, not each run: the same limit again labels nothing new
+    run_flow(LabelingFlowMaker(batch_size=8).make("chgnet-ipea1-xtb", limit=2), db)
+    assert db.count("labels", {"level": "chgnet-ipea1-xtb", "status": "ok"}) == 2
 
 
 def test_scf_failure_is_recorded_and_the_batch_goes_on(any_db):

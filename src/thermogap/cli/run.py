@@ -9,6 +9,7 @@ from typing import Any
 import click
 import yaml
 from jobflow import Flow
+from pydantic import BaseModel
 
 from thermogap.cli.common import echo_json, json_option, open_db, store_option
 from thermogap.errors import ConfigError, InputError
@@ -48,9 +49,14 @@ def _flow_from_script(path: Path, overrides: dict[str, Any]) -> tuple[Flow, list
     return make_flow(**overrides), list(namespace.get("LEVELS", []))
 
 
+def _flow_output(summary: RunSummary) -> Any:
+    output = summary.outputs.get("flow")
+    return output.model_dump() if isinstance(output, BaseModel) else output
+
+
 def _save_plots(summary: RunSummary, db: Any, plots_dir: Path) -> list[str]:
     """Write the PNG figures a flow's output refers to into ``plots_dir``."""
-    output = summary.outputs.get("flow")
+    output = _flow_output(summary)
     plots = output.get("plots") if isinstance(output, dict) else None
     if not plots:
         return []
@@ -71,7 +77,7 @@ def _report(summary: RunSummary, levels: list[str], as_json: bool, label: str) -
     )
     if levels:
         click.echo(f"levels of theory: {', '.join(levels)}")
-    output = summary.outputs.get("flow")
+    output = _flow_output(summary)
     for row in output.get("table", []) if isinstance(output, dict) else []:
         click.echo(
             f"  x={row['x']:.3f}  T={row['temperature_k']:6.1f} K  "

@@ -8,7 +8,6 @@ from typing import Any
 
 from jobflow import Flow, Job, run_locally
 from jobflow.core.reference import find_and_resolve_references
-from monty.json import jsanitize
 from pydantic import BaseModel, Field
 
 from thermogap.execution.cache import METADATA_KEY
@@ -120,7 +119,7 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
     if responses is not None and flow.output is not None:
         try:  # the output may be a reference or a container of references
             resolved = find_and_resolve_references(flow.output, jobstore)
-            summary.outputs = {"flow": jsanitize(resolved, strict=True, enum_values=True)}
+            summary.outputs = {"flow": resolved}
         except Exception:  # a failed flow has no output to resolve; the counts say why
             summary.outputs = {}
     record = summary.model_dump(exclude={"outputs"}) | {"finished_at": time.time()}

@@ -148,15 +148,18 @@ def select_unlabelled(
 ) -> tuple[list[str], int]:
     """Find configurations matching ``criteria`` without an ``ok`` label at ``level``.
 
-    Failed labels are retried. Returns ``(config_ids, n_already_labelled)``; ids are sorted
-    so the batches of a re-run are the same.
+    With ``limit``, only the first ``limit`` matching configurations (sorted by id) are
+    considered, so a re-run with the same limit labels nothing new. Failed labels are
+    retried. Returns ``(config_ids, n_already_labelled)``; ids are sorted so the batches of a
+    re-run are the same.
     """
     selected = sorted(
         d["config_id"] for d in db.query(CONFIGURATIONS, criteria or {}, properties=["config_id"])
     )
+    if limit:
+        selected = selected[:limit]
     done = labelled_config_ids(db, level, selected)
-    todo = [c for c in selected if c not in done]
-    return (todo[:limit] if limit else todo), len(done)
+    return [c for c in selected if c not in done], len(done)
 
 
 def label_batch(
