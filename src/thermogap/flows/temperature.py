@@ -250,7 +250,7 @@ def _composition(
         structure = select.output["structures"][i]
         sid = select.output["structure_ids"][i]
         gap0 = static_band_gap(structure, gnn_id)
-        phonons = PhononMaker(model_id=mlip_id, supercell_matrix=list(settings.phonon_supercell))
+        phonons = PhononMaker(supercell_matrix=list(settings.phonon_supercell))
         phonon = phonons.make(structure, mlip_id)
         gap0.name, phonon.name = f"0 K gap {tag} #{i}", f"0 K phonons {tag} #{i}"
         jobs += [gap0, phonon]
@@ -273,7 +273,6 @@ def _composition(
             level=levels[-1],
             levels_of_theory=levels,
             selection=settings.selection,
-            upstream={"enumerate": enum.uuid, "relax_and_rank": rank.uuid},
         ).make(
             x,
             t,
@@ -287,6 +286,8 @@ def _composition(
             rank.output.formula,
         )
         result.name = f"band gap {tag} {t:g} K"
+        # provenance goes in metadata, not in the inputs: uuids differ on every submission
+        result.metadata["upstream"] = {"enumerate": enum.uuid, "relax_and_rank": rank.uuid}
         results.append(result)
     return jobs + results, results
 

@@ -91,8 +91,9 @@ class BandGapResultMaker(Maker):
         Every level the result depends on.
     selection
         ``"lowest"`` or ``"boltzmann"``.
-    upstream
-        uuids of upstream jobs by stage, recorded as provenance.
+
+    The job's ``metadata["upstream"]`` (uuids of upstream jobs by stage) is recorded in the
+    document; it is metadata so that it does not change the job's cache key.
 
     Examples
     --------
@@ -105,7 +106,6 @@ class BandGapResultMaker(Maker):
     level: str = "hsesol"
     levels_of_theory: list[str] = field(default_factory=list)
     selection: str = "lowest"
-    upstream: dict[str, Any] = field(default_factory=dict)
 
     @tg_job
     def make(
@@ -122,8 +122,11 @@ class BandGapResultMaker(Maker):
         formula: str = "",
     ) -> BandGapDoc:
         """Build, store and return the result of (x, T); ``snapshots`` is None at 0 K."""
+        from jobflow import CURRENT_JOB
+
         from thermogap.store import current_db
 
+        upstream = dict(CURRENT_JOB.job.metadata.get("upstream", {})) if CURRENT_JOB.job else {}
         w0 = boltzmann_weights(energies_ev, multiplicities, 0.0)
         gap_0k = float(w0 @ np.asarray(static_gaps_ev, dtype=float))
         weights = boltzmann_weights(energies_ev, multiplicities, temperature_k)
@@ -163,7 +166,7 @@ class BandGapResultMaker(Maker):
             trajectory_ids=trajectory_ids,
             structure_ids=list(structure_ids or []),
             weights=weights.tolist() if len(weights) > 1 else [],
-            upstream=dict(self.upstream),
+            upstream=upstream,
             provenance=make_provenance(level=self.level, model_id=gnn_model_id),
             **timing,
         )
