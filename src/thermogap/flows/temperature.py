@@ -151,7 +151,7 @@ def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any
     gnn_id: Any = settings.gnn_model_id
     if mlip_id is not None and gnn_id is not None:
         return jobs, mlip_id, gnn_id, [settings.level_a, settings.level_b]
-    data_settings = {"compositions": settings.compositions, "seed": settings.seed}
+    data_settings: dict[str, Any] = {"compositions": settings.compositions, "seed": settings.seed}
     data = dataset_flow(
         settings.parents,
         site=settings.site,
@@ -168,9 +168,9 @@ def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any
     ids_b = labelled_config_ids(settings.level_b, criteria, labels_b.output)
     jobs += [data, labels_a, labels_b, ids_a, ids_b]
     if mlip_id is None:
-        mace = MaceTrainingMaker(
-            settings=settings.mace, foundation=settings.foundation_model
-        ).make([settings.level_a], ids_a.output)
+        mace = MaceTrainingMaker(settings=settings.mace, foundation=settings.foundation_model).make(
+            [settings.level_a], ids_a.output
+        )
         jobs.append(mace)
         mlip_id = mace.output.model_id
     if gnn_id is None:
@@ -244,8 +244,10 @@ def _composition(
     jobs: list[Flow | Job] = [enum, rank, select]
     for job, stage in ((enum, "enumerate"), (rank, "relax and rank"), (select, "select")):
         job.name = f"{stage} {tag}"
-    static, snapshots = [], {t: [] for t in settings.temperatures_k if t > 0}
-    phonon_ids, trajectories = [], {}
+    static: list[Any] = []
+    snapshots: dict[float, list[Any]] = {t: [] for t in settings.temperatures_k if t > 0}
+    phonon_ids: list[Any] = []
+    trajectories: dict[float, Any] = {}
     for i in range(_n_branches(settings, parent, x)):
         structure = select.output["structures"][i]
         sid = select.output["structure_ids"][i]
@@ -408,8 +410,6 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
         )
         jobs += composition_jobs
         results += composition_results
-    summary = summarize_study(
-        [r.output for r in results], settings.family, levels, mlip_id, gnn_id
-    )
+    summary = summarize_study([r.output for r in results], settings.family, levels, mlip_id, gnn_id)
     summary.name = "study summary"
     return Flow([*jobs, summary], output=summary.output, name=f"Eg(T) {settings.family}")

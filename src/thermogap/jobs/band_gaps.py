@@ -144,8 +144,11 @@ class BandGapResultMaker(Maker):
             mean, stderr, std, n, timing, trajectory_ids = gap_0k, 0.0, 0.0, 1, {}, []
         doc = BandGapDoc(
             result_id=content_id(
-                family=self.family, x=round(x, 9), temperature_k=round(temperature_k, 6),
-                level=self.level, selection=self.selection,
+                family=self.family,
+                x=round(x, 9),
+                temperature_k=round(temperature_k, 6),
+                level=self.level,
+                selection=self.selection,
             ),
             family=self.family,
             formula=formula,
@@ -153,7 +156,7 @@ class BandGapResultMaker(Maker):
             temperature_k=temperature_k,
             level=self.level,
             levels_of_theory=list(self.levels_of_theory),
-            selection=self.selection,  # type: ignore[arg-type]
+            selection=self.selection,
             band_gap_ev=mean,
             stderr_ev=stderr,
             std_ev=std,

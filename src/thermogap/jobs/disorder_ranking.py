@@ -123,7 +123,9 @@ class RelaxAndRankMaker(Maker):
         ranked = rank_configurations(ranked)
         doc = DisorderRankingDoc(
             ranking_id=content_id(
-                family=self.family, x=round(x, 9), model=mlip_model_id,
+                family=self.family,
+                x=round(x, 9),
+                model=mlip_model_id,
                 configs=[c.structure_id for c in ranked],
             ),
             family=self.family,
