@@ -210,3 +210,15 @@ def test_cli_bad_x_is_one_line_and_writes_nothing(tmp_path):
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "0.3" in out.stderr and "1/8" in out.stderr
     assert not (store / "db").exists() or not any((store / "db").iterdir())
+
+
+def test_boltzmann_selection_simulates_the_lowest_few_configurations():
+    flow = temperature_flow(**(TINY | {"selection": "boltzmann", "max_configurations": 3}))
+    names = [job.name for job, _ in flow.iterflow()]
+    # x = 0 has one configuration; x = 1/2 has 6 classes, of which the 3 lowest are simulated
+    assert sum(name.startswith("md x=0 ") for name in names) == 1
+    assert sorted(n for n in names if n.startswith("md x=0.5 ")) == [
+        "md x=0.5 300 K #0",
+        "md x=0.5 300 K #1",
+        "md x=0.5 300 K #2",
+    ]
