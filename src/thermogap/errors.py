@@ -45,3 +45,15 @@ class MissingModelError(ThermogapError, FileNotFoundError):
 
 class CalculationError(ThermogapError):
     """A calculation failed (unconverged SCF, NaN forces, custodian gave up, ...)."""
+
+
+def first_validation_problem(exc: Exception) -> str:
+    """Return ``"field.path: message"`` of the first error of a pydantic ``ValidationError``.
+
+    Used to turn a validation failure of a settings model into one line of a domain error.
+    """
+    errors = exc.errors() if hasattr(exc, "errors") else []
+    if not errors:
+        return str(exc)
+    first = errors[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"

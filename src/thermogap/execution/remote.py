@@ -56,7 +56,12 @@ import numpy as np
 import yaml
 from jobflow import Flow, Job
 
-from thermogap.errors import CalculationError, ConfigError, InputError
+from thermogap.errors import (
+    CalculationError,
+    ConfigError,
+    InputError,
+    first_validation_problem,
+)
 from thermogap.execution.cache import tg_job
 from thermogap.store.config import STORE_ENV_VAR, StoreConfig, resolve_store_config
 from thermogap.store.context import current_db
@@ -310,9 +315,8 @@ def _validate_project(project: Mapping[str, Any]) -> None:
         try:
             Project.model_validate(dict(project))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"invalid jobflow-remote project: {where}: {first['msg']}") from None
+            problem = first_validation_problem(exc)
+            raise ConfigError(f"invalid jobflow-remote project: {problem}") from None
 
 
 def write_project_config(

@@ -10,7 +10,7 @@ from jobflow import Flow
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from thermogap.configs import named_config
-from thermogap.errors import ConfigError
+from thermogap.errors import ConfigError, first_validation_problem
 from thermogap.flows.registry import FLOW_BUILDERS
 
 
@@ -34,9 +34,8 @@ def load_preset(name_or_path: str) -> Preset:
     try:
         return Preset(**raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid preset {name_or_path!r}: {field}: {first['msg']}") from None
+        problem = first_validation_problem(exc)
+        raise ConfigError(f"invalid preset {name_or_path!r}: {problem}") from None
 
 
 def build_preset_flow(

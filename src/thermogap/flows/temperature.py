@@ -15,7 +15,7 @@ from typing import Any, Literal
 from jobflow import Flow, Job
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from thermogap.errors import InputError
+from thermogap.errors import InputError, first_validation_problem
 from thermogap.execution import tg_job
 from thermogap.schemas.gnn import GNNTrainingSettings
 from thermogap.schemas.md import LangevinSettings
@@ -84,9 +84,8 @@ def _settings(raw: dict[str, Any]) -> TemperatureStudySettings:
     try:
         return TemperatureStudySettings(**raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"invalid temperature-flow setting {where}: {first['msg']}") from None
+        problem = first_validation_problem(exc)
+        raise InputError(f"invalid temperature-flow setting {problem}") from None
 
 
 def _validate(

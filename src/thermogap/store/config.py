@@ -22,7 +22,7 @@ from urllib.parse import quote_plus, urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from thermogap.errors import ConfigError
+from thermogap.errors import ConfigError, first_validation_problem
 
 STORE_ENV_VAR = "THERMOGAP_STORE"
 DEFAULT_STORE_PATH = "thermogap-data"
@@ -117,9 +117,8 @@ def _from_yaml(path: Path) -> StoreConfig:
     try:
         config = StoreConfig(**raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid store config {str(path)!r}: {field}: {first['msg']}") from None
+        problem = first_validation_problem(exc)
+        raise ConfigError(f"invalid store config {str(path)!r}: {problem}") from None
     if config.backend == "monty":
         base = config.path or Path(DEFAULT_STORE_PATH)
         config.path = base if base.is_absolute() else (path.parent / base).resolve()
