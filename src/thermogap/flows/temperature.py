@@ -287,8 +287,6 @@ def _composition(
             rank.output.formula,
         )
         result.name = f"band gap {tag} {t:g} K"
-        # provenance goes in metadata, not in the inputs: uuids differ on every submission
-        result.metadata["upstream"] = {"enumerate": enum.uuid, "relax_and_rank": rank.uuid}
         results.append(result)
     return jobs + results, results
 
@@ -411,4 +409,21 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
         results += composition_results
     summary = summarize_study([r.output for r in results], settings.family, levels, mlip_id, gnn_id)
     summary.name = "study summary"
-    return Flow([*jobs, summary], output=summary.output, name=f"Eg(T) {settings.family}")
+    flow = Flow([*jobs, summary], output=summary.output, name=f"Eg(T) {settings.family}")
+    _record_upstream(flow, results)
+    return flow
+
+
+def _record_upstream(flow: Flow, results: list[Job]) -> None:
+    """Give each result job the uuids (and names) of every job it depends on.
+
+    This is metadata, not an input, so that it does not change the job's cache key (uuids
+    differ on every submission); the result documents copy it as provenance.
+    """
+    import networkx as nx
+
+    graph = flow.graph
+    names = {job.uuid: job.name for job, _ in flow.iterflow()}
+    for result in results:
+        ancestors = nx.ancestors(graph, result.uuid)
+        result.metadata["upstream"] = {u: names[u] for u in sorted(ancestors) if u in names}

@@ -79,7 +79,7 @@ class BandGapDoc(ThermogapDocument):
         default_factory=list, description="Boltzmann weights of the configurations (boltzmann)."
     )
     upstream: dict[str, Any] = Field(
-        default_factory=dict, description="uuids of the upstream jobs, by stage."
+        default_factory=dict, description="Every upstream job of the flow: uuid -> job name."
     )
 
 
