@@ -243,7 +243,7 @@ def run_langevin(
         total=n_steps,
         initial=min(steps_done, n_steps),
         unit="step",
-        disable=not progress,
+        disable=None if progress else True,  # None: no bar when stderr is not a terminal
         desc=f"Langevin {temperature_k:g} K",
     ) as bar:
         for step in range(steps_done + interval, n_steps + 1, interval):
