@@ -1,0 +1,322 @@
+"""jobflow Makers of the temperature-dependent phonon (tdph) flow.
+
+Data path: every job gets its inputs by reference and returns its document; none opens the
+results database. Force constants go to the job store's ``data`` store. A step that fails
+returns a document with ``status="failed"`` and the reason, and downstream steps of the same
+compound pass it on, so one compound never stops the others.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from jobflow import Maker, job
+from jobflow.core.reference import OnMissing
+from pymatgen.core import Structure
+
+from thermogap.schemas.base import make_provenance
+from thermogap.schemas.tdph import (
+    IterationDoc,
+    ModeFrequencyDoc,
+    OnsiteRatioDoc,
+    TdphDoc,
+    TdphHarmonicDoc,
+    TdphSettings,
+    TdphSummaryDoc,
+)
+
+__all__ = [
+    "TdphHarmonicMaker",
+    "TdphRenormaliseMaker",
+    "tdph_summary",
+]
+
+_FC_FIELDS = ["force_constants"]
+
+
+def _reason(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}"[:500]
+
+
+def _spacegroup(structure: Structure) -> tuple[int | None, str | None]:
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        analyzer = SpacegroupAnalyzer(structure, symprec=1e-3)
+        return analyzer.get_space_group_number(), analyzer.get_space_group_symbol()
+    except Exception:  # spglib fails on odd cells; the number is metadata only
+        return None, None
+
+
+def _calculator(name: str, kwargs: dict[str, Any]) -> Any:
+    from thermogap.engines import get_calculator
+
+    return get_calculator(name, **kwargs)
+
+
+@dataclass
+class TdphHarmonicMaker(Maker):
+    """Relax a unit cell and compute its harmonic force constants (or read a phonopy.yaml).
+
+    Parameters
+    ----------
+    name : str
+        Job name.
+    calculator : str
+        Engine name (:func:`thermogap.engines.get_calculator`).
+    calculator_kwargs : dict
+        Engine factory arguments.
+    supercell_matrix : list
+        Three repetitions or a 3x3 matrix (paper: the MDR database's supercells).
+    relax : bool
+        Relax positions (and the cell with ``relax_cell``) before the phonons.
+    relax_cell : bool
+        Relax the lattice too.
+    fmax_ev_per_ang : float
+        Relaxation force threshold, eV/Å.
+    max_relax_steps : int
+        BFGS step limit.
+    displacement_ang : float
+        Finite displacement of the harmonic step, Å.
+
+    Examples
+    --------
+    >>> from thermogap.structures.prototypes import perovskite
+    >>> job = TdphHarmonicMaker(calculator="chgnet").make(
+    ...     perovskite(3.9, a="Sr", b="Ti", x="O"), compound_id="SrTiO3")
+    """
+
+    name: str = "tdph harmonic"
+    calculator: str = "chgnet"
+    calculator_kwargs: dict[str, Any] = field(default_factory=dict)
+    supercell_matrix: list[int] | list[list[int]] = field(default_factory=lambda: [2, 2, 2])
+    relax: bool = True
+    relax_cell: bool = True
+    fmax_ev_per_ang: float = 0.01
+    max_relax_steps: int = 300
+    displacement_ang: float = 0.01
+
+    @job(data=_FC_FIELDS)
+    def make(
+        self,
+        structure: Structure | None = None,
+        compound_id: str = "",
+        phonopy_yaml: str | None = None,
+    ) -> TdphHarmonicDoc:
+        """Harmonic phonons of ``structure`` (or the force constants of ``phonopy_yaml``)."""
+        start = time.perf_counter()
+        formula = structure.composition.reduced_formula if structure is not None else ""
+        try:
+            doc = self._run(structure, compound_id, phonopy_yaml)
+        except Exception as exc:  # any failure of this compound is recorded, not raised
+            return TdphHarmonicDoc(
+                compound_id=compound_id,
+                formula=formula,
+                status="failed",
+                failure_reason=_reason(exc),
+                failed_step=self.name,
+                calculator=self.calculator,
+                provenance=make_provenance(traceback=traceback.format_exc(limit=3)),
+            )
+        doc.wall_time_s = time.perf_counter() - start
+        return doc
+
+    def _run(
+        self, structure: Structure | None, compound_id: str, phonopy_yaml: str | None
+    ) -> TdphHarmonicDoc:
+        from thermogap.errors import InputError
+        from thermogap.structures.identity import structure_id
+        from thermogap.tdph.compound import (
+            harmonic_phonons,
+            load_phonopy_yaml,
+            relax_structure,
+            unit_cell,
+        )
+
+        converged, calls = None, 0
+        if phonopy_yaml is not None:
+            phonon = load_phonopy_yaml(phonopy_yaml)
+            cell = unit_cell(phonon)
+            source = phonopy_yaml
+        elif structure is not None:
+            calc = _calculator(self.calculator, self.calculator_kwargs)
+            cell = structure
+            if self.relax:
+                cell, converged, steps = relax_structure(
+                    structure, calc, self.fmax_ev_per_ang, self.relax_cell, self.max_relax_steps
+                )
+                calls += steps + 1
+            phonon = harmonic_phonons(cell, calc, self.supercell_matrix, self.displacement_ang)
+            calls += len(phonon.supercells_with_displacements or [])
+            source = "computed"
+        else:
+            raise InputError(f"{compound_id!r}: give a structure or a phonopy.yaml")
+        number, symbol = _spacegroup(cell)
+        return TdphHarmonicDoc(
+            compound_id=compound_id,
+            formula=cell.composition.reduced_formula,
+            structure_id=structure_id(cell),
+            spacegroup_number=number,
+            spacegroup_symbol=symbol,
+            structure=cell.as_dict(),
+            supercell_matrix=np.rint(phonon.supercell_matrix).astype(int).tolist(),
+            masses_amu=[float(m) for m in phonon.primitive.masses],
+            force_constants=np.asarray(phonon.force_constants).tolist(),
+            source=source,
+            calculator=self.calculator,
+            relax_converged=converged,
+            n_calculator_calls=calls,
+            provenance=make_provenance(level=self.calculator),
+        )
+
+
+def phonopy_from_harmonic_doc(doc: TdphHarmonicDoc) -> Any:
+    """Rebuild the harmonic phonopy object of a :class:`TdphHarmonicDoc`."""
+    from thermogap.phonons.harmonic import phonopy_from_force_constants
+
+    return phonopy_from_force_constants(
+        Structure.from_dict(doc.structure or {}),
+        doc.supercell_matrix or [1, 1, 1],
+        np.asarray(doc.force_constants, dtype=float),
+        masses=doc.masses_amu,
+    )
+
+
+@dataclass
+class TdphRenormaliseMaker(Maker):
+    """Renormalised phonons at one temperature and the paper's metrics (R_full, R_onsite, shift).
+
+    Parameters
+    ----------
+    name : str
+        Job name.
+    calculator : str
+        Engine name.
+    calculator_kwargs : dict
+        Engine factory arguments.
+    settings : TdphSettings
+        Sampling, estimator, iterations and metric settings.
+
+    Examples
+    --------
+    >>> maker = TdphRenormaliseMaker(settings=TdphSettings(n_samples=8))
+    """
+
+    name: str = "tdph renormalise"
+    calculator: str = "chgnet"
+    calculator_kwargs: dict[str, Any] = field(default_factory=dict)
+    settings: TdphSettings = field(default_factory=TdphSettings)
+
+    @job(data=_FC_FIELDS)
+    def make(self, harmonic: TdphHarmonicDoc, temperature_k: float) -> TdphDoc:
+        """Renormalise the harmonic force constants of ``harmonic`` at ``temperature_k`` (K)."""
+        harmonic = TdphHarmonicDoc.model_validate(harmonic)
+        ids = harmonic.model_dump(
+            include={
+                "compound_id", "formula", "structure_id", "spacegroup_number", "spacegroup_symbol"
+            }
+        )
+        base = {**ids, "temperature_k": float(temperature_k), "calculator": self.calculator,
+                "settings": self.settings}
+        if harmonic.status == "failed":
+            return TdphDoc(
+                **base,
+                status="failed",
+                failure_reason=harmonic.failure_reason,
+                failed_step=harmonic.failed_step,
+            )
+        start = time.perf_counter()
+        try:
+            return self._run(harmonic, float(temperature_k), base, start)
+        except Exception as exc:  # recorded, never raised: the other compounds go on
+            return TdphDoc(
+                **base, status="failed", failure_reason=_reason(exc), failed_step=self.name
+            )
+
+    def _run(
+        self, harmonic: TdphHarmonicDoc, temperature_k: float, base: dict[str, Any], start: float
+    ) -> TdphDoc:
+        from thermogap.tdph.compound import measure_renormalisation
+
+        phonon = phonopy_from_harmonic_doc(harmonic)
+        calc = _calculator(self.calculator, self.calculator_kwargs)
+        m = measure_renormalisation(phonon, calc, temperature_k, self.settings)
+        result = m.result
+        return TdphDoc(
+            **base,
+            r_full=m.r_full,
+            r_onsite=[OnsiteRatioDoc(**vars(r)) for r in m.r_onsite],
+            r_onsite_max=max(r.r_onsite for r in m.r_onsite),
+            frequency_shift_norm=m.frequency_shift_norm,
+            stable_harmonic=not result.imaginary_before,
+            stable_renormalised=result.stable,
+            imaginary_before=[ModeFrequencyDoc(**_mode(x)) for x in result.imaginary_before],
+            imaginary_after=[ModeFrequencyDoc(**_mode(x)) for x in result.imaginary_after],
+            min_frequency_harmonic_thz=m.min_frequency_harmonic_thz,
+            min_frequency_renormalised_thz=result.iterations[-1].min_frequency_thz,
+            iterations=[IterationDoc(**vars(r)) for r in result.iterations],
+            n_calculator_calls=result.n_calculator_calls,
+            band_labels=m.bands_harmonic.labels,
+            band_distances=m.bands_harmonic.distances.tolist(),
+            band_segment_ends=[list(e) for e in m.bands_harmonic.segment_ends],
+            bands_harmonic_thz=m.bands_harmonic.frequencies_thz.tolist(),
+            bands_renormalised_thz=m.bands_renormalised.frequencies_thz.tolist(),
+            force_constants=np.asarray(result.phonon.force_constants).tolist(),
+            wall_time_s=time.perf_counter() - start,
+            provenance=make_provenance(level=self.calculator),
+        )
+
+
+def _mode(mode: Any) -> dict[str, Any]:
+    return {
+        "qpoint": list(mode.qpoint),
+        "band_index": mode.band_index,
+        "frequency_thz": mode.frequency_thz,
+    }
+
+
+@job(on_missing_references=OnMissing.NONE)
+def tdph_summary(docs: list[Any], compound_ids: list[str]) -> TdphSummaryDoc:
+    """Collect every (compound, T) document; a job that crashed outright counts as failed.
+
+    ``docs`` holds one entry per (compound, T) in the order of ``compound_ids`` (repeated per
+    temperature); entries whose job did not finish arrive as ``None``.
+    """
+    failed: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    temperatures: set[float] = set()
+    for cid, raw in zip(compound_ids, docs, strict=True):
+        if raw is None:
+            failed.setdefault(cid, "job did not finish (see the job store for its error)")
+            continue
+        doc = TdphDoc.model_validate(raw)
+        temperatures.add(doc.temperature_k)
+        if doc.status == "failed":
+            failed.setdefault(cid, f"{doc.failed_step}: {doc.failure_reason}")
+            continue
+        rows.append(
+            {
+                "compound_id": cid,
+                "formula": doc.formula,
+                "spacegroup_number": doc.spacegroup_number,
+                "temperature_k": doc.temperature_k,
+                "r_full": doc.r_full,
+                "r_onsite_max": doc.r_onsite_max,
+                "frequency_shift_norm": doc.frequency_shift_norm,
+                "stable_harmonic": doc.stable_harmonic,
+                "stable_renormalised": doc.stable_renormalised,
+            }
+        )
+    unique = list(dict.fromkeys(compound_ids))
+    return TdphSummaryDoc(
+        n_compounds=len(unique),
+        n_ok=sum(1 for c in unique if c not in failed),
+        failed=failed,
+        temperatures_k=sorted(temperatures),
+        rows=rows,
+    )

@@ -1,0 +1,108 @@
+"""The tdph flow under jobflow.run_locally with a MemoryStore and a "data" additional store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
+from pymatgen.core import Lattice, Structure
+
+from thermogap.engines import CALCULATORS
+from thermogap.errors import InputError
+from thermogap.flows.registry import FLOW_BUILDERS
+from thermogap.flows.tdph import TDPH_EXAMPLES, TdphFlowMaker, example_structures, tdph_flow
+from thermogap.jobs.tdph import TdphHarmonicMaker, TdphRenormaliseMaker
+from thermogap.schemas.tdph import TdphDoc, TdphSettings, TdphSummaryDoc
+from thermogap.tdph.compound import collect_inputs
+
+ENGINE = "tdph-test-emt"  # ASE's EMT: Cu, Al, Ni, Ag, Au, Pd, Pt only; milliseconds per call
+if ENGINE not in CALCULATORS:
+    CALCULATORS.register(ENGINE, "ase.calculators.emt:EMT")
+
+
+def _store() -> JobStore:
+    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+
+
+def _cu() -> Structure:
+    return Structure(Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0, .5, .5], [.5, 0, .5],
+                                                      [.5, .5, 0]]).get_primitive_structure()
+
+
+def _maker(temperatures: list[float]) -> TdphFlowMaker:
+    return TdphFlowMaker(
+        temperatures_k=temperatures,
+        harmonic_maker=TdphHarmonicMaker(calculator=ENGINE, supercell_matrix=[2, 2, 2]),
+        renormalise_maker=TdphRenormaliseMaker(
+            calculator=ENGINE, settings=TdphSettings(n_samples=4, shift_mesh=[4, 4, 4],
+                                                     band_npoints=5)
+        ),
+    )
+
+
+def test_flow_runs_records_failure_and_keeps_going(tmp_path: Path) -> None:
+    cu = _cu()
+    bad = Structure(Lattice.cubic(5.43), ["Si", "Si"], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    cu_file = tmp_path / "Cu.cif"
+    cu.to(filename=str(cu_file))
+    flow = _maker([100.0, 800.0]).make([bad, str(cu_file)])
+    store = _store()
+    run_locally(flow, store=store, log=False, root_dir=tmp_path)
+    summary = TdphSummaryDoc.model_validate(store.query_one({"name": "tdph summary"})["output"])
+    assert summary.n_compounds == 2 and summary.n_ok == 1
+    assert "Si" in summary.failed and "NotImplementedError" in summary.failed["Si"]
+    assert {r["compound_id"] for r in summary.rows} == {"Cu"}
+    docs = [
+        TdphDoc.model_validate(d["output"])
+        for d in store.query({"output.compound_id": "Cu", "output.temperature_k": {"$gt": 0}},
+                             load=True)
+    ]
+    by_t = {d.temperature_k: d for d in sorted(docs, key=lambda d: d.temperature_k)}
+    assert set(by_t) == {100.0, 800.0}
+    # EMT copper is anharmonic: hotter means a larger renormalisation (monotonic in T)
+    assert 0 < by_t[100.0].r_full < by_t[800.0].r_full
+    assert by_t[100.0].r_onsite_max < by_t[800.0].r_onsite_max
+    assert by_t[800.0].stable_harmonic and by_t[800.0].spacegroup_number == 225
+    # force constants went to the data store, not into the outputs document
+    raw = store.query_one({"output.compound_id": "Cu", "output.temperature_k": 800.0},
+                          load=False)
+    assert "blob_uuid" in raw["output"]["force_constants"]
+    fc = np.asarray(by_t[800.0].force_constants)
+    assert fc.shape == (8, 8, 3, 3) and abs(fc.sum(axis=1)).max() < 1e-8
+
+
+def test_phonopy_yaml_skips_harmonic(tmp_path: Path) -> None:
+    from ase.calculators.emt import EMT
+
+    from thermogap.phonons.harmonic import compute_force_constants
+
+    phonon = compute_force_constants(_cu(), EMT(), supercell_matrix=(2, 2, 2))
+    path = tmp_path / "Cu_phonopy.yaml"
+    phonon.save(str(path), settings={"force_constants": True})
+    (compound,) = collect_inputs([str(path)])
+    assert compound.phonopy_yaml == str(path) and compound.structure is None
+    flow = _maker([300.0]).make([str(path)])
+    store = _store()
+    run_locally(flow, store=store, log=False, root_dir=tmp_path)
+    harmonic = store.query_one({"name": {"$regex": "^tdph harmonic"}}, load=True)["output"]
+    assert harmonic["source"] == str(path) and harmonic["n_calculator_calls"] == 0
+    np.testing.assert_allclose(harmonic["force_constants"], phonon.force_constants, atol=1e-10)
+
+
+def test_inputs_and_registry() -> None:
+    assert FLOW_BUILDERS.get("tdph") is tdph_flow
+    paths = example_structures()
+    assert len(paths) == len(TDPH_EXAMPLES) >= 5
+    compounds = collect_inputs([*paths, Structure.from_file(paths[0])])
+    assert [c.compound_id for c in compounds][-1] == "SrTiO3-2"  # ids made unique
+    with pytest.raises(InputError):
+        collect_inputs(["/nonexistent/POSCAR"])
+    with pytest.raises(InputError):
+        example_structures(["Unobtainium"])
+    with pytest.raises(InputError):
+        TdphFlowMaker(temperatures_k=[-5.0]).make(paths[:1])
+    flow = tdph_flow(examples=["NaCl", "Si"], temperatures_k=[300, 600])
+    assert len(flow.jobs) == 3  # two compound sub-flows and the summary
