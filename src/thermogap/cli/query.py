@@ -82,3 +82,84 @@ def collection(name: str, store: str | None, filter_json: str, limit: int) -> No
     db = open_db(store)
     echo_json(db.query(name, criteria, limit=limit))
     db.close()
+
+
+_TDPH_SUMMARY_FIELDS = [
+    "compound_id", "formula", "spacegroup_number", "temperature_k", "status", "failure_reason",
+    "r_full", "r_onsite", "r_onsite_max", "frequency_shift_norm", "stable_harmonic",
+    "stable_renormalised", "min_frequency_harmonic_thz", "min_frequency_renormalised_thz",
+    "calculator",
+]
+
+
+@command.command("tdph")
+@store_option
+@click.option("--min-r-onsite", type=float, default=None, help="Largest site R_onsite >= this.")
+@click.option("--max-r-onsite", type=float, default=None, help="Largest site R_onsite <= this.")
+@click.option("--temperature", type=float, default=None, help="Temperature in K.")
+@click.option("--formula", default=None, help="Reduced formula.")
+@click.option("--spacegroup", type=int, default=None, help="Space-group number.")
+@click.option("--failed", is_flag=True, help="List failed compounds (with reasons) instead.")
+@click.option("--plots", "plots_dir", default=None, help="Write dispersion and trend PNGs here.")
+@json_option
+def tdph(
+    store: str | None,
+    min_r_onsite: float | None,
+    max_r_onsite: float | None,
+    temperature: float | None,
+    formula: str | None,
+    spacegroup: int | None,
+    failed: bool,
+    plots_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Temperature-dependent phonons: R_full, R_onsite, frequency-shift norm per (compound, T)."""
+    from pathlib import Path
+
+    from thermogap.tdph.figures import dispersion_png, trends_png
+    from thermogap.tdph.results import tdph_criteria
+
+    criteria = tdph_criteria(
+        min_r_onsite=min_r_onsite, max_r_onsite=max_r_onsite, temperature_k=temperature,
+        formula=formula, spacegroup_number=spacegroup, failed=failed,
+    )
+    db = open_db(store)
+    fields = _TDPH_SUMMARY_FIELDS + (
+        ["band_labels", "band_distances", "band_segment_ends", "bands_harmonic_thz",
+         "bands_renormalised_thz"] if plots_dir else []
+    )
+    found = db.jobstore().query(
+        criteria, properties=[f"output.{f}" for f in fields], sort={"output.r_onsite_max": -1}
+    )
+    docs = [d["output"] for d in found]
+    db.close()
+    if plots_dir:
+        out = Path(plots_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        ok = [d for d in docs if d.get("status") == "ok"]
+        for d in ok:
+            name = f"tdph_{d['compound_id']}_{d['temperature_k']:g}K.png"
+            (out / name).write_bytes(dispersion_png(d))
+        if ok:
+            (out / "tdph_trends.png").write_bytes(trends_png(ok))
+        for d in ok:
+            for key in ("band_labels", "band_distances", "band_segment_ends",
+                        "bands_harmonic_thz", "bands_renormalised_thz"):
+                d.pop(key, None)
+    if as_json:
+        echo_json(docs)
+        return
+    if not docs:
+        click.echo("no tdph results match")
+    for d in docs:
+        if d.get("status") == "failed":
+            click.echo(f"{d.get('compound_id', '?'):<14} FAILED {d.get('failure_reason')}")
+            continue
+        click.echo(
+            f"{d.get('compound_id', '?'):<14} {d.get('formula', ''):<10} "
+            f"SG {d.get('spacegroup_number')!s:>3}  T={d.get('temperature_k', 0):6.1f} K  "
+            f"R_full={d.get('r_full', float('nan')):.3f}  "
+            f"R_onsite(max)={d.get('r_onsite_max', float('nan')):.3f}  "
+            f"shift={d.get('frequency_shift_norm', float('nan')):.3f}  "
+            f"stable {d.get('stable_harmonic')}->{d.get('stable_renormalised')}"
+        )
