@@ -249,6 +249,7 @@ class TdphRenormaliseMaker(Maker):
         result = m.result
         return TdphDoc(
             **base,
+            structure=harmonic.structure,
             r_full=m.r_full,
             r_onsite=[OnsiteRatioDoc(**vars(r)) for r in m.r_onsite],
             r_onsite_max=max(r.r_onsite for r in m.r_onsite),

@@ -124,6 +124,9 @@ class TdphDoc(TdphCompoundDoc):
 
     temperature_k: float = Field(..., description="Temperature, K.")
     calculator: str = Field("", description="Engine of the forces.")
+    structure: dict[str, Any] | None = Field(
+        None, description="Relaxed unit cell, Structure.as_dict() (random-forest features)."
+    )
     r_full: float | None = Field(None, description="R_full (Eq. 3), dimensionless.")
     r_onsite: list[OnsiteRatioDoc] = Field(
         default_factory=list, description="R_onsite (Eq. 4) per inequivalent site."
