@@ -35,7 +35,7 @@ def test_labels_are_harmonic_and_symfc_recovers_fcs(nacl_reference, tmp_path: Pa
     configs = synthetic_dataset(phonon, "NaCl", n_configs=6, seed=1, reference_energy_ev=-5.0)
     u = np.array([c.displacements_ang for c in configs])
     lengths = np.linalg.norm(u, axis=-1)
-    assert 0.01 <= lengths.min() and lengths.max() <= 0.05
+    assert lengths.min() >= 0.01 and lengths.max() <= 0.05
     # an independent fit (phonopy + symfc) of the synthetic (u, F) returns the input Φ
     fit = phonon.replicate()
     fit.dataset = {"displacements": u, "forces": np.array([c.forces_ev_per_ang for c in configs])}
@@ -51,7 +51,9 @@ def test_labels_are_harmonic_and_symfc_recovers_fcs(nacl_reference, tmp_path: Pa
     assert all(c.energy_ev > -5.0 for c in configs)
     path = write_extxyz(configs, tmp_path / "nacl.xyz")
     back = read(str(path), index=":")
-    np.testing.assert_allclose(back[2].arrays["REF_forces"], configs[2].forces_ev_per_ang, atol=1e-7)
+    np.testing.assert_allclose(
+        back[2].arrays["REF_forces"], configs[2].forces_ev_per_ang, atol=1e-7
+    )
     with pytest.raises(InputError):
         harmonic_labels(fc2, np.zeros((1, 3, 3)))
 

@@ -28,8 +28,9 @@ def _store() -> JobStore:
 
 
 def _cu() -> Structure:
-    return Structure(Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0, .5, .5], [.5, 0, .5],
-                                                      [.5, .5, 0]]).get_primitive_structure()
+    return Structure(
+        Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
+    ).get_primitive_structure()
 
 
 def _maker(temperatures: list[float]) -> TdphFlowMaker:
@@ -37,8 +38,8 @@ def _maker(temperatures: list[float]) -> TdphFlowMaker:
         temperatures_k=temperatures,
         harmonic_maker=TdphHarmonicMaker(calculator=ENGINE, supercell_matrix=[2, 2, 2]),
         renormalise_maker=TdphRenormaliseMaker(
-            calculator=ENGINE, settings=TdphSettings(n_samples=4, shift_mesh=[4, 4, 4],
-                                                     band_npoints=5)
+            calculator=ENGINE,
+            settings=TdphSettings(n_samples=4, shift_mesh=[4, 4, 4], band_npoints=5),
         ),
     )
 
@@ -57,8 +58,9 @@ def test_flow_runs_records_failure_and_keeps_going(tmp_path: Path) -> None:
     assert {r["compound_id"] for r in summary.rows} == {"Cu"}
     docs = [
         TdphDoc.model_validate(d["output"])
-        for d in store.query({"output.compound_id": "Cu", "output.temperature_k": {"$gt": 0}},
-                             load=True)
+        for d in store.query(
+            {"output.compound_id": "Cu", "output.temperature_k": {"$gt": 0}}, load=True
+        )
     ]
     by_t = {d.temperature_k: d for d in sorted(docs, key=lambda d: d.temperature_k)}
     assert set(by_t) == {100.0, 800.0}
@@ -67,8 +69,7 @@ def test_flow_runs_records_failure_and_keeps_going(tmp_path: Path) -> None:
     assert by_t[100.0].r_onsite_max < by_t[800.0].r_onsite_max
     assert by_t[800.0].stable_harmonic and by_t[800.0].spacegroup_number == 225
     # force constants went to the data store, not into the outputs document
-    raw = store.query_one({"output.compound_id": "Cu", "output.temperature_k": 800.0},
-                          load=False)
+    raw = store.query_one({"output.compound_id": "Cu", "output.temperature_k": 800.0}, load=False)
     assert "blob_uuid" in raw["output"]["force_constants"]
     fc = np.asarray(by_t[800.0].force_constants)
     assert fc.shape == (8, 8, 3, 3) and abs(fc.sum(axis=1)).max() < 1e-8

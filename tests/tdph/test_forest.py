@@ -58,9 +58,13 @@ def test_features_of_real_cells() -> None:
     assert by_name["coordination number"] == 6
     assert by_name["Avg(L) bond length"] == pytest.approx(3.905 / 2, rel=1e-3)
     assert by_name["site Number"] == 22
-    doc = {"status": "ok", "structure": structures[1].as_dict(), "r_full": 0.1,
-           "frequency_shift_norm": 0.05,
-           "r_onsite": [{"site_index": 0, "r_onsite": 0.2}, {"site_index": 1, "r_onsite": 0.1}]}
+    doc = {
+        "status": "ok",
+        "structure": structures[1].as_dict(),
+        "r_full": 0.1,
+        "frequency_shift_norm": 0.05,
+        "r_onsite": [{"site_index": 0, "r_onsite": 0.2}, {"site_index": 1, "r_onsite": 0.1}],
+    }
     tables = tables_from_docs([doc, doc | {"frequency_shift_norm": 0.9}])
     assert tables["global"][0].shape == (1, 135)  # the 90 % shift is filtered out
     assert tables["local"][0].shape[0] == 2

@@ -16,19 +16,36 @@ from thermogap.tdph.figures import mean_by_element, mean_by_spacegroup, trends_p
 from thermogap.tdph.results import tdph_criteria
 
 
-def _doc(cid: str, formula: str, sg: int, r_sites: dict[str, float], shift: float,
-         status: str = "ok") -> TdphDoc:
+def _doc(
+    cid: str, formula: str, sg: int, r_sites: dict[str, float], shift: float, status: str = "ok"
+) -> TdphDoc:
     return TdphDoc(
-        compound_id=cid, formula=formula, spacegroup_number=sg, temperature_k=300.0,
-        status=status, failure_reason=None if status == "ok" else "CalculationError: boom",
-        r_full=0.1, frequency_shift_norm=shift,
-        r_onsite=[OnsiteRatioDoc(site_index=i, element=el, wyckoff="a", multiplicity=1,
-                                 trace_orig=1.0, trace_new=1.0 + r, r_onsite=r)
-                  for i, (el, r) in enumerate(r_sites.items())],
+        compound_id=cid,
+        formula=formula,
+        spacegroup_number=sg,
+        temperature_k=300.0,
+        status=status,
+        failure_reason=None if status == "ok" else "CalculationError: boom",
+        r_full=0.1,
+        frequency_shift_norm=shift,
+        r_onsite=[
+            OnsiteRatioDoc(
+                site_index=i,
+                element=el,
+                wyckoff="a",
+                multiplicity=1,
+                trace_orig=1.0,
+                trace_new=1.0 + r,
+                r_onsite=r,
+            )
+            for i, (el, r) in enumerate(r_sites.items())
+        ],
         r_onsite_max=max(r_sites.values()) if r_sites else None,
-        band_labels=["G", "X"], band_distances=[0.0, 0.5], band_segment_ends=[[0, 1]],
-        bands_harmonic_thz=[[0.0, 1.0], [2.0, 3.0]], bands_renormalised_thz=[[0.0, 1.2],
-                                                                             [2.1, 3.3]],
+        band_labels=["G", "X"],
+        band_distances=[0.0, 0.5],
+        band_segment_ends=[[0, 1]],
+        bands_harmonic_thz=[[0.0, 1.0], [2.0, 3.0]],
+        bands_renormalised_thz=[[0.0, 1.2], [2.1, 3.3]],
     )
 
 
@@ -42,10 +59,23 @@ def db_path(tmp_path: Path) -> str:
     ]
     path = str(tmp_path / "db")
     db = ResultsDB.from_spec(path)
-    records = [{"uuid": f"u{i}", "index": 1, "name": "tdph renormalise",
-                "output": json.loads(d.model_dump_json())} for i, d in enumerate(docs)]
-    records.append({"uuid": "other", "index": 1, "name": "band gap",
-                    "output": {"band_gap_ev": 1.0, "r_onsite_max": 5.0}})
+    records = [
+        {
+            "uuid": f"u{i}",
+            "index": 1,
+            "name": "tdph renormalise",
+            "output": json.loads(d.model_dump_json()),
+        }
+        for i, d in enumerate(docs)
+    ]
+    records.append(
+        {
+            "uuid": "other",
+            "index": 1,
+            "name": "band gap",
+            "output": {"band_gap_ev": 1.0, "r_onsite_max": 5.0},
+        }
+    )
     db.jobstore().docs_store.update(records, key=["uuid", "index"])
     db.close()
     return path
@@ -53,13 +83,15 @@ def db_path(tmp_path: Path) -> str:
 
 def test_query_by_r_onsite(db_path: str, tmp_path: Path) -> None:
     runner = CliRunner()
-    out = runner.invoke(query_command, ["tdph", "--store", db_path, "--min-r-onsite", "0.35",
-                                        "--json"])
+    out = runner.invoke(
+        query_command, ["tdph", "--store", db_path, "--min-r-onsite", "0.35", "--json"]
+    )
     assert out.exit_code == 0, out.output
     found = json.loads(out.output)
     assert [d["compound_id"] for d in found] == ["CsPbBr3", "SrTiO3"]  # strongest first
-    out = runner.invoke(query_command, ["tdph", "--store", db_path, "--max-r-onsite", "0.1",
-                                        "--json"])
+    out = runner.invoke(
+        query_command, ["tdph", "--store", db_path, "--max-r-onsite", "0.1", "--json"]
+    )
     assert [d["compound_id"] for d in json.loads(out.output)] == ["NaCl"]
     out = runner.invoke(query_command, ["tdph", "--store", db_path, "--failed", "--json"])
     assert [d["failure_reason"] for d in json.loads(out.output)] == ["CalculationError: boom"]

@@ -85,9 +85,20 @@ def collection(name: str, store: str | None, filter_json: str, limit: int) -> No
 
 
 _TDPH_SUMMARY_FIELDS = [
-    "compound_id", "formula", "spacegroup_number", "temperature_k", "status", "failure_reason",
-    "r_full", "r_onsite", "r_onsite_max", "frequency_shift_norm", "stable_harmonic",
-    "stable_renormalised", "min_frequency_harmonic_thz", "min_frequency_renormalised_thz",
+    "compound_id",
+    "formula",
+    "spacegroup_number",
+    "temperature_k",
+    "status",
+    "failure_reason",
+    "r_full",
+    "r_onsite",
+    "r_onsite_max",
+    "frequency_shift_norm",
+    "stable_harmonic",
+    "stable_renormalised",
+    "min_frequency_harmonic_thz",
+    "min_frequency_renormalised_thz",
     "calculator",
 ]
 
@@ -120,13 +131,24 @@ def tdph(
     from thermogap.tdph.results import tdph_criteria
 
     criteria = tdph_criteria(
-        min_r_onsite=min_r_onsite, max_r_onsite=max_r_onsite, temperature_k=temperature,
-        formula=formula, spacegroup_number=spacegroup, failed=failed,
+        min_r_onsite=min_r_onsite,
+        max_r_onsite=max_r_onsite,
+        temperature_k=temperature,
+        formula=formula,
+        spacegroup_number=spacegroup,
+        failed=failed,
     )
     db = open_db(store)
     fields = _TDPH_SUMMARY_FIELDS + (
-        ["band_labels", "band_distances", "band_segment_ends", "bands_harmonic_thz",
-         "bands_renormalised_thz"] if plots_dir else []
+        [
+            "band_labels",
+            "band_distances",
+            "band_segment_ends",
+            "bands_harmonic_thz",
+            "bands_renormalised_thz",
+        ]
+        if plots_dir
+        else []
     )
     found = db.jobstore().query(
         criteria, properties=[f"output.{f}" for f in fields], sort={"output.r_onsite_max": -1}
@@ -143,8 +165,13 @@ def tdph(
         if ok:
             (out / "tdph_trends.png").write_bytes(trends_png(ok))
         for d in ok:
-            for key in ("band_labels", "band_distances", "band_segment_ends",
-                        "bands_harmonic_thz", "bands_renormalised_thz"):
+            for key in (
+                "band_labels",
+                "band_distances",
+                "band_segment_ends",
+                "bands_harmonic_thz",
+                "bands_renormalised_thz",
+            ):
                 d.pop(key, None)
     if as_json:
         echo_json(docs)

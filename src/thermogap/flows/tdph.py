@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
-from jobflow import Flow, Maker
+from jobflow import Flow, Job, Maker
 from pydantic import ValidationError
 from pymatgen.core import Structure
 
@@ -88,11 +88,12 @@ class TdphFlowMaker(Maker):
 
     def _compound_flow(self, compound: CompoundInput) -> tuple[Flow, list[Any]]:
         harmonic = self.harmonic_maker.make(
-            compound.structure, compound_id=compound.compound_id,
+            compound.structure,
+            compound_id=compound.compound_id,
             phonopy_yaml=compound.phonopy_yaml,
         )
         harmonic.name = f"{self.harmonic_maker.name} {compound.compound_id}"
-        jobs = [harmonic]
+        jobs: list[Flow | Job] = [harmonic]
         for temperature in self.temperatures_k:
             step = self.renormalise_maker.make(harmonic.output, float(temperature))
             step.name = f"{self.renormalise_maker.name} {compound.compound_id} {temperature:g} K"
@@ -135,8 +136,9 @@ def tdph_flow(
     try:
         settings = TdphSettings(**(renormalisation or {}))
     except ValidationError as exc:
-        raise ConfigError(f"invalid tdph renormalisation settings: "
-                          f"{first_validation_problem(exc)}") from None
+        raise ConfigError(
+            f"invalid tdph renormalisation settings: {first_validation_problem(exc)}"
+        ) from None
     items: list[str] = []
     if isinstance(structures, str):
         items.append(structures)
@@ -150,7 +152,7 @@ def tdph_flow(
     harmonic = TdphHarmonicMaker(
         calculator=calculator,
         calculator_kwargs=kwargs,
-        supercell_matrix=list(supercell or [2, 2, 2]),
+        supercell_matrix=supercell or [2, 2, 2],
         relax=relax,
         relax_cell=relax_cell,
         fmax_ev_per_ang=fmax_ev_per_ang,

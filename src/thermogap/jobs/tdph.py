@@ -218,11 +218,19 @@ class TdphRenormaliseMaker(Maker):
         harmonic = TdphHarmonicDoc.model_validate(harmonic)
         ids = harmonic.model_dump(
             include={
-                "compound_id", "formula", "structure_id", "spacegroup_number", "spacegroup_symbol"
+                "compound_id",
+                "formula",
+                "structure_id",
+                "spacegroup_number",
+                "spacegroup_symbol",
             }
         )
-        base = {**ids, "temperature_k": float(temperature_k), "calculator": self.calculator,
-                "settings": self.settings}
+        base = {
+            **ids,
+            "temperature_k": float(temperature_k),
+            "calculator": self.calculator,
+            "settings": self.settings,
+        }
         if harmonic.status == "failed":
             return TdphDoc(
                 **base,

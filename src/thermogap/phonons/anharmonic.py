@@ -185,9 +185,7 @@ def imaginary_commensurate_modes(
     """Commensurate modes with frequency below ``-tolerance_thz``, most unstable first."""
     qpoints, freqs = commensurate_frequencies(phonon)
     modes = [
-        ModeFrequency(
-            (float(q[0]), float(q[1]), float(q[2])), int(band), float(freqs[iq, band])
-        )
+        ModeFrequency((float(q[0]), float(q[1]), float(q[2])), int(band), float(freqs[iq, band]))
         for iq, q in enumerate(qpoints)
         for band in np.flatnonzero(freqs[iq] < -tolerance_thz)
     ]
@@ -361,7 +359,7 @@ def renormalised_phonons(
     reference = supercell_forces([supercell], calculator)[0]
     for iteration in range(1, iterations + 1):
         start = time.perf_counter()
-        sampler = _with_force_constants(phonon, current.force_constants)
+        sampler = _with_force_constants(phonon, np.asarray(current.force_constants))
         sampler.generate_displacements(
             number_of_snapshots=n_samples // 2 if plus_minus else n_samples,
             temperature=float(temperature_k),

@@ -110,7 +110,7 @@ def collect_inputs(
 
 
 def load_phonopy_yaml(path: str) -> Phonopy:
-    """A phonopy object with full force constants from a phonopy.yaml (FCs or forces inside)."""
+    """Load a phonopy.yaml (force constants or forces inside) with full force constants."""
     import phonopy
 
     try:
@@ -226,5 +226,5 @@ def _full_fc(phonon: Phonopy) -> np.ndarray:
 
 
 def unit_cell(phonon: Phonopy) -> Structure:
-    """The phonopy primitive cell as a pymatgen Structure."""
+    """Return the phonopy primitive cell as a pymatgen Structure."""
     return phonopy_atoms_to_structure(phonon.primitive)

@@ -35,10 +35,13 @@ def dispersion_png(doc: Any, dpi: int = 110) -> bytes:
     distances = np.asarray(_get(doc, "band_distances"), dtype=float)
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.subplots()
-    styles = (
+    styles: tuple[tuple[str, str, dict[str, Any]], ...] = (
         ("bands_harmonic_thz", "0 K (harmonic)", {"color": "0.45", "ls": "--", "lw": 1.0}),
-        ("bands_renormalised_thz", f"{_get(doc, 'temperature_k'):g} K (one-shot SSCHA)",
-         {"color": "tab:red", "lw": 1.3}),
+        (
+            "bands_renormalised_thz",
+            f"{_get(doc, 'temperature_k'):g} K (one-shot SSCHA)",
+            {"color": "tab:red", "lw": 1.3},
+        ),
     )
     for key, label, style in styles:
         freqs = np.asarray(_get(doc, key), dtype=float)
@@ -46,8 +49,9 @@ def dispersion_png(doc: Any, dpi: int = 110) -> bytes:
             seg = slice(int(first), int(last) + 1)
             ax.plot(distances[seg], freqs[seg], **style)
         ax.plot([], [], label=label, **style)
-    ticks = sorted({float(distances[int(i)]) for pair in _get(doc, "band_segment_ends")
-                    for i in pair})
+    ticks = sorted(
+        {float(distances[int(i)]) for pair in _get(doc, "band_segment_ends") for i in pair}
+    )
     for pos in ticks:
         ax.axvline(pos, color="0.85", lw=0.6)
     ax.axhline(0.0, color="k", lw=0.6)

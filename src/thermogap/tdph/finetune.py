@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from thermogap.errors import InputError
+from thermogap.errors import CalculationError, InputError
 from thermogap.phonons.harmonic import compute_force_constants
 from thermogap.tdph.synthetic import SyntheticConfiguration, to_ase_atoms
 
@@ -144,12 +144,11 @@ def finetune_chgnet(
         Where CHGNet writes its checkpoints (a temporary directory when omitted).
     """
     import torch
+    from chgnet.data.dataset import collate_graphs
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
     from chgnet.trainer import Trainer
     from torch.utils.data import DataLoader
-
-    from chgnet.data.dataset import collate_graphs
 
     if not train:
         raise InputError("no training configurations")
@@ -172,14 +171,25 @@ def finetune_chgnet(
         _chgnet_data(validation or train), batch_size=batch_size, collate_fn=collate_graphs
     )
     trainer = Trainer(
-        model=model, targets="ef", energy_loss_ratio=1.0, force_loss_ratio=force_loss_ratio,
-        optimizer="Adam", scheduler="CosLR", criterion="MAE", epochs=epochs,
-        learning_rate=learning_rate, use_device="cpu", torch_seed=seed, data_seed=seed,
+        model=model,
+        targets="ef",
+        energy_loss_ratio=1.0,
+        force_loss_ratio=force_loss_ratio,
+        optimizer="Adam",
+        scheduler="CosLR",
+        criterion="MAE",
+        epochs=epochs,
+        learning_rate=learning_rate,
+        use_device="cpu",
+        torch_seed=seed,
+        data_seed=seed,
         print_freq=10**6,
     )
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         trainer.train(train_loader, val_loader, save_dir=str(work_dir or tmp))
     tuned = trainer.model
+    if tuned is None:
+        raise CalculationError("CHGNet's Trainer lost its model")
     tuned.eval()
     calc = CHGNetCalculator(model=tuned, use_device="cpu")
     return FineTuneResult(

@@ -44,10 +44,28 @@ FOREST_SETTINGS: dict[str, dict[str, Any]] = {
 
 #: Magpie element properties used for the site features.
 SITE_PROPERTIES = (
-    "Number", "MendeleevNumber", "AtomicWeight", "MeltingT", "Column", "Row",
-    "CovalentRadius", "Electronegativity", "NsValence", "NpValence", "NdValence",
-    "NfValence", "NValence", "NsUnfilled", "NpUnfilled", "NdUnfilled", "NfUnfilled",
-    "NUnfilled", "GSvolume_pa", "GSbandgap", "GSmagmom", "SpaceGroupNumber",
+    "Number",
+    "MendeleevNumber",
+    "AtomicWeight",
+    "MeltingT",
+    "Column",
+    "Row",
+    "CovalentRadius",
+    "Electronegativity",
+    "NsValence",
+    "NpValence",
+    "NdValence",
+    "NfValence",
+    "NValence",
+    "NsUnfilled",
+    "NpUnfilled",
+    "NdUnfilled",
+    "NfUnfilled",
+    "NUnfilled",
+    "GSvolume_pa",
+    "GSbandgap",
+    "GSmagmom",
+    "SpaceGroupNumber",
 )
 
 
@@ -72,9 +90,7 @@ def global_features(structures: Sequence[Structure]) -> tuple[np.ndarray, list[s
 
     magpie = ElementProperty.from_preset("magpie")
     density = DensityFeatures()
-    rows = [
-        [*magpie.featurize(s.composition), *density.featurize(s)] for s in structures
-    ]
+    rows = [[*magpie.featurize(s.composition), *density.featurize(s)] for s in structures]
     names = [*magpie.feature_labels(), *density.feature_labels()]
     return np.asarray(rows, dtype=float), names
 
@@ -93,20 +109,31 @@ def site_features(structure: Structure, site_index: int) -> tuple[np.ndarray, li
         neighbours = nn.get_nn_info(structure, site_index)
     own = [float(magpie.get_elemental_property(element, p)) for p in SITE_PROPERTIES]
     others = [
-        [float(magpie.get_elemental_property(Element(n["site"].specie.symbol), p))
-         for p in SITE_PROPERTIES]
+        [
+            float(magpie.get_elemental_property(Element(n["site"].specie.symbol), p))
+            for p in SITE_PROPERTIES
+        ]
         for n in neighbours
     ]
-    diff = (np.mean(np.abs(np.asarray(others) - own), axis=0) if others
-            else np.zeros(len(SITE_PROPERTIES)))
+    diff = (
+        np.mean(np.abs(np.asarray(others) - own), axis=0)
+        if others
+        else np.zeros(len(SITE_PROPERTIES))
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         length = AverageBondLength(nn).featurize(structure, site_index)[0]
-        angle = AverageBondAngle(nn).featurize(structure, site_index)[0] if len(neighbours) > 1 else 0
+        angle = (
+            AverageBondAngle(nn).featurize(structure, site_index)[0] if len(neighbours) > 1 else 0
+        )
     values = [*own, *diff, float(len(neighbours)), float(length), float(angle)]
-    names = [*(f"site {p}" for p in SITE_PROPERTIES),
-             *(f"mean |Δ {p}| to neighbours" for p in SITE_PROPERTIES),
-             "coordination number", "Avg(L) bond length", "Avg(θ) bond angle"]
+    names = [
+        *(f"site {p}" for p in SITE_PROPERTIES),
+        *(f"mean |Δ {p}| to neighbours" for p in SITE_PROPERTIES),
+        "coordination number",
+        "Avg(L) bond length",
+        "Avg(θ) bond angle",
+    ]
     return np.asarray(values, dtype=float), names
 
 
@@ -220,8 +247,10 @@ def tables_from_docs(
     names)}`` with R_full and R_onsite as targets.
     """
     kept = [
-        d for d in docs
-        if d.get("status", "ok") == "ok" and d.get("structure")
+        d
+        for d in docs
+        if d.get("status", "ok") == "ok"
+        and d.get("structure")
         and (max_shift_norm is None or (d.get("frequency_shift_norm") or 0) <= max_shift_norm)
     ]
     if not kept:
@@ -229,7 +258,9 @@ def tables_from_docs(
     structures = [Structure.from_dict(d["structure"]) for d in kept]
     xg, names_g = global_features(structures)
     yg = np.array([d["r_full"] for d in kept], dtype=float)
-    rows, targets, names_l = [], [], []
+    rows: list[np.ndarray] = []
+    targets: list[float] = []
+    names_l: list[str] = []
     for doc, s in zip(kept, structures, strict=True):
         for site in doc.get("r_onsite") or []:
             values, names_l = site_features(s, int(site["site_index"]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from phonopy import Phonopy
@@ -118,7 +119,7 @@ def r_onsite(phonon: Phonopy, fc_new: np.ndarray) -> list[OnsiteRatio]:
     """
     a, b = _check_pair(np.asarray(phonon.force_constants), fc_new)
     primitive = phonon.primitive
-    dataset = phonon.primitive_symmetry.dataset
+    dataset: Any = phonon.primitive_symmetry.dataset
     equivalent = np.asarray(dataset.equivalent_atoms)
     s2p = np.asarray(primitive.s2p_map)
     p2s = list(np.asarray(primitive.p2s_map))
@@ -157,7 +158,8 @@ def mesh_frequencies(phonon: Phonopy, mesh: Sequence[int] = (8, 8, 8)) -> np.nda
     if len(mesh) != 3 or min(mesh) < 1:
         raise InputError(f"{mesh=} must be three positive integers")
     phonon.run_mesh(list(mesh), is_mesh_symmetry=False, is_gamma_center=True)
-    freqs = np.array(phonon.mesh.frequencies)
+    mesh_result: Any = phonon.mesh
+    freqs = np.array(mesh_result.frequencies)
     return freqs
 
 

@@ -26,7 +26,7 @@ and the one-shot renormalisation (sampled with ``|ω|``) stabilises them only wh
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from ase import Atoms
@@ -64,7 +64,9 @@ def _bonds(reference: Atoms, lattice_ang: float) -> tuple[np.ndarray, np.ndarray
     """(i, j, axis) of every +x, +y, +z nearest-neighbour bond of the reference cell."""
     frac = reference.get_scaled_positions()
     cell = np.asarray(reference.cell)
-    first, second, axes = [], [], []
+    first: list[int] = []
+    second: list[int] = []
+    axes: list[int] = []
     for axis in range(3):
         step = np.zeros(3)
         step[axis] = lattice_ang
@@ -95,7 +97,7 @@ class AxialSpringCalculator(Calculator):
         Quartic coefficient λ, eV/Å⁴ (≥ 0).
     """
 
-    implemented_properties: ClassVar[list[str]] = ["energy", "forces"]
+    implemented_properties = ["energy", "forces"]  # noqa: RUF012 (ASE declares it so)
 
     def __init__(
         self, reference: Atoms, lattice_ang: float, k: float, k_t: float, lam: float, **kw: Any

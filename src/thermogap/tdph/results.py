@@ -43,7 +43,8 @@ def tdph_criteria(
         criteria["output.r_onsite_max"] = bounds
     if temperature_k is not None:
         criteria["output.temperature_k"] = {
-            "$gte": temperature_k - _TOLERANCE, "$lte": temperature_k + _TOLERANCE
+            "$gte": temperature_k - _TOLERANCE,
+            "$lte": temperature_k + _TOLERANCE,
         }
     if formula is not None:
         criteria["output.formula"] = formula
