@@ -46,9 +46,10 @@ class CountingCalculator:
 
 
 def _gamma_soft(phonon: object) -> float:
+    """Lowest optical frequency at Γ (the three modes closest to zero are acoustic), THz."""
     freqs = phonon.run_qpoints([[0, 0, 0]]).frequencies[0]  # type: ignore[attr-defined]
-    optical = freqs[np.abs(freqs) > 0.05]
-    return float(optical[np.argmin(np.abs(optical))]) if optical.size else float("nan")
+    acoustic = np.argsort(np.abs(freqs))[:3]
+    return float(np.delete(freqs, acoustic).min())
 
 
 def main() -> None:

@@ -107,3 +107,21 @@ def test_inputs_and_registry() -> None:
         TdphFlowMaker(temperatures_k=[-5.0]).make(paths[:1])
     flow = tdph_flow(examples=["NaCl", "Si"], temperatures_k=[300, 600])
     assert len(flow.jobs) == 3  # two compound sub-flows and the summary
+
+
+@pytest.mark.parametrize("name", ["tdph-quick", "tdph-paper"])
+def test_presets_build(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from thermogap.flows.presets import build_preset_flow, load_preset
+
+    preset = load_preset(name)
+    assert preset.flow == "tdph"
+    overrides = {}
+    if name == "tdph-paper":  # the paper preset points at a folder the user provides
+        folder = tmp_path / "structures"
+        folder.mkdir()
+        for path in example_structures(["Si", "MgO"]):
+            (folder / Path(path).name).write_text(Path(path).read_text())
+        overrides = {"structures": [str(folder)]}
+    flow = build_preset_flow(preset, overrides)
+    n_compounds = len(preset.settings.get("examples") or []) or 2
+    assert len(flow.jobs) == n_compounds + 1
