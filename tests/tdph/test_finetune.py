@@ -13,7 +13,9 @@ from ase.io import read
 from thermogap.engines import get_calculator
 from thermogap.errors import InputError
 from thermogap.flows.tdph import example_structures
+from thermogap.jobs.tdph import TdphFineTuneMaker
 from thermogap.phonons.harmonic import compute_force_constants
+from thermogap.schemas.tdph import TdphFineTuneDoc, TdphHarmonicDoc
 from thermogap.tdph.finetune import finetune_chgnet, force_mae, phonon_frequency_mae
 from thermogap.tdph.synthetic import harmonic_labels, synthetic_dataset, write_extxyz
 
@@ -69,3 +71,50 @@ def test_finetuning_reduces_force_and_frequency_errors(nacl_reference) -> None:
     assert force_mae(val, result.calculator) == pytest.approx(result.val_force_mae_after)
     # the phonons move towards the stiffer reference
     assert phonon_frequency_mae(phonon, result.calculator) < mae_before
+
+
+def _harmonic_doc(cid: str, phonon) -> TdphHarmonicDoc:
+    from thermogap.phonons.harmonic import phonopy_atoms_to_structure
+
+    return TdphHarmonicDoc(
+        compound_id=cid,
+        formula=cid,
+        structure=phonopy_atoms_to_structure(phonon.primitive).as_dict(),
+        supercell_matrix=np.rint(phonon.supercell_matrix).astype(int).tolist(),
+        masses_amu=list(map(float, phonon.primitive.masses)),
+        force_constants=np.asarray(phonon.force_constants).tolist(),
+    )
+
+
+def test_finetune_maker_under_run_locally(nacl_reference) -> None:
+    import base64
+    import hashlib
+
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+    from pymatgen.core import Structure
+
+    from thermogap.phonons.anharmonic import commensurate_frequencies
+
+    phonon, calc = nacl_reference
+    kcl = compute_force_constants(
+        Structure.from_file(example_structures(["KCl"])[0]), calc, supercell_matrix=(2, 2, 2)
+    )
+    _, f_chgnet = commensurate_frequencies(kcl)
+    kcl.force_constants = 1.3 * np.asarray(kcl.force_constants)
+    job = TdphFineTuneMaker(n_configurations=5, epochs=1, validation_fraction=0.2).make(
+        [_harmonic_doc("NaCl", phonon)], [_harmonic_doc("KCl", kcl)]
+    )
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    run_locally(job, store=store, log=False, ensure_success=True)
+    doc = TdphFineTuneDoc.model_validate(store.query_one({"uuid": job.uuid}, load=True)["output"])
+    assert doc.n_configurations == 4 and doc.train_compounds == ["NaCl"]
+    assert doc.train_force_mae_after < doc.train_force_mae_before
+    # reference = CHGNet force constants x 1.3, so every frequency is sqrt(1.3) times CHGNet's
+    expected = (np.sqrt(1.3) - 1) * np.mean(np.abs(f_chgnet))
+    assert doc.phonon_mae_before_thz["KCl"] == pytest.approx(expected, rel=1e-3)
+    assert hashlib.sha256(base64.b64decode(doc.model_state_b64 or "")).hexdigest() == (
+        doc.model_sha256
+    )
+    raw = store.query_one({"uuid": job.uuid}, load=False)["output"]
+    assert "blob_uuid" in raw["model_state_b64"]  # the model went to the data store

@@ -181,3 +181,29 @@ class TdphSummaryDoc(BaseModel):
         default_factory=list,
         description="One row per (compound, T): id, formula, T, r_full, r_onsite_max, shift.",
     )
+
+
+class TdphFineTuneDoc(BaseModel):
+    """A CHGNet fine-tuned on synthesised harmonic (displacement, force) data."""
+
+    train_compounds: list[str] = Field(..., description="Compounds the data came from.")
+    held_out_compounds: list[str] = Field(
+        default_factory=list, description="Compounds used only for the phonon MAE."
+    )
+    n_configurations: int = Field(..., description="Synthetic supercells used for training.")
+    epochs: int = Field(..., description="Training epochs.")
+    train_force_mae_before: float = Field(..., description="Force MAE before, eV/Å.")
+    train_force_mae_after: float = Field(..., description="Force MAE after, eV/Å.")
+    val_force_mae_before: float | None = Field(None, description="Validation force MAE, eV/Å.")
+    val_force_mae_after: float | None = Field(None, description="Validation force MAE, eV/Å.")
+    phonon_mae_before_thz: dict[str, float] = Field(
+        default_factory=dict, description="Held-out compound -> frequency MAE before, THz."
+    )
+    phonon_mae_after_thz: dict[str, float] = Field(
+        default_factory=dict, description="Held-out compound -> frequency MAE after, THz."
+    )
+    model_sha256: str = Field(..., description="SHA-256 of the saved model state.")
+    model_state_b64: str | None = Field(
+        None, description="torch.save'd CHGNet state dict, base64 (data store)."
+    )
+    provenance: Provenance = Field(default_factory=Provenance, description="Provenance.")
