@@ -404,7 +404,7 @@ class TdphFineTuneMaker(Maker):
         ]
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(len(configs))
-        n_val = int(round(self.validation_fraction * len(configs)))
+        n_val = round(self.validation_fraction * len(configs))
         val = [configs[i] for i in order[:n_val]]
         train = [configs[i] for i in order[n_val:]]
         base = get_calculator("chgnet")
