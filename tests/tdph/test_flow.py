@@ -39,7 +39,9 @@ def _maker(temperatures: list[float]) -> TdphFlowMaker:
         harmonic_maker=TdphHarmonicMaker(calculator=ENGINE, supercell_matrix=[2, 2, 2]),
         renormalise_maker=TdphRenormaliseMaker(
             calculator=ENGINE,
-            settings=TdphSettings(n_samples=4, shift_mesh=[4, 4, 4], band_npoints=5),
+            settings=TdphSettings(
+                n_samples=4, shift_mesh=[4, 4, 4], band_npoints=5, baseline_temperature_k=1.0
+            ),
         ),
     )
 
@@ -67,6 +69,9 @@ def test_flow_runs_records_failure_and_keeps_going(tmp_path: Path) -> None:
     # EMT copper is anharmonic: hotter means a larger renormalisation (monotonic in T)
     assert 0 < by_t[100.0].r_full < by_t[800.0].r_full
     assert by_t[100.0].r_onsite_max < by_t[800.0].r_onsite_max
+    # the 1 K baseline (same draws) renormalises less than 800 K does
+    assert by_t[800.0].r_onsite_max_baseline < 0.5 * by_t[800.0].r_onsite_max
+    assert by_t[800.0].baseline_temperature_k == 1.0
     assert by_t[800.0].stable_harmonic and by_t[800.0].spacegroup_number == 225
     # force constants went to the data store, not into the outputs document
     raw = store.query_one({"output.compound_id": "Cu", "output.temperature_k": 800.0}, load=False)

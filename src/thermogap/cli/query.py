@@ -95,6 +95,7 @@ _TDPH_SUMMARY_FIELDS = [
     "r_onsite",
     "r_onsite_max",
     "frequency_shift_norm",
+    "r_onsite_max_baseline",
     "stable_harmonic",
     "stable_renormalised",
     "min_frequency_harmonic_thz",
@@ -188,5 +189,6 @@ def tdph(
             f"R_full={d.get('r_full', float('nan')):.3f}  "
             f"R_onsite(max)={d.get('r_onsite_max', float('nan')):.3f}  "
             f"shift={d.get('frequency_shift_norm', float('nan')):.3f}  "
+            f"floor={d.get('r_onsite_max_baseline') or float('nan'):.3f}  "
             f"stable {d.get('stable_harmonic')}->{d.get('stable_renormalised')}"
         )

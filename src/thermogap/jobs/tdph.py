@@ -264,6 +264,7 @@ class TdphRenormaliseMaker(Maker):
             r_onsite=[OnsiteRatioDoc(**vars(r)) for r in m.r_onsite],
             r_onsite_max=max(r.r_onsite for r in m.r_onsite),
             frequency_shift_norm=m.frequency_shift_norm,
+            **_baseline_fields(m),
             stable_harmonic=not result.imaginary_before,
             stable_renormalised=result.stable,
             imaginary_before=[ModeFrequencyDoc(**_mode(x)) for x in result.imaginary_before],
@@ -281,6 +282,18 @@ class TdphRenormaliseMaker(Maker):
             wall_time_s=time.perf_counter() - start,
             provenance=make_provenance(level=self.calculator),
         )
+
+
+def _baseline_fields(m: Any) -> dict[str, Any]:
+    if m.baseline is None:
+        return {}
+    b = m.baseline
+    return {
+        "baseline_temperature_k": b.result.temperature_k,
+        "r_full_baseline": b.r_full,
+        "r_onsite_max_baseline": max(r.r_onsite for r in b.r_onsite),
+        "frequency_shift_norm_baseline": b.frequency_shift_norm,
+    }
 
 
 def _mode(mode: Any) -> dict[str, Any]:
@@ -319,6 +332,7 @@ def tdph_summary(docs: list[Any], compound_ids: list[str]) -> TdphSummaryDoc:
                 "r_full": doc.r_full,
                 "r_onsite_max": doc.r_onsite_max,
                 "frequency_shift_norm": doc.frequency_shift_norm,
+                "r_onsite_max_baseline": doc.r_onsite_max_baseline,
                 "stable_harmonic": doc.stable_harmonic,
                 "stable_renormalised": doc.stable_renormalised,
             }

@@ -48,6 +48,13 @@ class TdphSettings(BaseModel):
         default_factory=lambda: [8, 8, 8],
         description="Γ-centred q mesh of the frequency-shift norm.",
     )
+    baseline_temperature_k: float | None = Field(
+        None,
+        ge=0,
+        description="Also renormalise at this (low) temperature, K, and report its metrics: "
+        "the floor of zero-point renormalisation plus the MLIP's deviation from its own "
+        "finite-displacement Hessian. None: skip.",
+    )
     band_npoints: int = Field(31, ge=2, description="q-points per band-path segment.")
     stability_tolerance_thz: float = Field(
         0.05, ge=0, description="A mode is imaginary below minus this, THz."
@@ -134,6 +141,14 @@ class TdphDoc(TdphCompoundDoc):
     r_onsite_max: float | None = Field(None, description="Largest R_onsite over sites.")
     frequency_shift_norm: float | None = Field(
         None, description="‖ω_T − ω_0‖₂/‖ω_0‖₂ on the shift mesh, dimensionless."
+    )
+    baseline_temperature_k: float | None = Field(None, description="Baseline T, K (or None).")
+    r_full_baseline: float | None = Field(None, description="R_full at the baseline T.")
+    r_onsite_max_baseline: float | None = Field(
+        None, description="Largest R_onsite at the baseline T (same site set)."
+    )
+    frequency_shift_norm_baseline: float | None = Field(
+        None, description="Shift norm at the baseline T."
     )
     stable_harmonic: bool | None = Field(None, description="No imaginary commensurate mode, 0 K.")
     stable_renormalised: bool | None = Field(

@@ -172,6 +172,7 @@ class Measurement:
     bands_harmonic: BandStructure
     bands_renormalised: BandStructure
     min_frequency_harmonic_thz: float
+    baseline: Measurement | None = None
 
 
 def measure_renormalisation(
@@ -205,7 +206,14 @@ def measure_renormalisation(
     harmonic.masses = np.asarray(phonon.masses)
     harmonic.force_constants = fc0
     _, freqs0 = commensurate_frequencies(harmonic)
+    baseline = None
+    base_t = getattr(settings, "baseline_temperature_k", None)
+    if base_t is not None and base_t != temperature_k:
+        baseline = measure_renormalisation(
+            phonon, calculator, base_t, settings.model_copy(update={"baseline_temperature_k": None})
+        )
     return Measurement(
+        baseline=baseline,
         result=result,
         r_full=r_full(fc0, fc1, settings.zero_tolerance),
         r_onsite=r_onsite(harmonic, fc1),
