@@ -272,7 +272,8 @@ class TdphRenormaliseMaker(Maker):
             min_frequency_harmonic_thz=m.min_frequency_harmonic_thz,
             min_frequency_renormalised_thz=result.iterations[-1].min_frequency_thz,
             iterations=[IterationDoc(**vars(r)) for r in result.iterations],
-            n_calculator_calls=result.n_calculator_calls,
+            n_calculator_calls=result.n_calculator_calls
+            + (m.baseline.result.n_calculator_calls if m.baseline else 0),
             band_labels=m.bands_harmonic.labels,
             band_distances=m.bands_harmonic.distances.tolist(),
             band_segment_ends=[list(e) for e in m.bands_harmonic.segment_ends],

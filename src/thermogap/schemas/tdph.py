@@ -163,7 +163,9 @@ class TdphDoc(TdphCompoundDoc):
     min_frequency_harmonic_thz: float | None = Field(None, description="Lowest ω, 0 K, THz.")
     min_frequency_renormalised_thz: float | None = Field(None, description="Lowest ω(T), THz.")
     iterations: list[IterationDoc] = Field(default_factory=list, description="Per iteration.")
-    n_calculator_calls: int = Field(0, description="Force evaluations of this step.")
+    n_calculator_calls: int = Field(
+        0, description="Force evaluations of this step (baseline included)."
+    )
     band_labels: list[str] = Field(default_factory=list, description="Band-path labels.")
     band_distances: list[float] = Field(default_factory=list, description="Path length, 1/Å.")
     band_segment_ends: list[list[int]] = Field(
