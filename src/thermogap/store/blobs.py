@@ -149,6 +149,26 @@ class FileBlobStore(BlobStore):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class MemoryBlobStore(BlobStore):
+    """Blobs in a dictionary of this process (for jobs run against in-memory job stores)."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+
+    def exists(self, blob_id: str) -> bool:
+        """Return whether the blob is held."""
+        return blob_id in self._blobs
+
+    def _write(self, sha256: str, data: bytes, metadata: dict[str, Any]) -> None:
+        self._blobs[sha256] = bytes(data)
+
+    def _read(self, blob_id: str) -> bytes:
+        try:
+            return self._blobs[blob_id]
+        except KeyError:
+            raise StoreError(f"blob {blob_id} not found in memory") from None
+
+
 class GridFSBlobStore(BlobStore):
     """Blobs in a MongoDB GridFS bucket, found by their SHA-256 stored as the file name."""
 

@@ -40,8 +40,12 @@ class StoreConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["monty", "mongodb"] = Field(
-        "monty", description="'monty': embedded on-disk MontyDB; 'mongodb': a MongoDB server."
+    backend: Literal["monty", "mongodb", "memory"] = Field(
+        "monty",
+        description=(
+            "'monty': embedded on-disk MontyDB; 'mongodb': a MongoDB server; 'memory': the "
+            "in-process stores of a jobflow ``JobStore(MemoryStore())`` (nothing persists)."
+        ),
     )
     path: Path | None = Field(
         None, description="Directory of the embedded database and its blob files (monty only)."
@@ -83,6 +87,8 @@ class StoreConfig(BaseModel):
         """A human-readable location with no credentials in it."""
         if self.backend == "monty":
             return str(self.path)
+        if self.backend == "memory":
+            return "memory://"
         parts = urlsplit(self.uri or "")
         host = parts.hostname or "?"
         return (

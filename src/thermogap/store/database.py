@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 import bson
 from jobflow import JobStore
 from maggma.core import Store
-from maggma.stores import MongoStore, MontyStore
+from maggma.stores import GridFSStore, MemoryStore, MongoStore, MontyStore
 from monty.json import jsanitize
 
 from thermogap.errors import ConfigError, StoreConnectionError, StoreError
-from thermogap.store.blobs import BlobStore, FileBlobStore, GridFSBlobStore
+from thermogap.store.blobs import BlobStore, FileBlobStore, GridFSBlobStore, MemoryBlobStore
 from thermogap.store.config import StoreConfig, resolve_store_config
 
 COLLECTIONS = (
@@ -41,6 +41,8 @@ _MONTY_DB_DIR = "db"
 # MongoDB refuses documents over 16 MiB; keep a margin for jobflow's and maggma's own fields
 MAX_DOCUMENT_BYTES = 15 * 2**20
 _BLOB_DIR = "blobs"
+# jobflow's additional store for the large arrays of job outputs (``@job(data=...)``)
+DATA_STORE_NAME = "data"
 
 
 class ResultsDB:
@@ -78,6 +80,18 @@ class ResultsDB:
     def from_jobstore(cls, jobstore: JobStore) -> ResultsDB:
         """Recover the database a jobflow ``JobStore`` writes to (on a worker, inside a job)."""
         docs = jobstore.docs_store
+        if isinstance(docs, MemoryStore) and not isinstance(docs, MontyStore):
+            # a plain jobflow ``JobStore(MemoryStore())``: thermogap's collections live beside
+            # it in this process (kept on the job store, so every job of a run and the caller
+            # see the same collections), and the job store itself is the outputs collection
+            existing: ResultsDB | None = getattr(jobstore, "_thermogap_memory_db", None)
+            if existing is None:
+                existing = cls(
+                    StoreConfig(backend="memory", outputs_collection=docs.collection_name)
+                )
+                existing._jobstore = jobstore
+                jobstore._thermogap_memory_db = existing  # type: ignore[attr-defined]
+            return existing
         if isinstance(docs, MontyStore):
             path = os.path.dirname(os.path.abspath(docs.database_path))
             config = StoreConfig(
@@ -135,8 +149,7 @@ class ResultsDB:
         StoreConnectionError
             If MongoDB does not answer within ``config.timeout_s`` seconds.
         """
-        if self.config.backend == "monty":
-            assert self.config.path is not None
+        if self.config.backend in ("monty", "memory"):
             return
         from pymongo.errors import PyMongoError
 
@@ -156,6 +169,8 @@ class ResultsDB:
                 database_name=self.config.database,
                 storage="sqlite",
             )
+        if self.config.backend == "memory":
+            return MemoryStore(collection_name=collection)
         timeout_ms = int(self.config.timeout_s * 1000)
         return MongoStore(
             database=self.config.database,
@@ -184,9 +199,29 @@ class ResultsDB:
     def jobstore(self) -> JobStore:
         """Return the (connected) jobflow ``JobStore`` on this database (collection ``outputs``)."""
         if self._jobstore is None:
-            self._jobstore = JobStore(self._make_store(self.config.outputs_collection))
+            self._jobstore = JobStore(
+                self._make_store(self.config.outputs_collection),
+                additional_stores={DATA_STORE_NAME: self._make_data_store()},
+            )
             self._jobstore.connect()
         return self._jobstore
+
+    def _make_data_store(self) -> Store:
+        """The store of large job-output arrays: a collection beside the embedded database,
+        GridFS on MongoDB (jobflow's ``data`` additional store)."""
+        name = f"{self.config.outputs_collection}_{DATA_STORE_NAME}"
+        if self.config.backend == "mongodb":
+            timeout_ms = int(self.config.timeout_s * 1000)
+            return GridFSStore(
+                database=self.config.database,
+                collection_name=name,
+                uri=self.config.mongo_uri(),
+                mongoclient_kwargs={
+                    "serverSelectionTimeoutMS": timeout_ms,
+                    "connectTimeoutMS": timeout_ms,
+                },
+            )
+        return self._make_store(name)
 
     @cached_property
     def blobs(self) -> BlobStore:
@@ -194,6 +229,8 @@ class ResultsDB:
         if self.config.backend == "monty":
             assert self.config.path is not None
             return FileBlobStore(self.config.path / _BLOB_DIR)
+        if self.config.backend == "memory":
+            return MemoryBlobStore()
         return GridFSBlobStore(
             self._mongo_client()[self.config.database], bucket=self.config.blob_bucket
         )
