@@ -207,8 +207,10 @@ class ResultsDB:
         return self._jobstore
 
     def _make_data_store(self) -> Store:
-        """The store of large job-output arrays: a collection beside the embedded database,
-        GridFS on MongoDB (jobflow's ``data`` additional store)."""
+        """Return the store of large job-output arrays (jobflow's ``data`` additional store).
+
+        A collection beside the embedded database; GridFS on MongoDB.
+        """
         name = f"{self.config.outputs_collection}_{DATA_STORE_NAME}"
         if self.config.backend == "mongodb":
             timeout_ms = int(self.config.timeout_s * 1000)
