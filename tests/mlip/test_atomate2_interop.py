@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from jobflow import run_locally
 from pymatgen.io.ase import AseAtomsAdaptor
+from tiny_mace import ag3sbr_cell
 
 from thermogap.mlip.calculator import load_mace_calculator
-from tiny_mace import ag3sbr_cell
 
 
 def test_atomate2_static_maker_runs_a_thermogap_mace_model(tiny_mace, tmp_path):

@@ -86,5 +86,5 @@ def phonopy_from_file(path: str | os.PathLike[str]) -> Phonopy:
 
 
 def structure_of_phonopy(phonon: Phonopy) -> Structure:
-    """The unit cell of a phonopy calculation as a pymatgen structure."""
+    """Return the unit cell of a phonopy calculation as a pymatgen structure."""
     return phonopy_atoms_to_structure(phonon.unitcell)
