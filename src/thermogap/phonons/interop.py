@@ -46,8 +46,11 @@ def phonopy_from_atomate2(doc: Any) -> Phonopy:
     if fcs is None or structure is None or supercell is None:
         missing = [
             k
-            for k, v in (("structure", structure), ("supercell_matrix", supercell),
-                         ("force_constants", fcs))
+            for k, v in (
+                ("structure", structure),
+                ("supercell_matrix", supercell),
+                ("force_constants", fcs),
+            )
             if v is None
         ]
         raise InputError(
