@@ -39,10 +39,31 @@ def _without_provenance(value: Any) -> Any:
     return value
 
 
-def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """Return the SHA-256 key of a call: function path, resolved inputs, thermogap version.
+#: libraries whose version can change a job's result: a new release of any of them makes
+#: every key new, so nothing computed with the old one is reused
+RESULT_LIBRARIES = ("thermogap", "torch", "mace-torch", "chgnet", "phonopy", "tblite", "ase")
 
-    ``provenance`` entries of the inputs are left out of the key.
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    """Return the installed versions of :data:`RESULT_LIBRARIES` (``"absent"`` if missing)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in RESULT_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    versions["thermogap"] = thermogap.__version__  # the source tree's, also when not installed
+    return versions
+
+
+def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """Return the SHA-256 key of a call: function path, resolved inputs, library versions.
+
+    ``provenance`` entries of the inputs are left out of the key; the versions are those of
+    :data:`RESULT_LIBRARIES`.
     """
     sanitized = jsanitize(
         {"args": list(args), "kwargs": kwargs}, strict=True, enum_values=True, allow_bson=False
@@ -50,7 +71,7 @@ def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
     payload = {
         "function": f"{function.__module__}:{function.__qualname__}",
         **_without_provenance(sanitized),
-        "version": thermogap.__version__,
+        "versions": library_versions(),
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
