@@ -25,6 +25,7 @@ _COMMAND_MODULES = {
     "query": "thermogap.cli.query",
     "db": "thermogap.cli.db",
     "enumerate": "thermogap.cli.enumerate",
+    "build": "thermogap.cli.build",
 }
 
 
