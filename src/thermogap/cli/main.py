@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except ThermogapError as exc:
         if os.environ.get("THERMOGAP_DEBUG"):
             raise
-        click.echo(f"thermogap: error: {exc}", err=True)
+        from thermogap.store.config import redact_credentials
+
+        click.echo(f"thermogap: error: {redact_credentials(str(exc))}", err=True)
         return 1
     except KeyboardInterrupt:
         click.echo("thermogap: interrupted; finished jobs are kept and reused next time", err=True)

@@ -105,6 +105,14 @@ class LockedMontyStore(MontyStore):
             super().remove_docs(criteria)
 
 
+def _writable(directory: Any) -> bool:
+    try:
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".probe-"):
+            return True
+    except OSError:
+        return False
+
+
 def _backend_error(exc: Exception, what: str) -> StoreError:
     """Translate a pymongo/MontyDB error into a one-line thermogap error."""
     code = getattr(exc, "code", None)
@@ -147,6 +155,9 @@ class ResultsDB:
         self._indexed: set[tuple[str, tuple[str, ...]]] = set()
         self._client: Any = None
         self._jobstore: JobStore | None = None
+        self._snapshot: Any = None
+        #: Whether the store was found read-only (it is then read from a private snapshot).
+        self.read_only = False
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -236,7 +247,7 @@ class ResultsDB:
             assert self.config.path is not None
             return LockedMontyStore(
                 collection_name=collection,
-                database_path=str(self.config.path / _MONTY_DB_DIR),
+                database_path=str(self._monty_database_path()),
                 database_name=self.config.database,
                 storage="sqlite",
             )
@@ -250,6 +261,30 @@ class ResultsDB:
                 "connectTimeoutMS": timeout_ms,
             },
         )
+
+    def _monty_database_path(self) -> Any:
+        """Directory MontyDB reads: the store's own, or a private snapshot of a read-only one.
+
+        MontyDB's sqlite files are opened in WAL mode, which needs to write beside them even
+        to read; a store on a read-only file system is therefore read from a copy (documents
+        only: blobs are read in place), and every write to it is refused.
+        """
+        assert self.config.path is not None
+        directory = self.config.path / _MONTY_DB_DIR
+        if self._snapshot is not None:
+            return self._snapshot
+        if not directory.is_dir() or _writable(directory):
+            return directory
+        import atexit
+        import shutil
+        from pathlib import Path
+
+        snapshot = Path(tempfile.mkdtemp(prefix="thermogap-readonly-"))
+        atexit.register(shutil.rmtree, snapshot, True)
+        shutil.copytree(directory, snapshot / _MONTY_DB_DIR)
+        self._snapshot = snapshot / _MONTY_DB_DIR
+        self.read_only = True
+        return self._snapshot
 
     def collection(self, name: str) -> Store:
         """Return the connected maggma store of collection ``name``."""
@@ -331,6 +366,11 @@ class ResultsDB:
         if self.config.backend != "monty":
             return
         assert self.config.path is not None
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                f"store {self.name} is read-only; a run must write its results: give a "
+                "writable --store (status and query still work)"
+            )
         for directory in (self.config.path / _MONTY_DB_DIR, self.config.path / _BLOB_DIR):
             try:
                 directory.mkdir(parents=True, exist_ok=True)
@@ -395,6 +435,8 @@ class ResultsDB:
                     f" stay below {MAX_DOCUMENT_BYTES / 2**20:.0f} MiB "
                     "(put large arrays in db.blobs and store the BlobRef)"
                 )
+        if self.read_only:
+            self.check_writable()
         with self._translated(f"writing to {self.name}/{name}"), self.write_lock():
             self.ensure_index(name, keys, unique=True)
             self._write(name, keys, clean)
@@ -465,5 +507,7 @@ class ResultsDB:
         """Delete matching documents; return how many."""
         if not criteria:
             raise ConfigError("refusing to delete with empty criteria; pass an explicit filter")
+        if self.read_only:
+            self.check_writable()
         with self._translated(f"delete from {self.name}/{name}"), self.write_lock():
             return int(self._raw(name).delete_many(criteria).deleted_count)
