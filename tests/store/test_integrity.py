@@ -14,7 +14,7 @@ from thermogap.execution import run_flow
 from thermogap.store.verify import verify_store
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))
-from reliability_jobs import blob_flow  # noqa: E402
+from reliability_jobs import blob_flow
 
 
 def _corrupt(db, blob_id: str) -> None:

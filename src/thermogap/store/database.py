@@ -113,7 +113,7 @@ def _writable(directory: Any) -> bool:
         return False
 
 
-def _backend_error(exc: Exception, what: str) -> StoreError:
+def _backend_error(exc: Exception, what: str) -> StoreError | InputError:
     """Translate a pymongo/MontyDB error into a one-line thermogap error."""
     code = getattr(exc, "code", None)
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -37,7 +37,7 @@ def _check_reference(db: ResultsDB, ref: dict[str, Any], seen: dict[Any, str | N
     if "blob_uuid" in ref:  # jobflow additional store (e.g. "data")
         key: Any = ("jobflow", ref["store"], ref["blob_uuid"])
         if key not in seen:
-            stores = db.jobstore().additional_stores
+            stores: dict[str, Any] = dict(getattr(db.jobstore(), "additional_stores", {}))
             store = stores.get(ref["store"])
             if store is None:
                 seen[key] = f"additional store {ref['store']!r} is not configured"
