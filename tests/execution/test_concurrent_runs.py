@@ -2,7 +2,7 @@
 
 Two processes write the same keys at once (atomic upserts under the store's file lock), and
 two `thermogap run` processes of the same small flow run each job once between them (claims)
-and leave exactly one document per key.
+and leave exactly one document per key, on the embedded store and on the MongoDB-wire server.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from thermogap.store import ResultsDB
 
@@ -26,6 +28,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 UPSERT_SCRIPT = """
 import sys
+import pytest
+
 from thermogap.store import ResultsDB
 db = ResultsDB.from_spec(sys.argv[1])
 for round_ in range(15):
@@ -50,8 +54,17 @@ def test_concurrent_upserts_leave_one_document_per_key(tmp_path):
     assert set(pairs.values()) == {1} and len(pairs) == 5 * 15
 
 
-def test_two_runs_of_one_flow_run_each_job_once(tmp_path):
-    store = tmp_path / "store"
+@pytest.fixture(params=["monty", "mongodb"])
+def store_spec(request, tmp_path):
+    """An embedded store directory, then a database on the MongoDB-wire test server."""
+    if request.param == "monty":
+        return str(tmp_path / "store")
+    uri = request.getfixturevalue("mongo_uri")
+    return f"{uri}/{request.getfixturevalue('mongo_database')}"
+
+
+def test_two_runs_of_one_flow_run_each_job_once(tmp_path, store_spec):
+    store = store_spec
     log = tmp_path / "calls.log"
     script = tmp_path / "flow.py"
     script.write_text(

@@ -307,6 +307,8 @@ class ResultsDB:
         if self._jobstore is None:
             self._jobstore = JobStore(self._make_store(self.config.outputs_collection))
             self._jobstore.connect()
+            # one output per (uuid, index) even when two runners write at once
+            self.ensure_index(self.config.outputs_collection, ["uuid", "index"], unique=True)
         return self._jobstore
 
     @cached_property
