@@ -82,6 +82,19 @@ def test_ill_typed_dataset_setting(capsys, tmp_path):
     assert "n_per_batch='many'" in line and "integer" in line
 
 
+def test_ill_typed_nested_dataset_setting_of_the_temperature_flow(capsys, tmp_path):
+    line = _one_line_error(
+        capsys,
+        "run",
+        "quick",
+        "--store",
+        str(tmp_path / "s"),
+        "--set",
+        "dataset={n_per_batch: many}",
+    )
+    assert "setting dataset: setting n_per_batch='many' is invalid" in line
+
+
 def test_partial_occupancy_cif_is_refused(capsys, tmp_path):
     cif = tmp_path / "disordered.cif"
     cif.write_text(PARTIAL_CIF)

@@ -48,7 +48,7 @@ def build_preset_flow(
     """
     builder = FLOW_BUILDERS.get(preset.flow)
     settings = preset.settings | (overrides or {})
-    validate_builder_settings(builder, settings, preset.name)
+    validate_builder_settings(builder, settings, f"preset {preset.name!r}")
     if "db" in inspect.signature(builder).parameters:
         settings["db"] = db
     return builder(**settings)
@@ -83,7 +83,7 @@ def _settings_model(builder: Any) -> type[BaseModel] | None:
     return create_model(f"{builder.__name__}_settings", __config__=config, **fields)
 
 
-def validate_builder_settings(builder: Any, settings: dict[str, Any], preset: str = "") -> None:
+def validate_builder_settings(builder: Any, settings: dict[str, Any], context: str = "") -> None:
     """Check ``settings`` against the builder's signature before it creates any job.
 
     Raises
@@ -102,7 +102,7 @@ def validate_builder_settings(builder: Any, settings: dict[str, Any], preset: st
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        where = f"preset {preset!r}: " if preset else ""
+        where = f"{context}: " if context else ""
         if first["type"] == "extra_forbidden":
             allowed = ", ".join(n for n in model.model_fields)
             raise InputError(f"{where}unknown setting {key!r}; allowed: {allowed}") from None
