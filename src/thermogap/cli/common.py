@@ -28,3 +28,25 @@ def open_db(store: str | None) -> ResultsDB:
 def echo_json(data: Any) -> None:
     """Print ``data`` as JSON (datetimes and numpy scalars as strings/numbers)."""
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+def backend_error_message(exc: BaseException) -> str | None:
+    """Return one line for an error of a storage backend or the OS, or ``None`` if unknown.
+
+    Authentication failures (MongoDB code 18) are named as such; credentials in any URI of
+    the message are replaced by ``***``.
+    """
+    from thermogap.store.config import redact_credentials
+
+    module = type(exc).__module__
+    code = getattr(exc, "code", None)
+    text = redact_credentials(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if module.startswith(("pymongo", "gridfs")) and code == 18:
+        return "authentication failed: the MongoDB server refused the user name or password"
+    if module.startswith(("pymongo", "gridfs", "montydb", "sqlite3", "bson", "maggma")):
+        return f"database error ({type(exc).__name__}): {text}"
+    if isinstance(exc, PermissionError) or getattr(exc, "errno", None) == 30:
+        return f"cannot write: {text} (is the store read-only?)"
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {text}"
+    return None

@@ -32,6 +32,9 @@ class RunSummary(BaseModel):
     errors: list[str] = Field(
         default_factory=list, description="One line per failed job: job name and exception."
     )
+    status: str = Field(
+        "completed", description="'completed' if every job has an output, else 'failed'."
+    )
 
 
 class _FailureCollector(logging.Handler):
@@ -80,6 +83,34 @@ def summarize(db: ResultsDB, uuids: list[str], flow_uuid: str, wall_time_s: floa
     )
 
 
+def validate_flow_inputs(flow: Flow | Job) -> None:
+    """Check every structure given to a job, and every phonon supercell, before anything runs.
+
+    Structures must be ordered with a sane cell; a Maker's ``supercell_matrix`` must be a
+    positive integer matrix within the size cap
+    (:func:`thermogap.structures.validation.validate_supercell`).
+
+    Raises
+    ------
+    InputError
+        Naming the job and the bad value.
+    """
+    from pymatgen.core import Structure
+
+    from thermogap.structures.validation import validate_structure, validate_supercell
+
+    jobs = [j for j, _ in flow.iterflow()] if isinstance(flow, Flow) else [flow]
+    for job in jobs:
+        inputs = [*job.function_args, *job.function_kwargs.values()]
+        structures = [v for v in inputs if isinstance(v, Structure)]
+        maker = getattr(job.function, "__self__", None)
+        matrix = getattr(maker, "supercell_matrix", None)
+        for structure in structures:
+            validate_structure(structure, f"input structure of job {job.name!r}")
+            if matrix is not None:
+                validate_supercell(matrix, len(structure), f"{job.name!r}: supercell_matrix")
+
+
 def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummary:
     """Run ``flow`` locally against ``db`` and count ran versus reused jobs.
 
@@ -99,7 +130,10 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
     """
     if isinstance(flow, Job):
         flow = Flow([flow])
+    validate_flow_inputs(flow)
+    db.check_writable()
     uuids = _all_uuids(flow)
+    started_at = time.time()
     start = time.perf_counter()
     jobstore = db.jobstore()
     collector = _FailureCollector()
@@ -116,12 +150,26 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
         manager_logger.propagate = previous[1]
     summary = summarize(db, uuids, flow.uuid, time.perf_counter() - start)
     summary.errors = collector.errors
+    # jobflow's own account: a job of the flow without a response failed or never ran
+    # (its parent failed); a job added at run time that has none failed too
+    responded = set(responses or {})
+    unfinished = set(uuids) - responded
+    summary.n_failed = max(summary.n_failed, len(unfinished))
+    if summary.n_failed and not summary.errors:
+        summary.errors = [f"{len(unfinished)} job(s) did not finish (a parent job failed?)"]
+    summary.status = "failed" if summary.n_failed else "completed"
     if responses is not None and flow.output is not None:
         try:  # the output may be a reference or a container of references
             resolved = find_and_resolve_references(flow.output, jobstore)
             summary.outputs = {"flow": resolved}
         except Exception:  # a failed flow has no output to resolve; the counts say why
             summary.outputs = {}
-    record = summary.model_dump(exclude={"outputs"}) | {"finished_at": time.time()}
+    record = summary.model_dump(exclude={"outputs"}) | {
+        "started_at": started_at,
+        "finished_at": time.time(),
+    }
     db.upsert("runs", [record], key="flow_uuid")
+    from thermogap.store.claims import release_jobs
+
+    release_jobs(db, sorted(set(uuids) | responded))
     return summary

@@ -48,6 +48,7 @@ def build_preset_flow(
     """
     builder = FLOW_BUILDERS.get(preset.flow)
     settings = preset.settings | (overrides or {})
+    validate_builder_settings(builder, settings, f"preset {preset.name!r}")
     if "db" in inspect.signature(builder).parameters:
         settings["db"] = db
     return builder(**settings)
@@ -56,3 +57,54 @@ def build_preset_flow(
 def is_workflow_file(target: str) -> bool:
     """Whether ``target`` names a Python workflow script rather than a preset."""
     return Path(target).suffix == ".py"
+
+
+def _settings_model(builder: Any) -> type[BaseModel] | None:
+    """Return a pydantic model (``extra="forbid"``) of a builder's keyword arguments.
+
+    ``None`` for builders taking ``**kwargs``: those validate their settings themselves (the
+    temperature flow with :class:`~thermogap.flows.temperature.TemperatureStudySettings`).
+    """
+    import typing
+
+    from pydantic import create_model
+
+    signature = inspect.signature(builder)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    hints = typing.get_type_hints(builder)
+    fields: dict[str, Any] = {}
+    for name, parameter in signature.parameters.items():
+        if name == "db":
+            continue
+        default = ... if parameter.default is parameter.empty else parameter.default
+        fields[name] = (hints.get(name, Any), default)
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    return create_model(f"{builder.__name__}_settings", __config__=config, **fields)
+
+
+def validate_builder_settings(builder: Any, settings: dict[str, Any], context: str = "") -> None:
+    """Check ``settings`` against the builder's signature before it creates any job.
+
+    Raises
+    ------
+    InputError
+        For an unknown key (listing the allowed ones) or a value of the wrong type.
+    """
+    from thermogap.errors import InputError
+
+    model = _settings_model(builder)
+    if model is None:
+        return
+    clean = {k: v for k, v in settings.items() if k != "db"}
+    try:
+        model(**clean)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        where = f"{context}: " if context else ""
+        if first["type"] == "extra_forbidden":
+            allowed = ", ".join(n for n in model.model_fields)
+            raise InputError(f"{where}unknown setting {key!r}; allowed: {allowed}") from None
+        value = clean.get(str(first["loc"][0])) if first["loc"] else None
+        raise InputError(f"{where}setting {key}={value!r} is invalid: {first['msg']}") from None

@@ -106,6 +106,10 @@ def _validate(
     if len(settings.parents) != 2:
         raise InputError(f"parents={settings.parents} must name the two end members")
     parents = [load_structure(p) for p in settings.parents]
+    from thermogap.flows.dataset import dataset_flow  # its settings are checked like a preset's
+    from thermogap.flows.presets import validate_builder_settings
+
+    validate_builder_settings(dataset_flow, dict(settings.dataset), "setting dataset")
     n_sites = len(sublattice_indices(make_supercell(parents[0], settings.supercell), settings.site))
     for x in settings.compositions:
         composition_to_count(x, n_sites)  # raises, listing the allowed grid
