@@ -64,7 +64,9 @@ class TemperatureStudySettings(BaseModel):
         (1, 1, 1), description="Repetition of the relaxed supercell for its 0 K phonons."
     )
     md: LangevinSettings = Field(default_factory=LangevinSettings)
-    equilibration_fraction: float = Field(0.2, ge=0, lt=1, description="MD frames discarded.")
+    equilibration_fraction: float | None = Field(
+        None, ge=0, lt=1, description="MD frames discarded; None: detected (pymbar)."
+    )
     finite_temperature_phonons: bool = Field(True, description="NMD phonons at each T > 0.")
     nmd: dict[str, Any] = Field(
         default_factory=dict, description="NMDSettings overrides (default: MD's equilibration)."
@@ -305,7 +307,7 @@ def _finite_temperature_extras(
         from thermogap.schemas.finite_temperature import NMDSettings
 
         total_ps = settings.md.total_time_ps
-        equilibration_ps = settings.equilibration_fraction * total_ps
+        equilibration_ps = (settings.equilibration_fraction or 0.2) * total_ps
         defaults = NMDSettings()
         nmd = NMDSettings(
             **{
