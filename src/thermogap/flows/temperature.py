@@ -302,6 +302,7 @@ def _finite_temperature_extras(
 ) -> list[Flow | Job]:
     """NMD phonons and mode-resolved electron–phonon coupling at each T > 0."""
     jobs: list[Flow | Job] = []
+    nmd_ids: dict[float, Any] = {}
     if settings.finite_temperature_phonons:
         from thermogap.jobs.finite_temperature import FiniteTemperaturePhononMaker
         from thermogap.schemas.finite_temperature import NMDSettings
@@ -320,26 +321,40 @@ def _finite_temperature_extras(
             job = FiniteTemperaturePhononMaker(settings=nmd).make(phonon_id, trajectory_id)
             job.name = f"finite-T phonons {tag} {t:g} K"
             jobs.append(job)
+            nmd_ids[t] = job.output.phonon_id
     if settings.electron_phonon:
         for t in trajectories:
-            job = electron_phonon_coupling(phonon_id, gnn_id, t)
+            job = electron_phonon_coupling(
+                phonon_id, gnn_id, t, nmd_ids.get(t), list(settings.species)
+            )
             job.name = f"electron-phonon {tag} {t:g} K"
             jobs.append(job)
     return jobs
 
 
 @tg_job
-def electron_phonon_coupling(phonon_id: str, gap_model_id: str, temperature_k: float) -> Any:
+def electron_phonon_coupling(
+    phonon_id: str,
+    gap_model_id: str,
+    temperature_k: float,
+    finite_temperature_phonon_id: str | None = None,
+    equivalent_species: list[str] | None = None,
+) -> Any:
     """Replace itself by the coupling job once the GNN made earlier in the flow is known.
 
     (A Maker's fields are not resolved by jobflow, so the model id cannot be a reference.)
+    With the NMD phonons at T, modes imaginary at 0 K enter with their frequency at T.
     """
     from jobflow import Response
 
     from thermogap.jobs.electron_phonon import ElectronPhononCouplingMaker
 
-    maker = ElectronPhononCouplingMaker(temperature_k=temperature_k, gap_model_id=gap_model_id)
-    job = maker.make(phonon_id)
+    maker = ElectronPhononCouplingMaker(
+        temperature_k=temperature_k,
+        gap_model_id=gap_model_id,
+        equivalent_species=list(equivalent_species or []),
+    )
+    job = maker.make(phonon_id, finite_temperature_phonon_id=finite_temperature_phonon_id)
     job.name = f"electron-phonon coupling {temperature_k:g} K"
     return Response(replace=job)
 
