@@ -43,6 +43,7 @@ TINY = {
     "gnn_stage_b": {"hidden_channels": 8, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01},
     "relax_max_steps": 10,
     "md": {"total_time_ps": 0.1, "save_interval_steps": 2},
+    "finite_temperature_phonons": False,  # 0.1 ps cannot resolve the stability threshold
 }
 
 
@@ -181,6 +182,7 @@ def test_query_filters_the_stored_results(study):
         ({"temperatures_k": [0, -50]}, "-50"),
         ({"species": ["Br", "Xx"]}, "Xx"),
         ({"compositions": []}, "compositions"),
+        ({"finite_temperature_phonons": True}, "coarser than the stability threshold"),
     ],
 )
 def test_bad_input_fails_before_any_job(override, message):

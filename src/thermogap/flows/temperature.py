@@ -317,6 +317,13 @@ def _finite_temperature_extras(
             }
             | settings.nmd
         )
+        if 1.0 / nmd.segment_time_ps > nmd.stability_threshold_thz:  # resolution, THz
+            raise InputError(
+                f"finite-temperature phonons from {total_ps:g} ps of MD would have a spectral "
+                f"resolution of {1.0 / nmd.segment_time_ps:.3g} THz, coarser than the "
+                f"stability threshold {nmd.stability_threshold_thz:g} THz; run a longer MD "
+                "(md.total_time_ps) or set finite_temperature_phonons: false"
+            )
         for t, trajectory_id in trajectories.items():
             job = FiniteTemperaturePhononMaker(settings=nmd).make(phonon_id, trajectory_id)
             job.name = f"finite-T phonons {tag} {t:g} K"
