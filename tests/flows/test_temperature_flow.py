@@ -190,6 +190,20 @@ def test_bad_input_fails_before_any_job(override, message):
         temperature_flow(**(TINY | override))
 
 
+def test_nmd_can_run_on_a_larger_md_cell_with_more_qpoints():
+    long_md = {"total_time_ps": 40.0, "save_interval_steps": 10}
+    flow = temperature_flow(
+        **(
+            TINY
+            | {"finite_temperature_phonons": True, "md": long_md, "temperatures_k": [0, 300]}
+            | {"compositions": [0.0], "nmd": {"md_supercell": [2, 1, 1]}}
+        )
+    )
+    names = [job.name for job, _ in flow.iterflow()]
+    assert "nmd md 2x1x1 x=0 300 K" in names and "nmd cell 2x1x1 x=0" in names
+    assert any(name.startswith("finite-T phonons x=0 300 K") for name in names)
+
+
 def test_missing_model_id_is_named(db):
     with pytest.raises(InputError, match="mace-doesnotexist"):
         temperature_flow(db=db, **(TINY | {"mlip_model_id": "mace-doesnotexist"}))

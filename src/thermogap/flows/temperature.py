@@ -268,7 +268,10 @@ def _composition(
             jobs += [md, gaps]
             snapshots[t].append(gaps.output)
             trajectories.setdefault(t, md.output.trajectory_id)
-    jobs += _finite_temperature_extras(settings, phonon_ids[0], trajectories, gnn_id, tag)
+    md_inputs = (select.output["structures"][0], mlip_id, x)
+    jobs += _finite_temperature_extras(
+        settings, phonon_ids[0], trajectories, gnn_id, tag, md_inputs=md_inputs
+    )
     results = []
     for t in settings.temperatures_k:
         result = BandGapResultMaker(
@@ -299,8 +302,13 @@ def _finite_temperature_extras(
     trajectories: dict[float, Any],
     gnn_id: Any,
     tag: str,
+    md_inputs: tuple[Any, Any, float] | None = None,
 ) -> list[Flow | Job]:
-    """NMD phonons and mode-resolved electron–phonon coupling at each T > 0."""
+    """NMD phonons and mode-resolved electron–phonon coupling at each T > 0.
+
+    With ``nmd.md_supercell`` other than [1, 1, 1] the NMD gets its own MD on the repeated
+    cell (``md_inputs``: structure, MLIP id, x), whose q-points reach further into the zone.
+    """
     jobs: list[Flow | Job] = []
     nmd_ids: dict[float, Any] = {}
     if settings.finite_temperature_phonons:
@@ -325,6 +333,8 @@ def _finite_temperature_extras(
                 "(md.total_time_ps) or set finite_temperature_phonons: false"
             )
         for t, trajectory_id in trajectories.items():
+            if nmd.md_supercell != [1, 1, 1] and md_inputs is not None:
+                trajectory_id = _nmd_trajectory(settings, nmd.md_supercell, md_inputs, t, jobs)
             job = FiniteTemperaturePhononMaker(settings=nmd).make(phonon_id, trajectory_id)
             job.name = f"finite-T phonons {tag} {t:g} K"
             jobs.append(job)
@@ -337,6 +347,28 @@ def _finite_temperature_extras(
             job.name = f"electron-phonon {tag} {t:g} K"
             jobs.append(job)
     return jobs
+
+
+def _nmd_trajectory(
+    settings: TemperatureStudySettings,
+    scaling: list[int],
+    md_inputs: tuple[Any, Any, float],
+    temperature_k: float,
+    jobs: list[Flow | Job],
+) -> Any:
+    """Add an MD on the repeated cell for the NMD to ``jobs``; return its trajectory id."""
+    from thermogap.jobs.finite_temperature import repeat_structure
+    from thermogap.jobs.md import LangevinMDMaker
+
+    structure, mlip_id, x = md_inputs
+    cell = repeat_structure(structure, scaling)
+    md = LangevinMDMaker(settings=settings.md, progress=False).make(
+        cell.output, mlip_id, temperature_k, None, x
+    )
+    size = "x".join(str(n) for n in scaling)
+    cell.name, md.name = f"nmd cell {size} x={x:g}", f"nmd md {size} x={x:g} {temperature_k:g} K"
+    jobs += [cell, md]
+    return md.output.trajectory_id
 
 
 @tg_job

@@ -29,7 +29,22 @@ from thermogap.schemas.finite_temperature import (
 )
 from thermogap.schemas.phonons import PhononBandStructureDoc
 
-__all__ = ["FiniteTemperaturePhononMaker", "finite_temperature_document", "nmd_phonon_id"]
+__all__ = [
+    "FiniteTemperaturePhononMaker",
+    "finite_temperature_document",
+    "nmd_phonon_id",
+    "repeat_structure",
+]
+
+
+@tg_job
+def repeat_structure(structure: Structure, scaling: list[int]) -> Structure:
+    """Repeat ``structure`` ``scaling`` times along its lattice vectors (an NMD MD cell)."""
+    if isinstance(structure, dict):
+        structure = Structure.from_dict(structure)
+    if len(scaling) != 3 or min(scaling) < 1:
+        raise InputError(f"{scaling=} must be three positive integers")
+    return structure * tuple(int(n) for n in scaling)
 
 
 @dataclass

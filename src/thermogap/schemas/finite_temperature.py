@@ -60,6 +60,14 @@ class NMDSettings(BaseModel):
     map_tolerance_ang: float = Field(
         0.5, gt=0, description="Largest distance of an MD atom from its lattice site, Å."
     )
+    md_supercell: list[int] = Field(
+        [1, 1, 1],
+        min_length=3,
+        max_length=3,
+        description="In a flow: repeat the MD cell this many times for a dedicated NMD "
+        "trajectory, so its commensurate q-points (measured, not interpolated) reach the "
+        "zone boundary of the larger cell; [1, 1, 1] reuses the band-gap MD.",
+    )
     band_npoints: int = Field(31, ge=2, description="q-points per band-path segment.")
     band_path_type: str = Field(
         "setyawan_curtarolo", description="High-symmetry path convention (pymatgen)."
