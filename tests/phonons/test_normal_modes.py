@@ -284,8 +284,8 @@ def test_spectral_resolution_coarser_than_the_threshold_is_refused(cu3au_phonon)
     v = np.random.default_rng(0).normal(size=(200, len(atoms), 3)) * 1e-3
     # 200 frames x 5 fs = 1 ps: 1 THz bins, coarser than a 0.2 THz stability threshold
     with pytest.raises(InputError, match=r"resolution .* = 1 THz is coarser than 0.2 THz"):
-        normal_mode_decomposition(
-            cu3au_phonon, as_structure(atoms), v, 5.0, min_resolution_thz=0.2
-        )
-    nmd = normal_mode_decomposition(cu3au_phonon, as_structure(atoms), v, 5.0, min_resolution_thz=1.0)
+        normal_mode_decomposition(cu3au_phonon, as_structure(atoms), v, 5.0, min_resolution_thz=0.2)
+    nmd = normal_mode_decomposition(
+        cu3au_phonon, as_structure(atoms), v, 5.0, min_resolution_thz=1.0
+    )
     assert nmd.resolution_thz == pytest.approx(1.0)
