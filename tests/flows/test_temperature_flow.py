@@ -107,7 +107,8 @@ def test_finite_temperature_gap_is_a_snapshot_average_of_its_trajectory(study):
     ]
     gaps = predict(load_gnn(db, result["gnn_model_id"]), frames)
     assert gaps.min() <= result["band_gap_ev"] <= gaps.max()
-    assert 2 <= result["n_snapshots"] < len(frames)
+    assert 2 <= result["n_snapshots"] <= len(frames)  # every frame after equilibration
+    assert result["n_independent"] > 0 and result["equilibration"] == "detected"
     # provenance: every upstream job, from the parent phonons to the MD, by uuid
     upstream = set(result["upstream"].values())
     assert {"mace training", "gnn fine-tune chgnet-ipea1-xtb", "md x=0.5 300 K #0"} <= upstream

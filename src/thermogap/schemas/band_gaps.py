@@ -99,7 +99,10 @@ class BandGapDoc(ThermogapDocument):
     correlation_time_fs: float | None = Field(
         None, description="Integrated autocorrelation time of the gap series, fs."
     )
-    snapshot_spacing_fs: float | None = Field(None, description="Time between snapshots, fs.")
+    snapshot_spacing_fs: float | None = Field(
+        None,
+        description="Statistical inefficiency g = 2 tau in time: spacing of independent samples, fs.",
+    )
     equilibration_fs: float | None = Field(None, description="Discarded initial time, fs.")
     gnn_model_id: str = Field(..., description="GNN band-gap model.")
     mlip_model_id: str | None = Field(None, description="MLIP of the relaxation and MD.")
