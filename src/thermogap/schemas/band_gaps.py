@@ -101,7 +101,7 @@ class BandGapDoc(ThermogapDocument):
     )
     snapshot_spacing_fs: float | None = Field(
         None,
-        description="Statistical inefficiency g = 2 tau in time: spacing of independent samples, fs.",
+        description="Statistical inefficiency g = 2 tau as a time (independent samples), fs.",
     )
     equilibration_fs: float | None = Field(None, description="Discarded initial time, fs.")
     gnn_model_id: str = Field(..., description="GNN band-gap model.")
