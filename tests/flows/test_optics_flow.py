@@ -7,13 +7,14 @@ import pytest
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 
+from thermogap.errors import InputError
+from thermogap.flows.registry import FLOW_BUILDERS
+from thermogap.schemas.optics import OpticsResultDoc, OpticsSpectrumDoc
+
 
 def _doc(cls, raw):
     return cls.model_validate({k: v for k, v in raw.items() if not k.startswith("@")})
 
-from thermogap.errors import InputError
-from thermogap.flows.registry import FLOW_BUILDERS
-from thermogap.schemas.optics import OpticsResultDoc, OpticsSpectrumDoc
 
 def _primitive_gap_on_folded_mesh():
     from ase.build import bulk

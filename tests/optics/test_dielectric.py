@@ -85,9 +85,13 @@ def test_kramers_kronig_of_a_lorentz_oscillator():
     eps1_exact = 1 + strength * (e0**2 - e**2) / denom
     eps1 = kramers_kronig_epsilon1(e, eps2)
     window = e < 8
-    np.testing.assert_allclose(eps1[window], eps1_exact[window], atol=5e-3 * np.abs(eps1_exact).max())
+    np.testing.assert_allclose(
+        eps1[window], eps1_exact[window], atol=5e-3 * np.abs(eps1_exact).max()
+    )
     # a wrong sign or factor must not pass
-    assert not np.allclose(kramers_kronig_epsilon1(e, 2 * eps2)[window], eps1_exact[window], atol=0.1)
+    assert not np.allclose(
+        kramers_kronig_epsilon1(e, 2 * eps2)[window], eps1_exact[window], atol=0.1
+    )
 
 
 def test_optical_constants_round_trip_and_absorption_units():

@@ -13,7 +13,7 @@ E = np.arange(0.0, 4.0, 0.005)
 def _indirect(gap: float, strength: float = 3.0) -> np.ndarray:
     # ε2 ∝ (E − Eg)² / E² above the gap: (E² ε2)^½ = √strength (E − Eg)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(E > gap, strength * (E - gap) ** 2 / E**2, 0.0)
+        return np.where(gap < E, strength * (E - gap) ** 2 / E**2, 0.0)
 
 
 def test_recovers_a_known_gap_from_a_noisy_spectrum():
@@ -35,8 +35,11 @@ def test_gaussian_broadened_onset_still_gives_the_gap():
     fit = tauc_fit(E, eps2, search_range_ev=(0.5, 2.5))
     assert fit.gap_ev == pytest.approx(1.05, abs=0.02)
     # a different gap gives a different answer (the fit follows the data)
-    other = tauc_fit(E, np.convolve(_indirect(1.25), kernel / kernel.sum(), mode="same"),
-                     search_range_ev=(0.5, 2.5))
+    other = tauc_fit(
+        E,
+        np.convolve(_indirect(1.25), kernel / kernel.sum(), mode="same"),
+        search_range_ev=(0.5, 2.5),
+    )
     assert other.gap_ev - fit.gap_ev == pytest.approx(0.2, abs=0.02)
 
 
@@ -49,4 +52,4 @@ def test_refuses_spectra_without_an_onset():
     # an onset that is a step (direct-allowed-like, y jumps) has no straight window either
     step = np.where(E > 1.5, 1.0, 0.0) / np.maximum(E, 1e-9) ** 2 * np.where(E > 1.5, 1, 0)
     with pytest.raises(TaucFitError):
-        tauc_fit(E, step * (1 + 0.05 * np.sin(40 * E)) , search_range_ev=(0.5, 2.5))
+        tauc_fit(E, step * (1 + 0.05 * np.sin(40 * E)), search_range_ev=(0.5, 2.5))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from jobflow import Flow, Maker
+from jobflow import Flow, Job, Maker
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pymatgen.core import Structure
 
@@ -60,7 +60,7 @@ class OpticsFlowMaker(Maker):
 
     def make(self, structure: Structure) -> Flow:
         """Build the flow for ``structure`` (the ideal supercell)."""
-        jobs = []
+        jobs: list[Flow | Job] = []
         outputs = []
         for temperature in self.temperatures_k:
             snaps = self.snapshots_maker.make(structure, float(temperature))

@@ -175,7 +175,7 @@ class OpticsSummaryMaker(Maker):
 
     Examples
     --------
-    >>> job = OpticsSummaryMaker().make([s300.output, s400.output], clamped.output)  # doctest: +SKIP
+    >>> job = OpticsSummaryMaker().make([s300.output], clamped.output)  # doctest: +SKIP
     """
 
     name: str = "optics summary"

@@ -67,7 +67,7 @@ class EnergyGrid:
     @property
     def energies_ev(self) -> np.ndarray:
         """Grid energies, shape=(n_energies,), eV."""
-        n = int(round(self.max_energy_ev / self.step_ev)) + 1
+        n = round(self.max_energy_ev / self.step_ev) + 1
         return np.arange(n) * self.step_ev
 
 

@@ -55,7 +55,9 @@ class ExperimentalAbsorption:
     source: str
 
 
-def varshni_gap_ev(temperature_k: np.ndarray | float, eg0_ev: float, alpha: float, beta: float):  # type: ignore[no-untyped-def]
+def varshni_gap_ev(
+    temperature_k: np.ndarray | float, eg0_ev: float, alpha: float, beta: float
+) -> np.ndarray:
     """Varshni's Eg(T) = Eg0 − α T²/(T + β), eV (T in K, α in eV/K, β in K)."""
     t = np.asarray(temperature_k, dtype=float)
     return eg0_ev - alpha * t**2 / (t + beta)

@@ -23,7 +23,9 @@ def _png(fig: object) -> bytes:
 
 
 def absorption_figure(
-    curves: Sequence[tuple[str, np.ndarray, np.ndarray]], formula: str, e_range: tuple[float, float] = (1.0, 4.5)
+    curves: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    formula: str,
+    e_range: tuple[float, float] = (1.0, 4.5),
 ) -> bytes:
     """PNG of log α(E) for (label, energies eV, α 1/cm) curves, with Si experiment at 300 K."""
     import matplotlib
@@ -37,7 +39,9 @@ def absorption_figure(
         ax.semilogy(energies[keep], np.maximum(alpha[keep], 1e-2), label=label)
     if formula == "Si":
         exp = si_absorption_300k()
-        ax.semilogy(exp.energy_ev, exp.absorption_cm, "o", color="grey", label="exp. 300 K (Green 2008)")
+        ax.semilogy(
+            exp.energy_ev, exp.absorption_cm, "o", color="grey", label="exp. 300 K (Green 2008)"
+        )
     ax.set_xlabel("photon energy (eV)")
     ax.set_ylabel("absorption coefficient α (cm$^{-1}$)")
     ax.set_ylim(1e-1, 1e7)
@@ -89,8 +93,13 @@ def gap_figure(
     if formula == "Si":
         ref = si_band_gap_temperature()
         curve_t = np.linspace(0, max([*temperatures_k, 400.0]), 100)
-        ax.plot(curve_t, varshni_gap_ev(curve_t, ref.eg0_ev, ref.alpha_ev_per_k, ref.beta_k), "k-",
-                lw=0.8, label="Varshni (exp.)")
+        ax.plot(
+            curve_t,
+            varshni_gap_ev(curve_t, ref.eg0_ev, ref.alpha_ev_per_k, ref.beta_k),
+            "k-",
+            lw=0.8,
+            label="Varshni (exp.)",
+        )
         ax.plot(ref.temperature_k, ref.band_gap_ev, "ks", label="Bludau et al. (exp.)")
     ax.set_xlabel("temperature (K)")
     ax.set_ylabel("indirect gap (eV)")

@@ -103,7 +103,7 @@ def quantum_snapshots(
     phonon = Phonopy(unit, supercell_matrix=np.eye(3, dtype=int), primitive_matrix="P")
     phonon.generate_displacements(distance=displacement_ang)
     forces = []
-    for cell in phonon.supercells_with_displacements:
+    for cell in phonon.supercells_with_displacements or []:
         work = atoms.copy()
         work.positions = cell.positions
         work.calc = calculator

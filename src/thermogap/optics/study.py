@@ -111,7 +111,7 @@ def spectrum_at_temperature(
         snap.positions = positions
         snapshots.append(snap)
     spectra = snapshot_spectra(
-        model, snapshots, tuple(settings.kpoint_mesh), settings.broadening_ev, grid
+        model, snapshots, settings.kpoint_mesh, settings.broadening_ev, grid
     )
     energies = grid.energies_ev
     averaged = optical_spectrum(energies, [s.epsilon2 for s in spectra])
@@ -131,7 +131,7 @@ def spectrum_at_temperature(
         spectrum=averaged,
         vbm_ev=[s.vbm_ev for s in spectra],
         cbm_ev=[s.cbm_ev for s in spectra],
-        n_kpoints=len(kpoint_mesh(tuple(settings.kpoint_mesh))[0]),
+        n_kpoints=len(kpoint_mesh(settings.kpoint_mesh)[0]),
         tauc=fit,
         tauc_error=error,
         snapshot_gaps_ev=single,
@@ -157,7 +157,9 @@ def gap_trend(
 
     The zero-point note says what classical sampling cannot capture.
     """
-    points = [(t, g) for t, g in zip(temperatures_k, gaps_ev, strict=True) if g is not None and t > 0]
+    points = [
+        (t, g) for t, g in zip(temperatures_k, gaps_ev, strict=True) if g is not None and t > 0
+    ]
     slope = stderr = None
     if len(points) >= 2:
         t = np.array([p[0] for p in points])
@@ -169,7 +171,9 @@ def gap_trend(
     if formula == "Si":
         ref = si_band_gap_temperature()
         temps = np.asarray(list(temperatures_k), dtype=float)
-        exp_gap = [float(v) for v in varshni_gap_ev(temps, ref.eg0_ev, ref.alpha_ev_per_k, ref.beta_k)]
+        exp_gap = [
+            float(v) for v in varshni_gap_ev(temps, ref.eg0_ev, ref.alpha_ev_per_k, ref.beta_k)
+        ]
         hot = temps[temps > 0]
         if len(hot) >= 2:
             exp_g = varshni_gap_ev(hot, ref.eg0_ev, ref.alpha_ev_per_k, ref.beta_k)
@@ -193,7 +197,7 @@ def _line(t: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, float | None]:
 
 
 def as_lists(spectrum: OpticalSpectrum) -> dict[str, Any]:
-    """The spectrum's arrays as plain lists (for a document)."""
+    """Return the spectrum's arrays as plain lists (for a document)."""
     return {
         "energies_ev": spectrum.energies_ev.tolist(),
         "epsilon2": spectrum.epsilon2.tolist(),

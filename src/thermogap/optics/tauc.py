@@ -52,7 +52,7 @@ class TaucFit:
 
 
 def tauc_ordinate(energies_ev: np.ndarray, epsilon2: np.ndarray) -> np.ndarray:
-    """y = (E² ε2)^½ in eV (negative ε2 from noise clipped to 0)."""
+    """Y = (E² ε2)^½ in eV (negative ε2 from noise clipped to 0)."""
     return np.sqrt(np.clip(np.asarray(energies_ev) ** 2 * np.asarray(epsilon2), 0.0, None))
 
 

@@ -72,9 +72,7 @@ def williams_lax_average(spectra: Sequence[np.ndarray]) -> tuple[np.ndarray, np.
     return stack.mean(axis=0), std
 
 
-def optical_spectrum(
-    energies_ev: np.ndarray, spectra: Sequence[np.ndarray]
-) -> OpticalSpectrum:
+def optical_spectrum(energies_ev: np.ndarray, spectra: Sequence[np.ndarray]) -> OpticalSpectrum:
     """Average ε2 over snapshots and derive ε1, n, κ and α(E) in 1/cm."""
     mean, std = williams_lax_average(spectra)
     eps1 = kramers_kronig_epsilon1(energies_ev, mean)

@@ -37,8 +37,9 @@ class SamplingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: SamplingMethod = Field(
-        "md", description="'md' (Langevin NVT, classical), 'quantum' (phonopy harmonic "
-        "quantum displacements, zero-point included) or 'clamped' (ideal positions)."
+        "md",
+        description="'md' (Langevin NVT, classical), 'quantum' (phonopy harmonic "
+        "quantum displacements, zero-point included) or 'clamped' (ideal positions).",
     )
     calculator: str = Field(
         "stillinger-weber-si", description="Engine name in thermogap.engines (ASE calculator)."

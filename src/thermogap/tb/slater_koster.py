@@ -125,9 +125,9 @@ class Sp3sStarModel:
             raise InputError(f"atoms {lonely[:5]} have no neighbour within {cutoff:.3f} Å")
         lengths = np.linalg.norm(vectors, axis=1)
         blocks = np.empty((len(bond_i), 5, 5))
-        pairs: dict[tuple[str, str], np.ndarray] = {}
+        pairs: dict[tuple[str, str], list[int]] = {}
         for n, (i, j) in enumerate(zip(bond_i, bond_j, strict=True)):
-            pairs.setdefault((symbols[i], symbols[j]), []).append(n)  # type: ignore[attr-defined]
+            pairs.setdefault((symbols[i], symbols[j]), []).append(n)
         for (el_i, el_j), members in pairs.items():
             idx = np.asarray(members)
             sk = params.slater_koster(el_i, el_j)
