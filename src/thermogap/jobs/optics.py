@@ -249,6 +249,7 @@ def _figures(docs: list[OpticsSpectrumDoc], ref: OpticsSpectrumDoc | None) -> di
             [d.tauc.gap_ev for d in docs],
             [d.tauc.gap_stderr_ev for d in docs],
             docs[0].formula,
+            [d.band_gap_ev for d in docs],
         ),
     }
     return {name: base64.b64encode(png).decode() for name, png in pngs.items()}

@@ -78,8 +78,12 @@ def gap_figure(
     gaps_ev: Sequence[float | None],
     errors_ev: Sequence[float | None],
     formula: str,
+    mesh_gaps_ev: Sequence[float] | None = None,
 ) -> bytes:
-    """PNG of the Tauc gap against T, with Si experiment (Bludau points, Varshni curve)."""
+    """PNG of the Tauc gap against T, with Si experiment (Bludau points, Varshni curve).
+
+    ``mesh_gaps_ev`` (snapshot-mean CBM − VBM on the k-mesh, eV) is drawn too when given.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,6 +94,8 @@ def gap_figure(
     g = [y for y in gaps_ev if y is not None]
     e = [err or 0.0 for err, y in zip(errors_ev, gaps_ev, strict=True) if y is not None]
     ax.errorbar(t, g, yerr=e, fmt="o", color="tab:red", label="Tauc gap (this model)")
+    if mesh_gaps_ev is not None:
+        ax.plot(temperatures_k, mesh_gaps_ev, "^", color="tab:blue", label="CBM − VBM on the mesh")
     if formula == "Si":
         ref = si_band_gap_temperature()
         curve_t = np.linspace(0, max([*temperatures_k, 400.0]), 100)

@@ -50,6 +50,7 @@ def md_snapshots(
     ``interval_steps`` after ``equilibration_steps`` steps.
     """
     from ase import units
+    from ase.constraints import FixCom
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
@@ -59,6 +60,7 @@ def md_snapshots(
             f"{temperature_k=}, {n_snapshots=}, {interval_steps=}, {equilibration_steps=}"
         )
     work = atoms.copy()
+    work.set_constraint(FixCom())  # no centre-of-mass drift (a rigid shift changes no spectrum)
     work.calc = calculator
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(work, temperature_K=temperature_k, rng=rng)
@@ -76,6 +78,7 @@ def md_snapshots(
     for _ in range(n_snapshots):
         dynamics.run(interval_steps)
         frames.append(work.get_positions())
+    work.set_constraint()
     return np.asarray(frames)
 
 
