@@ -70,6 +70,10 @@ def test_optics_flow_runs_locally_with_a_data_store():
     assert spectrum.n_snapshots == 2 and spectrum.temperature_k == 300.0
     alpha = np.asarray(spectrum.arrays.absorption_cm)
     assert np.all(np.isfinite(alpha)) and alpha.max() > 1e5
+    # the clamped cell has no sub-gap tail: its Tauc fit is refused and the refusal stored
+    clamped = _doc(OpticsSpectrumDoc, store.get_output(flow.jobs[-2].uuid, load=True))
+    assert clamped.sampling_method == "clamped" and clamped.tauc.gap_ev is None
+    assert "no straight Tauc window" in clamped.tauc.error
 
 
 def test_bad_settings_fail_before_any_job():

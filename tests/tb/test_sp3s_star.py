@@ -122,3 +122,35 @@ def test_unknown_elements_and_bonds_are_refused():
         Sp3sStarModel().hamiltonian(antisite)
     with pytest.raises(UnknownEntryError, match="allowed"):
         get_hamiltonian_model("deeptb-not-here")
+
+
+def test_a_new_model_plugs_into_the_optics_code_through_the_registry():
+    from dataclasses import dataclass
+
+    from thermogap.optics.study import spectrum_at_temperature
+    from thermogap.schemas.optics import OpticsSettings, TaucSettings
+    from thermogap.tb import HAMILTONIAN_MODELS
+
+    @dataclass
+    class ShiftedModel:  # stands in for a learned model: same blocks, all levels shifted
+        shift_ev: float = 0.5
+        name = "shifted-test"
+
+        def hamiltonian(self, atoms):
+            ham = Sp3sStarModel().hamiltonian(atoms)
+            ham.onsite_ev = ham.onsite_ev + self.shift_ev  # rigid shift: same spectrum
+            return ham
+
+    HAMILTONIAN_MODELS.register("shifted-test", ShiftedModel)
+    atoms = bulk("Si", "diamond", a=A_SI)
+    settings = {"kpoint_mesh": (2, 2, 2), "max_energy_ev": 12.0, "energy_step_ev": 0.01}
+    tauc = TaucSettings()
+    ref = spectrum_at_temperature(atoms, atoms.positions[None], OpticsSettings(**settings), tauc)
+    new = spectrum_at_temperature(
+        atoms,
+        atoms.positions[None],
+        OpticsSettings(model="shifted-test", model_settings={"shift_ev": 0.7}, **settings),
+        tauc,
+    )
+    assert new.vbm_ev[0] == pytest.approx(ref.vbm_ev[0] + 0.7)
+    np.testing.assert_allclose(new.spectrum.epsilon2, ref.spectrum.epsilon2, atol=1e-9)
