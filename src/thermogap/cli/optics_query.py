@@ -62,16 +62,22 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _e4(value: float | None) -> str:
+    return _fmt(value * 1e4 if value is not None else None, 2)
+
+
 def _line(out: dict[str, Any]) -> str:
     pairs = zip(out.get("temperatures_k", []), out.get("tauc_gap_ev", []), strict=False)
     gaps = ", ".join(f"{t:g} K: {_fmt(g)}" for t, g in pairs)
     slope = out.get("slope_ev_per_k")
     exp = out.get("experiment_slope_ev_per_k")
+    mesh = out.get("band_gap_slope_ev_per_k")
+    window = out.get("slope_range_k") or (float("nan"), float("nan"))
     return (
         f"{out.get('formula', '?')} ({out.get('n_atoms', '?')} atoms, "
         f"{out.get('sampling_method', '?')}) Tauc Eg [eV] {gaps}; dEg/dT "
-        f"{_fmt(slope * 1e4 if slope is not None else None, 2)}e-4 eV/K "
-        f"(exp. {_fmt(exp * 1e4 if exp is not None else None, 2)}e-4)"
+        f"({window[0]:g}-{window[1]:g} K) Tauc {_e4(slope)}, mesh gap {_e4(mesh)}, "
+        f"exp. {_e4(exp)} (1e-4 eV/K)"
     )
 
 

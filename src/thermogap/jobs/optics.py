@@ -172,6 +172,8 @@ class OpticsSummaryMaker(Maker):
         Job name.
     figures : bool
         Draw α(E) against experiment, Tauc plots and Eg(T) (PNG, data store).
+    slope_range_k : tuple of float
+        Temperatures (K) over which dEg/dT is fitted (the issue asks for 200–400 K).
 
     Examples
     --------
@@ -180,6 +182,7 @@ class OpticsSummaryMaker(Maker):
 
     name: str = "optics summary"
     figures: bool = True
+    slope_range_k: tuple[float, float] = (200.0, 400.0)
 
     @tg_job(data="figures_png_base64")
     def make(
@@ -194,7 +197,13 @@ class OpticsSummaryMaker(Maker):
         ref = _document(OpticsSpectrumDoc, clamped) if clamped is not None else None
         temperatures = [d.temperature_k for d in docs]
         gaps = [d.tauc.gap_ev for d in docs]
-        trend = gap_trend(temperatures, gaps, docs[0].formula)
+        trend = gap_trend(
+            temperatures,
+            gaps,
+            docs[0].formula,
+            [d.band_gap_ev for d in docs],
+            self.slope_range_k,
+        )
         figures = _figures(docs, ref) if self.figures else {}
         return OpticsResultDoc(
             formula=docs[0].formula,
@@ -206,7 +215,9 @@ class OpticsSummaryMaker(Maker):
             band_gap_ev=[d.band_gap_ev for d in docs],
             clamped_band_gap_ev=ref.band_gap_ev if ref is not None else None,
             clamped_direct_gap_ev=_direct_onset(ref) if ref is not None else None,
+            slope_range_k=trend.slope_range_k,
             slope_ev_per_k=trend.slope_ev_per_k,
+            band_gap_slope_ev_per_k=trend.band_gap_slope_ev_per_k,
             slope_stderr_ev_per_k=trend.slope_stderr_ev_per_k,
             experiment_slope_ev_per_k=trend.experiment_slope_ev_per_k,
             experiment_gap_ev=trend.experiment_gap_ev,

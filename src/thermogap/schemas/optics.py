@@ -164,10 +164,16 @@ class OpticsResultDoc(ThermogapDocument):
     clamped_direct_gap_ev: float | None = Field(
         None, description="Smallest direct transition of the ideal cell on its mesh, eV."
     )
+    slope_range_k: tuple[float, float] | None = Field(
+        None, description="Temperatures the slopes are fitted over, K."
+    )
     slope_ev_per_k: float | None = Field(
-        None, description="Least-squares dEg/dT of the Tauc gaps over T > 0, eV/K."
+        None, description="Least-squares dEg/dT of the Tauc gaps over slope_range_k, eV/K."
     )
     slope_stderr_ev_per_k: float | None = Field(None, description="Its standard error, eV/K.")
+    band_gap_slope_ev_per_k: float | None = Field(
+        None, description="dEg/dT of the mesh gaps (CBM − VBM) over slope_range_k, eV/K."
+    )
     experiment_slope_ev_per_k: float | None = Field(
         None, description="dEg/dT of the Varshni fit of experiment over the same T range, eV/K."
     )
