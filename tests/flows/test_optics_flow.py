@@ -81,3 +81,19 @@ def test_bad_settings_fail_before_any_job():
         FLOW_BUILDERS.get("optics")(**(SETTINGS | {"temperatures_k": [-5.0]}))
     with pytest.raises(InputError, match="material"):
         FLOW_BUILDERS.get("optics")(**(SETTINGS | {"material": "Ge"}))
+    with pytest.raises(InputError, match="Si only"):
+        FLOW_BUILDERS.get("optics")(**(SETTINGS | {"material": "GaAs"}))
+
+
+def test_optics_presets_build_their_flows():
+    from thermogap.flows.presets import build_preset_flow, load_preset
+
+    for name, n_atoms in (("optics-si-quick", 64), ("optics-si-paper", 512)):
+        preset = load_preset(name)
+        flow = build_preset_flow(preset)
+        assert preset.flow == "optics"
+        snapshots = flow.jobs[0]
+        structure = snapshots.function_args[0]
+        assert len(structure) == n_atoms
+        # 4 temperatures x (snapshots, spectrum) + clamped pair + summary
+        assert len(flow.jobs) == 2 * len(preset.settings["temperatures_k"]) + 3

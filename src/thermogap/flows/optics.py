@@ -12,7 +12,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from jobflow import Flow, Job, Maker
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pymatgen.core import Structure
 
 from thermogap.errors import InputError, first_validation_problem
@@ -107,6 +114,16 @@ class OpticsStudySettings(BaseModel):
         if not value or any(t <= 0 for t in value):
             raise ValueError(f"temperatures_k={value} must be non-empty and > 0 K")
         return sorted(set(float(t) for t in value))
+
+    @model_validator(mode="after")
+    def _calculator_fits_material(self) -> OpticsStudySettings:
+        method, calculator = self.sampling.method, self.sampling.calculator
+        if method != "clamped" and calculator == "stillinger-weber-si" and self.material != "Si":
+            raise ValueError(
+                f"calculator {calculator!r} describes Si only, not {self.material}; "
+                "give an MLIP engine (e.g. chgnet) or sampling.method='clamped'"
+            )
+        return self
 
     @field_validator("supercell")
     @classmethod
