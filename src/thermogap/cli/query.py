@@ -82,3 +82,28 @@ def collection(name: str, store: str | None, filter_json: str, limit: int) -> No
     db = open_db(store)
     echo_json(db.query(name, criteria, limit=limit))
     db.close()
+
+
+@command.command("optics")
+@store_option
+@click.option("--formula", default=None, help="Reduced formula, e.g. Si.")
+@click.option("--temperature", type=float, default=None, help="Spectra at this temperature, K.")
+@click.option(
+    "--figures",
+    "figures_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the PNG figures of the optics results into this directory.",
+)
+@json_option
+def optics(
+    store: str | None,
+    formula: str | None,
+    temperature: float | None,
+    figures_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Optics results: Tauc Eg(T) per flow, or the spectra at one --temperature."""
+    from thermogap.cli.optics_query import optics_command
+
+    optics_command(store, formula, temperature, figures_dir, as_json)

@@ -13,3 +13,4 @@ FLOW_BUILDERS.register("parent_phonons", "thermogap.flows.demo:parent_phonons_fl
 FLOW_BUILDERS.register("dataset", "thermogap.flows.dataset:dataset_flow")
 FLOW_BUILDERS.register("labeling", "thermogap.flows.labeling:labeling_flow")
 FLOW_BUILDERS.register("temperature", "thermogap.flows.temperature:temperature_flow")
+FLOW_BUILDERS.register("optics", "thermogap.flows.optics:optics_flow")
