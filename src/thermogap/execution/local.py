@@ -25,6 +25,9 @@ class RunSummary(BaseModel):
     n_reused: int = Field(..., description="Jobs whose output was reused from an earlier run.")
     n_failed: int = Field(0, description="Jobs of the flow without an output after the run.")
     wall_time_s: float = Field(..., description="Wall time of the run, in seconds.")
+    built: dict[str, int] = Field(
+        default_factory=dict, description="Documents written per derived collection after the run."
+    )
     store: str = Field(..., description="Where the results were written (no credentials).")
     outputs: dict[str, Any] = Field(
         default_factory=dict, description="Flow output (resolved), when it has one."
@@ -164,6 +167,10 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
             summary.outputs = {"flow": resolved}
         except Exception:  # a failed flow has no output to resolve; the counts say why
             summary.outputs = {}
+    from thermogap.store.builders import build_collections
+
+    # the derived collections (tdph, optics, ...) are views of the job outputs: refresh them
+    summary.built = build_collections(db)
     record = summary.model_dump(exclude={"outputs"}) | {
         "started_at": started_at,
         "finished_at": time.time(),

@@ -43,7 +43,7 @@ class DerivedCollection:
     key
         Field of the output document that identifies one entry; a later output with the same
         key replaces the earlier one, so the key must include every setting that changes the
-        result.
+        result. ``"job_uuid"`` keeps one entry per job.
     """
 
     name: str
@@ -94,12 +94,12 @@ class JobOutputBuilder(Builder):
     def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         """Turn one job output into one document of the derived collection."""
         output = {k: v for k, v in item["output"].items() if k not in _SERIALISATION_KEYS}
+        output["job_uuid"] = item["uuid"]
         if self.derived.key not in output:
             raise InputError(
                 f"output of job {item['uuid']} ({item.get('name')!r}) has no key field "
                 f"{self.derived.key!r} for collection {self.derived.name!r}"
             )
-        output["job_uuid"] = item["uuid"]
         output["job_name"] = item.get("name")
         output["completed_at"] = item.get("completed_at")
         return output
@@ -154,4 +154,7 @@ def _register_builtin() -> None:
 
 
 #: (collection, output document class, key field) of thermogap's own flows
-_BUILTIN: list[tuple[str, str, str]] = []
+_BUILTIN: list[tuple[str, str, str]] = [
+    ("optics", "OpticsResultDoc", "job_uuid"),
+    ("optics_spectra", "OpticsSpectrumDoc", "job_uuid"),
+]
