@@ -25,6 +25,11 @@ _COMMAND_MODULES = {
     "query": "thermogap.cli.query",
     "db": "thermogap.cli.db",
     "enumerate": "thermogap.cli.enumerate",
+    "presets": "thermogap.cli.presets",
+    "jobs": "thermogap.cli.jobs",
+    "job": "thermogap.cli.jobs",
+    "export": "thermogap.cli.export",
+    "plots": "thermogap.cli.plots",
 }
 
 

@@ -80,7 +80,9 @@ def summarize(db: ResultsDB, uuids: list[str], flow_uuid: str, wall_time_s: floa
     )
 
 
-def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummary:
+def run_flow(
+    flow: Flow | Job, db: ResultsDB, *, log: bool = False, run_info: dict[str, Any] | None = None
+) -> RunSummary:
     """Run ``flow`` locally against ``db`` and count ran versus reused jobs.
 
     Parameters
@@ -91,6 +93,9 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
         The results database; jobflow's outputs go to its ``outputs`` collection.
     log
         Whether jobflow prints its own per-job log lines.
+    run_info
+        Extra fields of the run's record in the ``runs`` collection (the CLI records the
+        preset or workflow and its settings).
 
     Returns
     -------
@@ -123,5 +128,6 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
         except Exception:  # a failed flow has no output to resolve; the counts say why
             summary.outputs = {}
     record = summary.model_dump(exclude={"outputs"}) | {"finished_at": time.time()}
+    record |= run_info or {}
     db.upsert("runs", [record], key="flow_uuid")
     return summary

@@ -47,7 +47,7 @@ def build_preset_flow(
     stored objects (model ids) before any job is created.
     """
     builder = FLOW_BUILDERS.get(preset.flow)
-    settings = preset.settings | (overrides or {})
+    settings = apply_overrides(preset.settings, overrides or {})
     if "db" in inspect.signature(builder).parameters:
         settings["db"] = db
     return builder(**settings)
@@ -56,3 +56,41 @@ def build_preset_flow(
 def is_workflow_file(target: str) -> bool:
     """Whether ``target`` names a Python workflow script rather than a preset."""
     return Path(target).suffix == ".py"
+
+
+def apply_overrides(settings: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return ``settings`` with ``overrides`` applied; a dotted key edits one nested setting.
+
+    ``{"md.total_time_ps": 0.5}`` changes only ``total_time_ps`` inside ``md`` and keeps the
+    other MD settings; a plain key replaces the whole value.
+
+    Raises
+    ------
+    ConfigError
+        If a dotted key goes through a setting that is not a mapping.
+
+    Examples
+    --------
+    >>> base = {"md": {"total_time_ps": 1.0, "timestep_fs": 1.0}, "seed": 0}
+    >>> apply_overrides(base, {"md.total_time_ps": 0.5, "seed": 3})
+    {'md': {'total_time_ps': 0.5, 'timestep_fs': 1.0}, 'seed': 3}
+    >>> base["md"]["total_time_ps"]
+    1.0
+    """
+    import copy
+
+    result = copy.deepcopy(settings)
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = result
+        for depth, part in enumerate(parents):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parents[: depth + 1])
+                raise ConfigError(
+                    f"--set {key}=...: setting {where!r} is {child!r}, not a mapping; "
+                    f"set it whole with --set {where}=VALUE"
+                )
+            node = child
+        node[leaf] = value
+    return result
