@@ -117,11 +117,15 @@ def execute(
         db = None  # a dry run never creates a store; model ids are checked when one exists
     if preset is None:
         flow, levels = _flow_from_script(Path(target), overrides)
-        run_info: dict[str, Any] = {"workflow": target, "settings": overrides}
+        run_info: dict[str, Any] = {"workflow": target, "settings": apply_overrides({}, overrides)}
     else:
         flow, levels = build_preset_flow(preset, overrides, db), preset.levels
         settings = apply_overrides(preset.settings, overrides)
-        run_info = {"preset": preset.name, "settings": settings, "overrides": overrides}
+        run_info = {
+            "preset": preset.name,
+            "settings": settings,
+            "overrides": apply_overrides({}, overrides),
+        }
     if mode.get("dry_run") or mode.get("submit"):
         from thermogap.cli.plan import print_dry_run, submit
 
