@@ -125,8 +125,9 @@ def test_flow_progress_counts_jobs_and_names_the_running_one(tmp_path):
     flow = Flow([first, double(first.output)])
 
     class Bar:
-        total = n = 0
-        seen: list = []
+        def __init__(self):
+            self.total = self.n = 0
+            self.seen = []
 
         def set_description_str(self, text, refresh=False):
             self.seen.append(text)
