@@ -65,7 +65,7 @@ def cu3au_phonon():
 
 @pytest.fixture(scope="session")
 def quick_store(tmp_path_factory):
-    """A small store with band gaps, trajectories, models and phonons (tests/fixtures/quick_store)."""
+    """A small store of every kind of result (see tests/fixtures/quick_store.py)."""
     from fixtures.quick_store import build_quick_store
 
     path = tmp_path_factory.mktemp("quick_store") / "store"

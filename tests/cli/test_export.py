@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ def test_phonons_export_is_a_phonopy_file_with_the_force_constants(capsys, quick
         stored_fc = stored_fc[loaded.primitive.p2s_map]
     np.testing.assert_allclose(written_fc, stored_fc, atol=1e-10)
     # band.yaml: phonopy itself, on the loaded object, gives the same frequencies
-    bands = yaml.safe_load(open(files[1]).read())
+    bands = yaml.safe_load(Path(files[1]).read_text())
     qpoints = [point["q-position"] for point in bands["phonon"]]
     written = np.array([[b["frequency"] for b in point["band"]] for point in bands["phonon"]])
     loaded.run_qpoints(qpoints)
@@ -101,12 +102,12 @@ def test_model_export_writes_the_verified_file_and_its_document(capsys, quick_st
     store, ids = quick_store
     files = run(capsys, "export", "model", "mace-quickstore", "--store", str(store),
                 "--out", str(tmp_path))["files"]  # fmt: skip
-    assert open(files[0], "rb").read() == FAKE_MACE_BYTES
-    assert json.loads(open(files[1]).read())["model_id"] == "mace-quickstore"
+    assert Path(files[0]).read_bytes() == FAKE_MACE_BYTES
+    assert json.loads(Path(files[1]).read_text())["model_id"] == "mace-quickstore"
     gnn_file = run(capsys, "export", "model", ids["gnn_model_id"], "--store", str(store),
                    "--out", str(tmp_path))["files"][0]  # fmt: skip
     assert gnn_file.endswith(".pt")
-    digest = hashlib.sha256(open(gnn_file, "rb").read()).hexdigest()
+    digest = hashlib.sha256(Path(gnn_file).read_bytes()).hexdigest()
     assert ids["gnn_model_id"] == f"gnn-{digest[:16]}"
     assert main(["export", "model", "mace-nope", "--store", str(store)]) == 1
     err = capsys.readouterr().err
@@ -130,8 +131,8 @@ def test_plots_writes_every_figure_as_png_and_pdf(capsys, quick_store, tmp_path)
     (parity,) = [p for p in pngs if "parity_trained" in p]
     with ResultsDB.from_spec(store) as db:
         ref = db.query_one("models", {"model_id": "mace-quickstore"})["plot_blobs"]["trained"]
-        assert open(parity, "rb").read() == db.blobs.get_bytes(ref)
+        assert Path(parity).read_bytes() == db.blobs.get_bytes(ref)
     for path in pngs:
-        assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for path in pdfs:
-        assert open(path, "rb").read(5) == b"%PDF-"
+        assert Path(path).read_bytes()[:5] == b"%PDF-"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from fixtures.quick_store import COMPOSITIONS, FAMILY, TEMPERATURES_K, gap_ev
 from thermogap.results import band_gaps_frame, trajectory_frame
