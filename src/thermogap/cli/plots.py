@@ -60,7 +60,8 @@ def redrawn_figures(db: Any) -> Iterator[tuple[str, Figure]]:
         )
     for doc in db.query("phonons", properties=["phonon_id", "formula", "model_id", "calculator",
                                                "band_structure", "dos"]):  # fmt: skip
-        yield f"phonons_{doc.get('formula')}_{doc['phonon_id'][:8]}", phonon_doc_figure(doc)
+        if doc.get("band_structure") and doc.get("dos"):  # NMD documents store their own PNG
+            yield f"phonons_{doc.get('formula')}_{doc['phonon_id'][:8]}", phonon_doc_figure(doc)
 
 
 def _blob_refs(value: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:

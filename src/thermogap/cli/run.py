@@ -179,10 +179,10 @@ def run_command(
     projects_folder: str | None,
     as_json: bool,
 ) -> None:
-    """Run a preset (``thermogap presets`` lists them) or a workflow script (workflows/*.py).
+    """Run a preset ('thermogap presets' lists them) or a workflow script (workflows/*.py).
 
-    ``--set KEY=VALUE`` overrides a setting (VALUE in YAML syntax); a dotted KEY such as
-    ``md.total_time_ps`` edits one nested setting and keeps the others.
+    --set KEY=VALUE overrides a setting (VALUE in YAML syntax); a dotted KEY such as
+    md.total_time_ps edits one nested setting and keeps the others.
     """
     mode = {"dry_run": dry_run, "submit": project, "worker": worker,
             "projects_folder": projects_folder}  # fmt: skip

@@ -92,6 +92,8 @@ class BandGapResultMaker(Maker):
     selection
         ``"lowest"`` or ``"boltzmann"``.
 
+    Notes
+    -----
     The job's ``metadata["upstream"]`` (uuids of upstream jobs by stage) is recorded in the
     document; it is metadata so that it does not change the job's cache key.
 
