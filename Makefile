@@ -30,7 +30,7 @@ test: install
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests examples
 	$(VENV)/bin/mypy
 
 # the documentation site (mkdocs-material + mkdocstrings) into site/, warnings are errors;

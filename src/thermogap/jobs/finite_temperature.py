@@ -56,7 +56,7 @@ class FiniteTemperaturePhononMaker(Maker):
     Examples
     --------
     >>> maker = FiniteTemperaturePhononMaker(settings=NMDSettings(segment_time_ps=10))
-    >>> job = maker.make(phonon_id="3f2a...", trajectory_id="md-...")  # doctest: +SKIP
+    >>> job = maker.make(phonon_id="3f2a...", trajectory_id="md-...")
     """
 
     name: str = "finite-temperature phonons (nmd)"
