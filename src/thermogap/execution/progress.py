@@ -103,7 +103,7 @@ def flow_progress(job_uuids: list[str], enabled: bool | None = None) -> Iterator
     if enabled:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(set(job_uuids)), unit="job", position=0, leave=True, file=sys.stderr)
+        bar = tqdm(total=len(set(job_uuids)), desc="flow", unit="job", leave=True, file=sys.stderr)
     handler = FlowProgress(job_uuids, bar)
     job_logger = logging.getLogger(_JOB_LOGGER)
     saved = job_logger.level, job_logger.propagate
