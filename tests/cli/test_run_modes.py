@@ -10,6 +10,7 @@ import yaml
 
 from thermogap.cli.main import main
 from thermogap.configs import BUILTIN_CONFIG_DIR
+from thermogap.execution.cache import tg_job
 
 WORKFLOW = """
 from jobflow import Flow
@@ -24,6 +25,11 @@ def make_flow(a=1, b=2, extra=None):
     second = add(first.output, (extra or {}).get("c", 0))
     return Flow([first, second], output=second.output, name="sum")
 """
+
+
+@tg_job
+def double(v):
+    return 2 * v
 
 
 def cli_json(capsys, *args):
@@ -113,13 +119,8 @@ def test_flow_progress_counts_jobs_and_names_the_running_one(tmp_path):
     from jobflow import Flow
 
     from thermogap.execution import run_flow
-    from thermogap.execution.cache import tg_job
     from thermogap.execution.progress import flow_progress
     from thermogap.store import ResultsDB
-
-    @tg_job
-    def double(v):
-        return 2 * v
 
     first = double(1)
     flow = Flow([first, double(first.output)])

@@ -131,13 +131,13 @@ def execute(
 
         if db is not None:
             db.close()
-        if mode.get("submit"):
+        if mode.get("dry_run"):  # with --submit too: look, do not queue
+            print_dry_run(flow, target, run_info["settings"], as_json)
+        else:
             submit(flow, mode["submit"], mode.get("worker"), mode.get("projects_folder"),
                    target, as_json)  # fmt: skip
-        else:
-            print_dry_run(flow, target, run_info["settings"], as_json)
         return 0
-    with flow_progress([job.uuid for job, _ in flow.iterflow()], None if not as_json else False):
+    with flow_progress([job.uuid for job, _ in flow.iterflow()], False if as_json else None):
         summary = run_flow(flow, db, run_info=run_info | {"levels_of_theory": levels})
     saved = _save_plots(summary, db, Path(plots_dir))
     db.close()
