@@ -124,10 +124,11 @@ def test_plots_writes_every_figure_as_png_and_pdf(capsys, quick_store, tmp_path)
     assert [p[:-4] for p in pngs] == [p[:-4] for p in pdfs]
     names = {p.rsplit("/", 1)[-1][:-4] for p in pngs}
     # the three Eg figures of the family, the phonon dispersion + DOS, the stored parity plot
-    assert {n.split("_Ag3SBr")[0] for n in names if "Ag3SBr" in n} == {
+    assert {n.split("_Ag3SBr_xI")[0] for n in names if "Ag3SBr_xI" in n} == {
         "gap_vs_temperature", "gap_vs_composition", "relative_change"
     }  # fmt: skip
     assert any(n.startswith("phonons_") for n in names)
+    assert any(n.startswith("electron_phonon_Ag3SBr_300K") for n in names)
     (parity,) = [p for p in pngs if "parity_trained" in p]
     with ResultsDB.from_spec(store) as db:
         ref = db.query_one("models", {"model_id": "mace-quickstore"})["plot_blobs"]["trained"]
