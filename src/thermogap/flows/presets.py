@@ -1,4 +1,4 @@
-"""Presets: data (YAML under ``configs/presets/``) that choose a flow builder and its settings."""
+"""Presets: YAML data (built-ins in ``thermogap/data/presets/``) choosing a flow and settings."""
 
 from __future__ import annotations
 
