@@ -81,3 +81,30 @@ def test_phonon_figure_draws_the_dos_beside_the_dispersion(quick_store):
     n_segments = len(doc["band_structure"]["segment_ends"])
     drawn = [ln for ln in bands_ax.get_lines() if len(ln.get_xdata()) > 2]
     assert len(drawn) == n_segments * n_branches  # every branch of every path segment
+
+
+def test_finite_temperature_dispersion_has_both_dos_styled_like_their_bands(quick_store):
+    from matplotlib.colors import to_rgba
+
+    from thermogap.phonons.plots import dispersion_figure
+    from thermogap.schemas.phonons import PhononBandStructureDoc
+
+    store, ids = quick_store
+    with ResultsDB.from_spec(store) as db:
+        doc = db.query_one("phonons", {"phonon_id": ids["phonon_id"]})
+    cold = PhononBandStructureDoc.model_validate(doc["band_structure"])
+    hot = cold.model_copy(
+        update={"frequencies_thz": (0.95 * np.asarray(cold.frequencies_thz)).tolist()}
+    )
+    freqs, states = doc["dos"]["frequencies_thz"], doc["dos"]["dos"]
+    fig = dispersion_figure(
+        [(cold, "0 K"), (hot, "300 K")],
+        dos=[(freqs, states, "0 K"), ((0.95 * np.asarray(freqs)).tolist(), states, "300 K")],
+    )
+    bands_ax, dos_ax = fig.axes
+    dos_lines = [ln for ln in dos_ax.get_lines() if len(ln.get_xdata()) > 2]
+    assert [ln.get_label() for ln in dos_lines] == ["0 K", "300 K"]
+    band_lines = [ln for ln in bands_ax.get_lines() if len(ln.get_xdata()) > 2]
+    colours = {to_rgba(ln.get_color()) for ln in band_lines}
+    assert {to_rgba(ln.get_color()) for ln in dos_lines} == colours  # same two styles
+    np.testing.assert_allclose(dos_lines[1].get_ydata(), 0.95 * np.asarray(freqs))

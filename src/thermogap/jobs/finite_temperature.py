@@ -100,7 +100,9 @@ class FiniteTemperaturePhononMaker(Maker):
         npoints, path_type = self.settings.band_npoints, self.settings.band_path_type
         bands_t = band_structure(renormalised, npoints=npoints, path_type=path_type)
         bands_0 = band_structure(phonon, npoints=npoints, path_type=path_type)
-        refs = _store_arrays_and_figure(db, nmd, renormalised, bands_0, bands_t, traj.temperature_k)
+        refs = _store_arrays_and_figure(
+            db, nmd, renormalised, bands_0, bands_t, traj.temperature_k, harmonic_doc.get("dos")
+        )
         model = db.query_one("models", {"model_id": traj.model_id}, properties=["sha256"]) or {}
         doc = finite_temperature_document(
             nmd,
@@ -155,7 +157,9 @@ def _store_arrays_and_figure(
     bands_0: BandStructure,
     bands_t: BandStructure,
     temperature_k: float,
+    harmonic_dos: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    from thermogap.phonons.analysis import density_of_states
     from thermogap.phonons.plots import dispersion_png
 
     fc = db.blobs.put_array(np.asarray(renormalised.force_constants), kind="force_constants")
@@ -167,7 +171,14 @@ def _store_arrays_and_figure(
         },
         kind="nmd-spectra",
     )
-    png = dispersion_png(bands_0, bands_t, temperature_k=temperature_k)
+    dos = []  # the DOS at 0 K and at T beside the dispersions, on the harmonic DOS's mesh
+    if harmonic_dos:
+        dos_t = density_of_states(renormalised, mesh=harmonic_dos["mesh"])
+        dos = [
+            (harmonic_dos["frequencies_thz"], harmonic_dos["dos"], "0 K"),
+            (dos_t.frequencies_thz, dos_t.dos, f"{temperature_k:g} K"),
+        ]
+    png = dispersion_png(bands_0, bands_t, temperature_k=temperature_k, dos=dos)
     figure = db.blobs.put_bytes(png, kind="png", filename="dispersion.png")
     return {
         "force_constants": fc.model_dump(),

@@ -110,9 +110,16 @@ def dispersion_figure(
     ax.legend(loc="best", fontsize=8)
     if ax_dos is not None:
         for k, (freqs, states, label) in enumerate(dos):
+            # the k-th DOS is styled like the k-th dispersion; a lone DOS is black
+            style = (
+                {"color": palette[k % len(palette)], "lw": 1.0}
+                if len(dos) > 1
+                else {"color": "k", "lw": 1.0}
+            )
+            if len(dos) > 1 and k == 0:
+                style["ls"] = "--"
             ax_dos.plot(np.asarray(states, dtype=float), np.asarray(freqs, dtype=float),
-                        color=palette[(k + 1) % len(palette)] if len(dos) > 1 else "k",
-                        lw=1.0, label=label)  # fmt: skip
+                        label=label, **style)  # fmt: skip
         ax_dos.axhline(0.0, color="k", lw=0.6)
         ax_dos.set_xlabel("DOS (states/THz)")
         ax_dos.set_xlim(left=0.0)
