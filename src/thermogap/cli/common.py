@@ -50,3 +50,26 @@ def backend_error_message(exc: BaseException) -> str | None:
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {text}"
     return None
+
+
+def open_existing_db(store: str | None) -> ResultsDB:
+    """Open a results database for reading; refuse an embedded store path that does not exist.
+
+    Read-only commands (``status``, ``query``, ``export``, ``plots``, ``jobs``) use this so a
+    mistyped ``--store`` is an error instead of a new, empty database.
+
+    Raises
+    ------
+    StoreError
+        If the store is an embedded (directory) store whose directory does not exist.
+    """
+    from thermogap.errors import StoreError
+    from thermogap.store import resolve_store_config
+
+    config = resolve_store_config(store)
+    if config.backend == "monty" and (config.path is None or not config.path.is_dir()):
+        raise StoreError(
+            f"store {str(config.path)!r} does not exist; give the --store of an existing "
+            "results database (or run a flow first to create one)"
+        )
+    return ResultsDB.from_spec(config)

@@ -26,6 +26,11 @@ _COMMAND_MODULES = {
     "db": "thermogap.cli.db",
     "enumerate": "thermogap.cli.enumerate",
     "build": "thermogap.cli.build",
+    "presets": "thermogap.cli.presets",
+    "jobs": "thermogap.cli.jobs",
+    "job": "thermogap.cli.jobs",
+    "export": "thermogap.cli.export",
+    "plots": "thermogap.cli.plots",
 }
 
 

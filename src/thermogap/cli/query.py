@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from thermogap.cli.common import echo_json, json_option, open_db, store_option
+from thermogap.cli.common import echo_json, json_option, open_existing_db, store_option
 from thermogap.errors import InputError
 from thermogap.store import COLLECTIONS
 
@@ -52,7 +52,7 @@ def band_gaps(
         criteria["$or"] = [{"formula": formula}, {"family": formula}]
     if level is not None:
         criteria["level"] = level
-    db = open_db(store)
+    db = open_existing_db(store)
     docs = db.query("band_gaps", criteria, sort={"x": 1, "temperature_k": 1})
     db.close()
     if as_json:
@@ -79,7 +79,7 @@ def collection(name: str, store: str | None, filter_json: str, limit: int) -> No
         criteria = json.loads(filter_json)
     except json.JSONDecodeError:
         raise InputError(f"--filter {filter_json!r} is not valid JSON") from None
-    db = open_db(store)
+    db = open_existing_db(store)
     echo_json(db.query(name, criteria, limit=limit))
     db.close()
 

@@ -114,7 +114,9 @@ def validate_flow_inputs(flow: Flow | Job) -> None:
                 validate_supercell(matrix, len(structure), f"{job.name!r}: supercell_matrix")
 
 
-def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummary:
+def run_flow(
+    flow: Flow | Job, db: ResultsDB, *, log: bool = False, run_info: dict[str, Any] | None = None
+) -> RunSummary:
     """Run ``flow`` locally against ``db`` and count ran versus reused jobs.
 
     Parameters
@@ -125,6 +127,9 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
         The results database; jobflow's outputs go to its ``outputs`` collection.
     log
         Whether jobflow prints its own per-job log lines.
+    run_info
+        Extra fields of the run's record in the ``runs`` collection (the CLI records the
+        preset or workflow and its settings).
 
     Returns
     -------
@@ -175,6 +180,7 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
         "started_at": started_at,
         "finished_at": time.time(),
     }
+    record |= run_info or {}
     db.upsert("runs", [record], key="flow_uuid")
     from thermogap.store.claims import release_jobs
 

@@ -1,4 +1,4 @@
-"""Presets: data (YAML under ``configs/presets/``) that choose a flow builder and its settings."""
+"""Presets: YAML data (built-ins in ``thermogap/data/presets/``) choosing a flow and settings."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def build_preset_flow(
     stored objects (model ids) before any job is created.
     """
     builder = FLOW_BUILDERS.get(preset.flow)
-    settings = preset.settings | (overrides or {})
+    settings = apply_overrides(preset.settings, overrides or {})
     validate_builder_settings(builder, settings, f"preset {preset.name!r}")
     if "db" in inspect.signature(builder).parameters:
         settings["db"] = db
@@ -108,3 +108,41 @@ def validate_builder_settings(builder: Any, settings: dict[str, Any], context: s
             raise InputError(f"{where}unknown setting {key!r}; allowed: {allowed}") from None
         value = clean.get(str(first["loc"][0])) if first["loc"] else None
         raise InputError(f"{where}setting {key}={value!r} is invalid: {first['msg']}") from None
+
+
+def apply_overrides(settings: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return ``settings`` with ``overrides`` applied; a dotted key edits one nested setting.
+
+    ``{"md.total_time_ps": 0.5}`` changes only ``total_time_ps`` inside ``md`` and keeps the
+    other MD settings; a plain key replaces the whole value.
+
+    Raises
+    ------
+    ConfigError
+        If a dotted key goes through a setting that is not a mapping.
+
+    Examples
+    --------
+    >>> base = {"md": {"total_time_ps": 1.0, "timestep_fs": 1.0}, "seed": 0}
+    >>> apply_overrides(base, {"md.total_time_ps": 0.5, "seed": 3})
+    {'md': {'total_time_ps': 0.5, 'timestep_fs': 1.0}, 'seed': 3}
+    >>> base["md"]["total_time_ps"]
+    1.0
+    """
+    import copy
+
+    result = copy.deepcopy(settings)
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = result
+        for depth, part in enumerate(parents):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parents[: depth + 1])
+                raise ConfigError(
+                    f"--set {key}=...: setting {where!r} is {child!r}, not a mapping; "
+                    f"set it whole with --set {where}=VALUE"
+                )
+            node = child
+        node[leaf] = value
+    return result

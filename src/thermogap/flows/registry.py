@@ -1,4 +1,4 @@
-"""Named flow builders that presets refer to (``flow: NAME`` in ``configs/presets/*.yaml``).
+"""Named flow builders that presets refer to (``flow: NAME`` in ``presets/*.yaml``).
 
 A builder is a function ``builder(**settings) -> jobflow.Flow`` that validates every setting
 before creating any job, so bad input fails before anything runs or is stored.

@@ -123,12 +123,18 @@ class BandGapResultMaker(Maker):
     selection
         ``"lowest"`` or ``"boltzmann"``.
 
+    Notes
+    -----
     The job's ``metadata["upstream"]`` (uuids of upstream jobs by stage) is recorded in the
     document; it is metadata so that it does not change the job's cache key.
 
     Examples
     --------
-    >>> job = BandGapResultMaker(level="chgnet-ipea1-xtb").make(  # doctest: +SKIP
+    >>> from thermogap.jobs.md import LangevinMDMaker
+    >>> from thermogap.structures import load_structure
+    >>> md_job = LangevinMDMaker().make(load_structure("Ag3SBr"), "mace-...", temperature_k=300)
+    >>> snapshot_job = trajectory_band_gaps(md_job.output, "gnn-...")
+    >>> job = BandGapResultMaker(level="chgnet-ipea1-xtb").make(
     ...     0.5, 300.0, [1.2], [snapshot_job.output], [-120.0], [1], "gnn-...")
     """
 

@@ -70,7 +70,7 @@ class ElectronPhononCouplingMaker(Maker):
     Examples
     --------
     >>> maker = ElectronPhononCouplingMaker(temperature_k=600.0, gap_model_id="gnn-0123abcd")
-    >>> job = maker.make(phonon_id="3f2a9c0d1e2b4a5c")  # doctest: +SKIP
+    >>> job = maker.make(phonon_id="3f2a9c0d1e2b4a5c")
     """
 
     name: str = "electron-phonon coupling"

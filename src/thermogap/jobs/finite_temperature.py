@@ -71,7 +71,7 @@ class FiniteTemperaturePhononMaker(Maker):
     Examples
     --------
     >>> maker = FiniteTemperaturePhononMaker(settings=NMDSettings(segment_time_ps=10))
-    >>> job = maker.make(phonon_id="3f2a...", trajectory_id="md-...")  # doctest: +SKIP
+    >>> job = maker.make(phonon_id="3f2a...", trajectory_id="md-...")
     """
 
     name: str = "finite-temperature phonons (nmd)"
@@ -121,7 +121,9 @@ class FiniteTemperaturePhononMaker(Maker):
         npoints, path_type = self.settings.band_npoints, self.settings.band_path_type
         bands_t = band_structure(renormalised, npoints=npoints, path_type=path_type)
         bands_0 = band_structure(phonon, npoints=npoints, path_type=path_type)
-        refs = _store_arrays_and_figure(db, nmd, renormalised, bands_0, bands_t, traj.temperature_k)
+        refs = _store_arrays_and_figure(
+            db, nmd, renormalised, bands_0, bands_t, traj.temperature_k, harmonic_doc.get("dos")
+        )
         model = db.query_one("models", {"model_id": traj.model_id}, properties=["sha256"]) or {}
         doc = finite_temperature_document(
             nmd,
@@ -176,7 +178,9 @@ def _store_arrays_and_figure(
     bands_0: BandStructure,
     bands_t: BandStructure,
     temperature_k: float,
+    harmonic_dos: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    from thermogap.phonons.analysis import density_of_states
     from thermogap.phonons.plots import dispersion_png
 
     fc = db.blobs.put_array(np.asarray(renormalised.force_constants), kind="force_constants")
@@ -194,7 +198,14 @@ def _store_arrays_and_figure(
         if kind == "interpolated"
         else "measured at the MD cell's q-points"
     )
-    png = dispersion_png(bands_0, bands_t, temperature_k=temperature_k, title=title)
+    dos = []  # the DOS at 0 K and at T beside the dispersions, on the harmonic DOS's mesh
+    if harmonic_dos:
+        dos_t = density_of_states(renormalised, mesh=harmonic_dos["mesh"])
+        dos = [
+            (harmonic_dos["frequencies_thz"], harmonic_dos["dos"], "0 K"),
+            (dos_t.frequencies_thz, dos_t.dos, f"{temperature_k:g} K"),
+        ]
+    png = dispersion_png(bands_0, bands_t, temperature_k=temperature_k, title=title, dos=dos)
     figure = db.blobs.put_bytes(png, kind="png", filename="dispersion.png")
     return {
         "force_constants": fc.model_dump(),

@@ -124,7 +124,11 @@ class LabelingSummaryMaker(Maker):
 
     Examples
     --------
-    >>> job = LabelingSummaryMaker().make(selection_doc, [batch_job.output])  # doctest: +SKIP
+    >>> from thermogap.levels import load_level
+    >>> level = load_level("chgnet-gfn1-xtb").model_dump()
+    >>> selection_job = LabelingSelectionMaker(batch_size=8).make(level)
+    >>> batch_job = LabelBatchMaker().make(["c-1", "c-2"], level)
+    >>> job = LabelingSummaryMaker().make(selection_job.output, [batch_job.output])
     """
 
     name: str = "labeling summary"

@@ -73,7 +73,8 @@ def contained_mace_import() -> Iterator[None]:
 
     Examples
     --------
-    >>> with contained_mace_import():
+    >>> import contextlib, io
+    >>> with contained_mace_import(), contextlib.redirect_stdout(io.StringIO()):
     ...     from mace.calculators import MACECalculator
     >>> import os
     >>> "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" in os.environ

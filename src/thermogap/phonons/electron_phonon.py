@@ -439,8 +439,29 @@ def gamma_mode_distortions(
 
     Examples
     --------
-    >>> distortions = gamma_mode_distortions(phonon, None, 300.0)  # doctest: +SKIP
-    >>> changes = mode_resolved_gap_changes(distortions, gaps_of, 1.2)  # doctest: +SKIP
+    L1_2 Cu3Au with the EMT potential and a toy gap model that closes with the squared
+    displacement: the softer a mode, the larger its thermal amplitude and its gap change.
+
+    >>> from ase.calculators.emt import EMT
+    >>> from pymatgen.core import Lattice, Structure
+    >>> from thermogap.phonons.harmonic import compute_force_constants
+    >>> cu3au = Structure(Lattice.cubic(3.75), ["Au", "Cu", "Cu", "Cu"],
+    ...                   [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    >>> phonon = compute_force_constants(cu3au, EMT(), supercell_matrix=(2, 2, 2))
+    >>> distortions = gamma_mode_distortions(phonon, None, 300.0)
+    >>> len(distortions)  # 9 optical Γ modes, each with both signs
+    18
+    >>> def gaps_of(cells):  # eV
+    ...     shifts = [c.frac_coords - cu3au.frac_coords for c in cells]
+    ...     return np.array([1.2 - 2.0 * np.sum(((d - np.round(d)) @ cu3au.lattice.matrix) ** 2)
+    ...                      for d in shifts])
+    >>> changes = mode_resolved_gap_changes(distortions, gaps_of, 1.2)
+    >>> changes.degenerate_set.tolist(), changes.irreps[:3]
+    ([1, 1, 1, 2, 2, 2, 3, 3, 3], ['T1u', 'T1u', 'T1u'])
+    >>> bool(np.all(changes.relative_gap_change < 0))
+    True
+    >>> bool(np.all(np.diff(changes.relative_gap_change) >= -1e-12))
+    True
     """
     signs = _check_signs(sign)
     if not (np.isfinite(temperature_k) and temperature_k >= 0):

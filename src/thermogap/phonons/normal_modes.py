@@ -331,7 +331,7 @@ class NormalModeDecomposition:
     linewidths_thz : numpy.ndarray
         shape=(n_q, n_band), FWHM at T, THz (``nan`` for acoustic Γ modes).
     fits : list of list of LorentzianFit or None
-        [q][band]; None for acoustic Γ modes.
+        Indexed ``fits[q][band]``; None for acoustic Γ modes.
     acoustic : numpy.ndarray
         shape=(n_q, n_band), bool; the three translations at Γ (not fitted).
     spectrum_frequencies_thz : numpy.ndarray

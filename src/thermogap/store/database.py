@@ -145,10 +145,13 @@ class ResultsDB:
 
     Examples
     --------
-    >>> db = ResultsDB.from_spec("/tmp/thermogap-doc")   # doctest: +SKIP
+    >>> import tempfile
+    >>> db = ResultsDB.from_spec(tempfile.mkdtemp())
     >>> db.upsert("band_gaps", [{"result_id": "a", "band_gap_ev": 1.2}], key="result_id")
+    1
     >>> db.query("band_gaps", {"result_id": "a"})[0]["band_gap_ev"]
     1.2
+    >>> db.close()
     """
 
     def __init__(self, config: StoreConfig) -> None:
