@@ -10,7 +10,7 @@ TORCH_VERSION ?= 2.13.0
 export OMP_NUM_THREADS ?= 2
 export MKL_NUM_THREADS ?= 2
 
-.PHONY: install demo test lint bench clean-data
+.PHONY: install demo test lint docs wheel-demo bench clean-data
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,17 @@ test: install
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests examples
 	$(VENV)/bin/mypy
+
+# the documentation site (mkdocs-material + mkdocstrings) into site/, warnings are errors;
+# `make test` builds it too (tests/docs/test_docs_build.py)
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# `thermogap demo` from the built wheel in a fresh venv (not from the source tree); CI runs it
+wheel-demo: install
+	bash .ci/wheel_demo.sh $(PY) quick
 
 # bench_speedup reads the models of the demo's store; bench_mlip reuses the test helpers
 bench: demo

@@ -61,3 +61,13 @@ def cu3au_phonon():
     from thermogap.phonons.harmonic import compute_force_constants
 
     return compute_force_constants(l12_cu3au(), EMT(), supercell_matrix=(2, 2, 2))
+
+
+@pytest.fixture(scope="session")
+def quick_store(tmp_path_factory):
+    """A small store of every kind of result (see tests/fixtures/quick_store.py)."""
+    from fixtures.quick_store import build_quick_store
+
+    path = tmp_path_factory.mktemp("quick_store") / "store"
+    ids = build_quick_store(path)
+    return path, ids

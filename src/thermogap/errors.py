@@ -39,6 +39,14 @@ class BlobIntegrityError(StoreError):
     """A blob read back from the blob store does not match its recorded SHA-256."""
 
 
+class StoreAuthenticationError(StoreConnectionError):
+    """The database server refused the credentials (MongoDB error code 18)."""
+
+
+class ReadOnlyStoreError(StoreError):
+    """The results database can be read but not written."""
+
+
 class MissingModelError(ThermogapError, FileNotFoundError):
     """A model file (foundation MLIP, trained model) is not where it was expected."""
 

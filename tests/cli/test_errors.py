@@ -76,6 +76,7 @@ def test_negative_temperature_query(tmp_path, args):
 def test_query_empty_store_is_an_empty_list(tmp_path):
     import json
 
+    (tmp_path / "s").mkdir()  # an existing (empty) store; a missing one is refused
     result = thermogap("query", "band-gaps", "--store", str(tmp_path / "s"), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []

@@ -130,6 +130,17 @@ def test_reuse_false_always_runs(db, tmp_path, monkeypatch):
     assert _executions(log) == Counter({"x": 2})
 
 
+def test_cache_key_changes_with_the_version_of_a_result_library(monkeypatch):
+    from thermogap.execution import cache
+
+    fn = test_cache_key_depends_on_inputs_and_function
+    before = cache_key(fn, ("a",), {})
+    assert set(cache.library_versions()) >= {"torch", "mace-torch", "chgnet", "phonopy"}
+    newer = dict(cache.library_versions(), **{"mace-torch": "99.0"})
+    monkeypatch.setattr(cache, "library_versions", lambda: newer)
+    assert cache_key(fn, ("a",), {}) != before
+
+
 def test_cache_key_ignores_provenance_of_inputs():
     fn = slow_step.original
     a = {"value": 1.0, "provenance": {"created_at": "2026-01-01", "job_uuid": "a"}}

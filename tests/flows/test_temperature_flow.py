@@ -43,6 +43,7 @@ TINY = {
     "gnn_stage_b": {"hidden_channels": 8, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01},
     "relax_max_steps": 10,
     "md": {"total_time_ps": 0.1, "save_interval_steps": 2},
+    "finite_temperature_phonons": False,  # 0.1 ps cannot resolve the stability threshold
 }
 
 
@@ -106,7 +107,8 @@ def test_finite_temperature_gap_is_a_snapshot_average_of_its_trajectory(study):
     ]
     gaps = predict(load_gnn(db, result["gnn_model_id"]), frames)
     assert gaps.min() <= result["band_gap_ev"] <= gaps.max()
-    assert 2 <= result["n_snapshots"] < len(frames)
+    assert 2 <= result["n_snapshots"] <= len(frames)  # every frame after equilibration
+    assert result["n_independent"] > 0 and result["equilibration"] == "detected"
     # provenance: every upstream job, from the parent phonons to the MD, by uuid
     upstream = set(result["upstream"].values())
     assert {"mace training", "gnn fine-tune chgnet-ipea1-xtb", "md x=0.5 300 K #0"} <= upstream
@@ -181,11 +183,26 @@ def test_query_filters_the_stored_results(study):
         ({"temperatures_k": [0, -50]}, "-50"),
         ({"species": ["Br", "Xx"]}, "Xx"),
         ({"compositions": []}, "compositions"),
+        ({"finite_temperature_phonons": True}, "coarser than the stability threshold"),
     ],
 )
 def test_bad_input_fails_before_any_job(override, message):
     with pytest.raises(InputError, match=message):
         temperature_flow(**(TINY | override))
+
+
+def test_nmd_can_run_on_a_larger_md_cell_with_more_qpoints():
+    long_md = {"total_time_ps": 40.0, "save_interval_steps": 10}
+    flow = temperature_flow(
+        **(
+            TINY
+            | {"finite_temperature_phonons": True, "md": long_md, "temperatures_k": [0, 300]}
+            | {"compositions": [0.0], "nmd": {"md_supercell": [2, 1, 1]}}
+        )
+    )
+    names = [job.name for job, _ in flow.iterflow()]
+    assert "nmd md 2x1x1 x=0 300 K" in names and "nmd cell 2x1x1 x=0" in names
+    assert any(name.startswith("finite-T phonons x=0 300 K") for name in names)
 
 
 def test_missing_model_id_is_named(db):

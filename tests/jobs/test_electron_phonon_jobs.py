@@ -141,3 +141,24 @@ def test_maker_needs_exactly_one_gap_source():
         ElectronPhononCouplingMaker(gap_model_id="gnn-x", engine="chgnet-gfn1-xtb")
     with pytest.raises(InputError, match="embedded level"):
         embedded_gap_fn("pbesol")
+
+
+def test_finite_temperature_gamma_frequencies_are_read_in_band_order(db):
+    """The NMD document's Γ modes, by 0 K band index, give the amplitudes' frequencies."""
+    from thermogap.jobs.electron_phonon import gamma_frequencies_at_t
+
+    modes = [
+        {"qpoint": [0.5, 0.0, 0.0], "band_index": 0, "frequency_thz": 9.0},
+        {"qpoint": [0.0, 0.0, 0.0], "band_index": 1, "frequency_thz": 1.5},
+        {"qpoint": [0.0, 0.0, 0.0], "band_index": 0, "frequency_thz": 0.7},
+    ]
+    db.upsert(
+        PHONONS_COLLECTION,
+        [{"phonon_id": "nmd-1", "kind": "nmd", "harmonic_phonon_id": "h-1", "modes": modes}],
+        key="phonon_id",
+    )
+    np.testing.assert_allclose(gamma_frequencies_at_t(db, "nmd-1", "h-1"), [0.7, 1.5])
+    with pytest.raises(InputError, match="not on 'h-2'"):
+        gamma_frequencies_at_t(db, "nmd-1", "h-2")
+    with pytest.raises(InputError, match="not an NMD document"):
+        gamma_frequencies_at_t(db, "nmd-2", "h-1")

@@ -136,6 +136,26 @@ def test_nmd_job_stabilises_modes_that_are_imaginary_at_0k(db, cu3au_phonon, cu3
     spectra = db.blobs.get_arrays(doc.spectra)
     assert spectra["spectra"].shape == (8, 12, len(spectra["frequencies_thz"]))
 
+    # issue 10: the verdict rests on the order parameter and equipartition too; the
+    # thermostat's width is subtracted; the resolution and the dispersion's nature are stated
+    assert doc.stability_basis == "order parameter + equipartition + peak"
+    assert doc.resolution_thz <= NMD.stability_threshold_thz
+    assert doc.thermostat_width_thz == pytest.approx(1000 * MD.friction_per_fs / (2 * np.pi))
+    assert doc.dispersion_kind == "interpolated" and doc.n_commensurate_qpoints == 8
+    for i in optical:
+        mode = doc.modes[i]
+        if mode.soft_at_0k:
+            assert mode.order_parameter_significance < NMD.order_parameter_sigma
+        assert mode.equipartition_frequency_thz == pytest.approx(
+            truth[i, mode.band_index], rel=0.25
+        )
+    coarse = NMDSettings(equilibration_time_ps=2.0, segment_time_ps=2.0, band_npoints=9)
+    refused = run_flow(
+        FiniteTemperaturePhononMaker(settings=coarse).make(harmonic.phonon_id, traj.trajectory_id),
+        db,
+    )
+    assert refused.n_failed == 1 and "coarser than 0.2 THz" in refused.errors[0]
+
     # the same job again returns the stored document and writes no duplicate
     again = run_flow(maker.make(harmonic.phonon_id, traj.trajectory_id), db)
     assert again.n_failed == 0

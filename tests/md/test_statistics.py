@@ -139,3 +139,51 @@ def test_decorrelated_indices():
 def test_bad_input_is_refused(call, message):
     with pytest.raises(InputError, match=message):
         call()
+
+
+# --------------------------------------------------------------------------- error bars that cover
+
+
+def _coverage(series: np.ndarray, true_mean: float) -> tuple[float, np.ndarray]:
+    """Fraction of replicas whose mean ± stderr from mean_and_error contains the true mean."""
+    from thermogap.md.statistics import mean_and_error
+
+    hits, taus = [], []
+    for s in series:
+        mean, err, tau = mean_and_error(s)
+        hits.append(abs(mean - true_mean) <= err)
+        taus.append(tau)
+    return float(np.mean(hits)), np.array(taus)
+
+
+@pytest.mark.parametrize(("phi", "n_frames"), [(0.8, 2000), (0.8, 150), (0.0, 60), (0.9, 400)])
+def test_one_sigma_interval_covers_the_true_mean_68_percent(phi, n_frames):
+    """Many AR(1) replicas of known mean: the 1σ interval must cover it 68 ± 5 % of the time.
+
+    Short series (150 frames at τ_int = 4.5, i.e. ~17 independent samples; 400 at τ = 9.5)
+    are where an error from a noisy τ and a variance around the sample mean undercovers.
+    """
+    series = 3.0 + ar1(phi, n_frames, 600, seed=int(100 * phi) + n_frames)
+    coverage, taus = _coverage(series, 3.0)
+    assert 0.63 <= coverage <= 0.73, f"coverage {coverage:.3f}"
+    expected_tau = (1 + phi) / (2 * (1 - phi))
+    assert np.median(taus) == pytest.approx(expected_tau, rel=0.35)
+
+
+def test_equilibration_is_detected_not_a_fixed_fraction():
+    """A series that starts far from equilibrium: the transient is cut, the mean is right."""
+    from thermogap.md.statistics import equilibrated_mean
+
+    rng_series = ar1(0.5, 1000, 1, seed=9)[0]
+    transient = 10.0 * np.exp(-np.arange(1000) / 30.0)  # decays over ~150 frames
+    estimate = equilibrated_mean(2.0 + transient + rng_series)
+    assert 60 <= estimate.n_equilibration <= 400  # pymbar's cut, not 20 % (= 200) by design
+    assert abs(estimate.mean - 2.0) < 3 * estimate.stderr
+    # a stationary series keeps (almost) every frame
+    stationary = equilibrated_mean(2.0 + rng_series)
+    assert stationary.n_equilibration < 100
+    assert stationary.n_frames - stationary.n_equilibration > 900
+    # the number of independent samples is N_used / g
+    assert stationary.n_independent == pytest.approx(
+        (stationary.n_frames - stationary.n_equilibration) / (2 * stationary.tau_frames)
+    )

@@ -74,7 +74,8 @@ def test_calculator_from_model_id_matches_mace_own_loader(
         from mace.calculators import MACECalculator
 
         reference = MACECalculator(
-            models=torch.load(tiny_mace.model_path, weights_only=False), default_dtype="float64"
+            models=torch.load(tiny_mace.pickled_model_path, weights_only=False),
+            default_dtype="float64",
         )
     atoms = labelled_configurations[0].copy()
     atoms.calc = calc
@@ -92,3 +93,19 @@ def test_calculator_from_model_id_matches_mace_own_loader(
 
     with pytest.raises(UnknownEntryError, match="mace-test"):
         calculator_from_model_id(db, "mace-nope", cache_dir=tmp_path / "cache")
+
+
+def test_stored_model_is_a_weights_only_archive_with_allow_listed_names(tiny_mace):
+    import io
+
+    from thermogap.mlip.calculator import UntrustedModelError, load_mace_model_bytes
+
+    archive = torch.load(tiny_mace.model_path, weights_only=True)  # no code can run here
+    assert archive["model_class"] == "ScaleShiftMACE"
+    assert archive["config"]["interaction_cls"].startswith("RealAgnostic")
+    for field, bad in (("interaction_cls", "Popen"), ("gate", "system")):
+        tampered = dict(archive, config=dict(archive["config"], **{field: bad}))
+        buffer = io.BytesIO()
+        torch.save(tampered, buffer)
+        with pytest.raises(UntrustedModelError, match=bad):
+            load_mace_model_bytes(buffer.getvalue())

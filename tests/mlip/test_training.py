@@ -75,8 +75,9 @@ def test_metrics_agree_with_mace_calculator_loaded_by_mace(tiny_mace, labelled_c
     with contained_mace_import():
         from mace.calculators import MACECalculator
 
-        calc = MACECalculator(
-            models=torch.load(tiny_mace.model_path, weights_only=False), default_dtype="float64"
+        calc = MACECalculator(  # mace's own pickled module, not thermogap's safe archive
+            models=torch.load(tiny_mace.pickled_model_path, weights_only=False),
+            default_dtype="float64",
         )
     errors = []
     for i in tiny_mace.split.valid:

@@ -203,3 +203,106 @@ def test_errors(cu3au_phonon):
         gamma_mode_distortions(cu3au_phonon, None, -1.0)
     with pytest.raises(InputError, match="sign"):
         gamma_mode_distortions(cu3au_phonon, None, 300.0, sign=(2,))
+
+
+# --------------------------------------------------------------------------- issue 10, point 5
+
+
+def _intensive_gap_fn(ideal: Structure):
+    """A gap that depends on the atoms' displacements per atom (the same for any supercell
+    of a periodic distortion): Eg = 1 − 0.4 ⟨|u|²⟩ + 3 ⟨|u|⁴⟩ (Å), averaged over atoms."""
+
+    def gaps(structures):
+        out = []
+        for s in structures:
+            diff = s.frac_coords - ideal.frac_coords
+            u2 = np.sum(((diff - np.rint(diff)) @ ideal.lattice.matrix) ** 2, axis=1)
+            out.append(1.0 - 0.4 * u2.mean() + 3.0 * (u2**2).mean())
+        return np.array(out)
+
+    return gaps
+
+
+@pytest.fixture(scope="module")
+def cu3au_32_atom_phonon():
+    """The same EMT crystal with phonons computed in the 2x2x2 supercell as the unit cell."""
+    from ase.calculators.emt import EMT
+
+    from conftest import l12_cu3au
+    from thermogap.phonons.harmonic import compute_force_constants
+
+    return compute_force_constants(l12_cu3au() * (2, 2, 2), EMT(), supercell_matrix=(1, 1, 1))
+
+
+@pytest.mark.parametrize("amplitude", ["quantum", "classical"])
+def test_gamma_mode_gap_change_does_not_depend_on_the_phonon_cell(
+    cu3au_phonon, cu3au_32_atom_phonon, amplitude
+):
+    """A Γ mode of the 4-atom cell is also a Γ mode of its 2x2x2 supercell (32 atoms).
+
+    Normalised per cell, the supercell's eigenvector spreads over 8× more atoms and moves
+    each √8 less; normalised per formula unit the two give the same ΔEg.
+    """
+    from thermogap.phonons.electron_phonon import frozen_phonon_gap_changes
+
+    small_cell = phonopy_atoms_to_structure(cu3au_phonon.primitive)
+    large_cell = phonopy_atoms_to_structure(cu3au_32_atom_phonon.primitive)
+    small = frozen_phonon_gap_changes(
+        cu3au_phonon, None, 300.0, _intensive_gap_fn(small_cell), amplitude=amplitude
+    )
+    large = frozen_phonon_gap_changes(
+        cu3au_32_atom_phonon, None, 300.0, _intensive_gap_fn(large_cell), amplitude=amplitude
+    )
+    assert large.formula_units == 8 and small.formula_units == 1
+    for group in np.unique(small.degenerate_set):
+        members = small.degenerate_set == group
+        frequency = small.frequency_thz[members][0]
+        mean_small = small.relative_gap_change[members].mean()
+        # the same triplet in the large cell: Γ-periodic in the small cell, equal frequency
+        same = np.abs(large.frequency_thz - frequency) < 2e-3
+        assert same.sum() >= 3
+        mean_large = large.relative_gap_change[same].mean()
+        assert mean_large == pytest.approx(mean_small, rel=0.01)
+        assert abs(mean_small) > 1e-4  # a change that the comparison can see
+
+
+def test_classical_amplitude_is_equipartition_at_any_temperature(cu3au_phonon):
+    for d in gamma_mode_distortions(cu3au_phonon, None, 50.0, sign=(1,), amplitude="classical"):
+        assert harmonic_energy_ev(cu3au_phonon, d.displacements_ang) == pytest.approx(
+            0.5 * KB * 50.0 / EV, rel=1e-5
+        )
+        assert d.amplitude_kind == "classical"
+    quantum = gamma_mode_distortions(cu3au_phonon, None, 50.0, sign=(1,))
+    assert quantum[0].amplitude_kind == "quantum"  # Eq. 1 is the default
+    with pytest.raises(InputError, match="amplitude"):
+        gamma_mode_distortions(cu3au_phonon, None, 50.0, amplitude="bose")
+
+
+def test_modes_imaginary_at_0k_enter_with_their_finite_temperature_frequency(cu3au_phonon):
+    """Soften the crystal until Γ modes are imaginary; with finite-T frequencies they count."""
+    from harmonic_md import shifted_force_constants
+
+    soft = cu3au_phonon.copy() if hasattr(cu3au_phonon, "copy") else None
+    if soft is None:  # pragma: no cover - phonopy without copy()
+        import copy
+
+        soft = copy.deepcopy(cu3au_phonon)
+    modes0 = gamma_modes(cu3au_phonon)
+    lowest_optical = float(np.min(modes0.frequencies_thz[~modes0.acoustic]))
+    soft.force_constants = shifted_force_constants(cu3au_phonon, lowest_optical**2 + 1.0)
+    modes = gamma_modes(soft)
+    imaginary = ~modes.acoustic & (modes.frequencies_thz < 0)
+    assert imaginary.sum() >= 3
+    # today's behaviour, kept when no finite-T frequencies are known: left out
+    harmonic_only = gamma_mode_distortions(soft, None, 300.0, sign=(1,))
+    assert not {d.mode_index for d in harmonic_only} & set(np.flatnonzero(imaginary))
+    # with renormalised frequencies (here |f0| + 0.5 THz) every optical mode is included
+    at_t = np.abs(modes.frequencies_thz) + 0.5
+    included = gamma_mode_distortions(soft, None, 300.0, sign=(1,), frequencies_at_t_thz=at_t)
+    assert {d.mode_index for d in included} == set(np.flatnonzero(~modes.acoustic))
+    for d in included:
+        assert d.frequency_thz == pytest.approx(at_t[d.mode_index])
+        assert d.amplitude == pytest.approx(float(thermal_mode_amplitude(at_t[d.mode_index], 300)))
+        assert d.frequency_source == "finite_temperature"
+    with pytest.raises(InputError, match="frequencies_at_t_thz"):
+        gamma_mode_distortions(soft, None, 300.0, frequencies_at_t_thz=at_t[:5])

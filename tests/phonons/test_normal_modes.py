@@ -247,3 +247,45 @@ def test_nmd_of_harmonic_md_recovers_phonopy_frequencies_and_langevin_width(
     assert positions[0] == bands_0.distances[0] and positions[-1] == bands_0.distances[-1]
     assert len(positions) == len(names) and "Γ" in names
     assert all(np.isclose(bands_0.distances, p).any() for p in positions)
+
+
+# --------------------------------------------------------------------------- issue 10, point 4
+
+
+def test_harmonic_linewidths_are_zero_once_the_thermostat_width_is_subtracted(
+    cu3au_phonon, harmonic_md
+):
+    """A harmonic crystal has no anharmonic damping: the only width is Langevin's γ/2π."""
+    structure, velocities = harmonic_md
+    segment = round(12_000 / (TIMESTEP_FS * INTERVAL))
+    nmd = normal_mode_decomposition(
+        cu3au_phonon,
+        structure,
+        velocities,
+        TIMESTEP_FS * INTERVAL,
+        segment_frames=segment,
+        thermostat_friction_per_fs=FRICTION_PER_FS,
+        min_resolution_thz=0.2,
+    )
+    optical = ~nmd.acoustic
+    assert nmd.thermostat_width_thz == pytest.approx(1000 * FRICTION_PER_FS / (2 * np.pi))
+    widths = nmd.linewidths_thz[optical]
+    # compatible with zero: well inside the frequency resolution and the thermostat width
+    assert abs(np.median(widths)) < 0.5 * nmd.resolution_thz
+    # the symmetrised widths: one value per set of equivalent modes, independent noise
+    groups = np.unique(np.round(widths, 12))
+    stderr = np.std(groups, ddof=1) / np.sqrt(len(groups))
+    assert abs(np.mean(groups)) < 3 * stderr  # compatible with zero ...
+    assert nmd.thermostat_width_thz > 10 * stderr  # ... unlike the raw Lorentzian width
+
+
+def test_spectral_resolution_coarser_than_the_threshold_is_refused(cu3au_phonon):
+    atoms = supercell_atoms(cu3au_phonon)
+    v = np.random.default_rng(0).normal(size=(200, len(atoms), 3)) * 1e-3
+    # 200 frames x 5 fs = 1 ps: 1 THz bins, coarser than a 0.2 THz stability threshold
+    with pytest.raises(InputError, match=r"resolution .* = 1 THz is coarser than 0.2 THz"):
+        normal_mode_decomposition(cu3au_phonon, as_structure(atoms), v, 5.0, min_resolution_thz=0.2)
+    nmd = normal_mode_decomposition(
+        cu3au_phonon, as_structure(atoms), v, 5.0, min_resolution_thz=1.0
+    )
+    assert nmd.resolution_thz == pytest.approx(1.0)

@@ -63,3 +63,66 @@ def test_correlated_series_is_thinned_and_its_error_is_honest():
     assert 12 <= snapshot_gaps(series).spacing_frames <= 26  # about 2 tau
     # the reported standard error matches the actual scatter of the means over replicas
     assert np.mean(errors) == pytest.approx(np.std(means), rel=0.25)
+
+
+# --------------------------------------------------------------------------- issue 10, point 6
+
+
+def test_every_post_equilibration_frame_is_used_and_few_samples_are_flagged():
+    rng = np.random.default_rng(4)
+    gaps = 1.5 + 0.05 * rng.standard_normal(600)
+    stats = snapshot_gaps(gaps)
+    # stationary from the start: nothing (or almost nothing) is discarded, every frame is kept
+    assert stats.skip_frames < 60
+    assert len(stats.gaps_ev) == 600 - stats.skip_frames
+    assert stats.n_independent == pytest.approx(len(stats.gaps_ev), rel=0.3)
+    assert not stats.few_independent_samples
+    short = snapshot_gaps(1.5 + 0.05 * lfilter([1.0], [1.0, -0.9], rng.standard_normal(300)))
+    assert short.n_independent < 50 and short.few_independent_samples
+
+
+def test_boltzmann_combination_against_brute_force_sampling_of_the_mixture():
+    """Configurations i with weights w_i, gaps N(μ_i, σ_i), 0 K gaps Eg_i(0).
+
+    ΔEg = Σ w_i (⟨Eg⟩_i − Eg_i(0)); brute force draws each frame's configuration with
+    probability w_i, so its mean scatters with the mixture variance
+    Σ w_i σ_i² + Σ w_i (μ_i − μ)² over the number of draws.
+    """
+    from thermogap.results.band_gaps import combine_configurations
+
+    weights = np.array([0.5, 0.3, 0.2])
+    mu, sigma, gap0 = np.array([1.0, 1.3, 0.8]), np.array([0.05, 0.08, 0.04]), [1.2, 1.4, 1.1]
+    delta_true = float(weights @ (mu - gap0))
+    mixture_var = float(weights @ sigma**2 + weights @ (mu - weights @ mu) ** 2)
+    change = mu - np.asarray(gap0)
+    change_var = float(weights @ sigma**2 + weights @ (change - delta_true) ** 2)
+    rng = np.random.default_rng(0)
+    n_draws, replicas = 400, 1500
+    brute, reported, covered, stds = [], [], [], []
+    for _ in range(replicas):
+        which = rng.choice(3, size=n_draws, p=weights)
+        samples = mu[which] + sigma[which] * rng.standard_normal(n_draws)
+        brute.append(float(np.mean(samples - np.asarray(gap0)[which])))
+        parts = [samples[which == i] for i in range(3)]
+        combined = combine_configurations(
+            means_ev=[p.mean() for p in parts],
+            stderrs_ev=[p.std(ddof=1) / np.sqrt(len(p)) for p in parts],
+            stds_ev=[p.std(ddof=1) for p in parts],
+            n_independent=[len(p) for p in parts],
+            gaps_0k_ev=gap0,
+            weights=weights,
+        )
+        reported.append(combined.stderr_ev)
+        stds.append(combined.std_ev)
+        covered.append(abs(combined.delta_gap_ev - delta_true) <= combined.stderr_ev)
+    assert np.mean(stds) == pytest.approx(np.sqrt(mixture_var), rel=0.03)
+    # the error is that of sampling the mixture, not only Σ w² se² (which is ~3x smaller here)
+    assert np.mean(reported) == pytest.approx(np.std(brute), rel=0.08)
+    assert np.mean(reported) == pytest.approx(np.sqrt(change_var / n_draws), rel=0.05)
+    # with exactly known weights the stratified mean scatters less: the error is conservative
+    assert np.mean(covered) >= 0.66
+    assert np.mean(np.abs(np.array(brute) - delta_true) <= np.array(reported)) == pytest.approx(
+        0.68, abs=0.04
+    )
+    assert combined.band_gap_ev == pytest.approx(weights @ [p.mean() for p in parts])
+    assert combined.band_gap_0k_ev == pytest.approx(weights @ gap0)

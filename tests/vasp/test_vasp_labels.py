@@ -19,7 +19,6 @@ from pymatgen.io.vasp import Incar, Kpoints
 
 from thermogap.execution import run_flow
 from thermogap.flows.labeling import LabelingFlowMaker
-from thermogap.jobs.labels import LabelBatchMaker
 from thermogap.levels import load_level
 from thermogap.vasp.run import vasp_static_label
 
@@ -60,23 +59,31 @@ def _configs(db, cell, n=1):
 @pytest.mark.parametrize(
     ("level", "case"), [("pbesol", "Ag3SBr_pbesol_static"), ("hsesol", "Ag3SBr_hsesol_static")]
 )
-def test_labeling_flow_with_fake_vasp(db, tmp_path, mock_vasp, ag3sbr_cell, level, case):
+def test_labeling_flow_with_fake_vasp(
+    db, tmp_path, mock_vasp, ag3sbr_cell, level, case, monkeypatch
+):
     _configs(db, ag3sbr_cell)
-    job_name = f"label batch {level} 1"
+    job_name = f"{level} static vasp-0"
     # inputs are checked against the hand-written reference inputs before outputs are copied
     mock_vasp({job_name: case}, {job_name: {"clear_inputs": False}})
-    maker = LabelingFlowMaker(batch_maker=LabelBatchMaker(work_dir=str(tmp_path / "runs")))
-    summary = run_flow(maker.make(level), db)
+    monkeypatch.chdir(tmp_path)  # run_locally runs atomate2's VASP job in the working dir
+    summary = run_flow(LabelingFlowMaker().make(level), db)
     assert summary.n_failed == 0
 
-    run_dir = tmp_path / "runs" / level / "vasp-0"
+    # one atomate2 static job per configuration, its TaskDoc kept in the job store
+    static = db.jobstore().query_one({"name": job_name}, load=True)
+    assert static["output"]["task_label"] == job_name
+    assert static["output"]["calcs_reversed"][0]["output"]["energy"] == pytest.approx(
+        _reference(case).get_potential_energy(), abs=1e-6
+    )
+    run_dir = tmp_path
     # atomate2's fake only compares the KPOINTS style; check the divisions too
     assert (
-        Kpoints.from_file(run_dir / "KPOINTS").kpts
+        Kpoints.from_file(run_dir / "KPOINTS.gz").kpts
         == Kpoints.from_file(VASP_TEST_DIR / case / "inputs" / "KPOINTS").kpts
         == [(12, 12, 12)]
     )
-    assert Incar.from_file(run_dir / "INCAR")["ENCUT"] == 550
+    assert Incar.from_file(run_dir / "INCAR.gz")["ENCUT"] == 550  # atomate2 gzips the run
 
     doc = db.query_one("labels", {"label_id": f"vasp-0:{level}"})
     assert doc["status"] == "ok" and doc["reason"] is None
@@ -92,18 +99,18 @@ def test_labeling_flow_with_fake_vasp(db, tmp_path, mock_vasp, ag3sbr_cell, leve
 
 
 def test_unconverged_vasp_is_recorded_as_failure_and_batch_goes_on(
-    db, tmp_path, mock_vasp, ag3sbr_cell
+    db, tmp_path, mock_vasp, ag3sbr_cell, monkeypatch
 ):
     _configs(db, ag3sbr_cell, n=2)
-    # batch 1 (vasp-0) converges, batch 2 (vasp-1) hits NELM
+    # vasp-0 converges, vasp-1 hits NELM
     mock_vasp(
         {
-            "label batch pbesol 1": "Ag3SBr_pbesol_static",
-            "label batch pbesol 2": "Ag3SBr_pbesol_unconverged",
+            "pbesol static vasp-0": "Ag3SBr_pbesol_static",
+            "pbesol static vasp-1": "Ag3SBr_pbesol_unconverged",
         }
     )
-    maker = LabelingFlowMaker(batch_size=1, batch_maker=LabelBatchMaker(work_dir=str(tmp_path)))
-    summary = run_flow(maker.make("pbesol"), db)
+    monkeypatch.chdir(tmp_path)
+    summary = run_flow(LabelingFlowMaker().make("pbesol"), db)
     assert summary.n_failed == 0
     ok = db.query("labels", {"status": "ok"})
     failed = db.query("labels", {"status": "failed"})
@@ -168,3 +175,18 @@ def test_atomate2_static_maker_of_a_level(tmp_path, mock_vasp, ag3sbr_cell):
     assert doc.status == "ok"
     assert doc.energy_ev == pytest.approx(ref.get_potential_energy(), abs=1e-6)
     np.testing.assert_allclose(doc.stress_ev_per_ang3, ref.get_stress(voigt=False), atol=1e-9)
+
+
+def test_crashed_vasp_job_becomes_a_failed_label(db, tmp_path, mock_vasp, ag3sbr_cell, monkeypatch):
+    _configs(db, ag3sbr_cell, n=2)
+    # vasp-1 has no reference directory: atomate2's fake VASP raises, as a crashed run would
+    mock_vasp({"pbesol static vasp-0": "Ag3SBr_pbesol_static"})
+    monkeypatch.chdir(tmp_path)
+    summary = run_flow(LabelingFlowMaker().make("pbesol"), db)
+    # the static job of vasp-1, and only it, failed
+    assert [e.split(":")[0] for e in summary.errors] == ["pbesol static vasp-1"]
+    failed = db.query_one("labels", {"config_id": "vasp-1"})
+    assert failed["status"] == "failed"
+    assert "atomate2 VASP static job failed" in failed["reason"]
+    assert db.query_one("labels", {"config_id": "vasp-0"})["status"] == "ok"
+    assert summary.outputs["flow"].n_labelled == 1

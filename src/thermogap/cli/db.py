@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from thermogap.cli.common import echo_json, json_option
+from thermogap.cli.common import echo_json, json_option, open_db, store_option
 from thermogap.store.server import (
     ServerInfo,
     check_reachable,
@@ -70,7 +70,7 @@ def _storage_bytes(path: Path) -> int:
 
 @click.group("db")
 def command() -> None:
-    """Run a local MongoDB-protocol server (for jobflow-remote on one machine)."""
+    """Run a local MongoDB-protocol server (for jobflow-remote on one machine); verify a store."""
 
 
 @command.command("start")
@@ -139,3 +139,28 @@ def info(data_dir: Path | None, as_json: bool) -> None:
     for name, collections in report["databases"].items():
         total = sum(collections.values())
         click.echo(f"  {name}: {len(collections)} collections, {total} documents")
+
+
+@command.command("verify")
+@store_option
+@json_option
+def verify(store: str | None, as_json: bool) -> None:
+    """Check that every blob reference resolves and every blob matches its SHA-256."""
+    from thermogap.store.verify import verify_store
+
+    db = open_db(store)
+    try:
+        report = verify_store(db)
+    finally:
+        db.close()
+    if as_json:
+        echo_json(report.model_dump() | {"ok": report.ok})
+    else:
+        click.echo(
+            f"{report.store}: {report.n_documents} documents, {report.n_references} blob "
+            f"references, {report.n_blobs} blobs hashed, {len(report.problems)} problems"
+        )
+        for problem in report.problems:
+            click.echo(f"  {problem}")
+    if not report.ok:
+        raise click.exceptions.Exit(1)

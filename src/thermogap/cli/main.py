@@ -25,6 +25,12 @@ _COMMAND_MODULES = {
     "query": "thermogap.cli.query",
     "db": "thermogap.cli.db",
     "enumerate": "thermogap.cli.enumerate",
+    "build": "thermogap.cli.build",
+    "presets": "thermogap.cli.presets",
+    "jobs": "thermogap.cli.jobs",
+    "job": "thermogap.cli.jobs",
+    "export": "thermogap.cli.export",
+    "plots": "thermogap.cli.plots",
 }
 
 
@@ -58,7 +64,7 @@ def cli(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 success, 1 domain error, 2 usage error)."""
     try:
-        cli.main(args=argv, prog_name="thermogap", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="thermogap", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
@@ -70,12 +76,23 @@ def main(argv: list[str] | None = None) -> int:
     except ThermogapError as exc:
         if os.environ.get("THERMOGAP_DEBUG"):
             raise
-        click.echo(f"thermogap: error: {exc}", err=True)
+        from thermogap.store.config import redact_credentials
+
+        click.echo(f"thermogap: error: {redact_credentials(str(exc))}", err=True)
         return 1
     except KeyboardInterrupt:
         click.echo("thermogap: interrupted; finished jobs are kept and reused next time", err=True)
         return 130
-    return 0
+    except Exception as exc:  # backend errors (pymongo, OS) become one line too
+        from thermogap.cli.common import backend_error_message
+
+        message = backend_error_message(exc)
+        if message is None or os.environ.get("THERMOGAP_DEBUG"):
+            raise
+        click.echo(f"thermogap: error: {message}", err=True)
+        return 1
+    # with standalone_mode=False click returns a command's exit code instead of exiting
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 if __name__ == "__main__":

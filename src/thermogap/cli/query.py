@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from thermogap.cli.common import echo_json, json_option, open_db, store_option
+from thermogap.cli.common import echo_json, json_option, open_existing_db, store_option
 from thermogap.errors import InputError
 from thermogap.store import COLLECTIONS
 
@@ -52,7 +52,7 @@ def band_gaps(
         criteria["$or"] = [{"formula": formula}, {"family": formula}]
     if level is not None:
         criteria["level"] = level
-    db = open_db(store)
+    db = open_existing_db(store)
     docs = db.query("band_gaps", criteria, sort={"x": 1, "temperature_k": 1})
     db.close()
     if as_json:
@@ -79,9 +79,34 @@ def collection(name: str, store: str | None, filter_json: str, limit: int) -> No
         criteria = json.loads(filter_json)
     except json.JSONDecodeError:
         raise InputError(f"--filter {filter_json!r} is not valid JSON") from None
-    db = open_db(store)
+    db = open_existing_db(store)
     echo_json(db.query(name, criteria, limit=limit))
     db.close()
+
+
+@command.command("optics")
+@store_option
+@click.option("--formula", default=None, help="Reduced formula, e.g. Si.")
+@click.option("--temperature", type=float, default=None, help="Spectra at this temperature, K.")
+@click.option(
+    "--figures",
+    "figures_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write the PNG figures of the optics results into this directory.",
+)
+@json_option
+def optics(
+    store: str | None,
+    formula: str | None,
+    temperature: float | None,
+    figures_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Optics results: Tauc Eg(T) per flow, or the spectra at one --temperature."""
+    from thermogap.cli.optics_query import optics_command
+
+    optics_command(store, formula, temperature, figures_dir, as_json)
 
 
 _TDPH_SUMMARY_FIELDS = [
@@ -139,7 +164,7 @@ def tdph(
         spacegroup_number=spacegroup,
         failed=failed,
     )
-    db = open_db(store)
+    db = open_existing_db(store)
     fields = _TDPH_SUMMARY_FIELDS + (
         [
             "band_labels",

@@ -14,7 +14,13 @@ from pydantic import BaseModel
 from thermogap.cli.common import echo_json, json_option, open_db, store_option
 from thermogap.errors import ConfigError, InputError
 from thermogap.execution import RunSummary, run_flow
-from thermogap.flows.presets import build_preset_flow, is_workflow_file, load_preset
+from thermogap.execution.progress import flow_progress
+from thermogap.flows.presets import (
+    apply_overrides,
+    build_preset_flow,
+    is_workflow_file,
+    load_preset,
+)
 
 plots_option = click.option(
     "--plots",
@@ -46,7 +52,7 @@ def _flow_from_script(path: Path, overrides: dict[str, Any]) -> tuple[Flow, list
     make_flow = namespace.get("make_flow")
     if not callable(make_flow):
         raise ConfigError(f"workflow script {str(path)!r} must define make_flow(**settings)")
-    return make_flow(**overrides), list(namespace.get("LEVELS", []))
+    return make_flow(**apply_overrides({}, overrides)), list(namespace.get("LEVELS", []))
 
 
 def _flow_output(summary: RunSummary) -> Any:
@@ -86,21 +92,53 @@ def _report(summary: RunSummary, levels: list[str], as_json: bool, label: str) -
         )
 
 
+def _store_exists(db: Any) -> bool:
+    return db.config.backend != "monty" or (db.config.path is not None and db.config.path.is_dir())
+
+
 def execute(
     target: str,
     store: str | None,
     overrides: dict[str, Any],
     as_json: bool,
     plots_dir: str = "thermogap-plots",
+    mode: dict[str, Any] | None = None,
 ) -> int:
-    """Build the flow named by ``target`` (preset or script), run it, report; return exit code."""
+    """Build the flow named by ``target`` (preset or script), run it, report; return exit code.
+
+    ``mode`` chooses something other than a local run: ``{"dry_run": True}`` prints the job
+    graph only; ``{"submit": PROJECT, "worker": ..., "projects_folder": ...}`` queues the flow
+    in a jobflow-remote project.
+    """
+    mode = mode or {}
     preset = None if is_workflow_file(target) else load_preset(target)
-    db = open_db(store)  # opening writes nothing; the flow is validated before anything runs
+    db: Any = open_db(store)  # opening writes nothing; the flow is validated before anything runs
+    if mode.get("dry_run") and not _store_exists(db):
+        db = None  # a dry run never creates a store; model ids are checked when one exists
     if preset is None:
         flow, levels = _flow_from_script(Path(target), overrides)
+        run_info: dict[str, Any] = {"workflow": target, "settings": apply_overrides({}, overrides)}
     else:
         flow, levels = build_preset_flow(preset, overrides, db), preset.levels
-    summary = run_flow(flow, db)
+        settings = apply_overrides(preset.settings, overrides)
+        run_info = {
+            "preset": preset.name,
+            "settings": settings,
+            "overrides": apply_overrides({}, overrides),
+        }
+    if mode.get("dry_run") or mode.get("submit"):
+        from thermogap.cli.plan import print_dry_run, submit
+
+        if db is not None:
+            db.close()
+        if mode.get("dry_run"):  # with --submit too: look, do not queue
+            print_dry_run(flow, target, run_info["settings"], as_json)
+        else:
+            submit(flow, mode["submit"], mode.get("worker"), mode.get("projects_folder"),
+                   target, as_json)  # fmt: skip
+        return 0
+    with flow_progress([job.uuid for job, _ in flow.iterflow()], False if as_json else None):
+        summary = run_flow(flow, db, run_info=run_info | {"levels_of_theory": levels})
     saved = _save_plots(summary, db, Path(plots_dir))
     db.close()
     _report(summary, levels, as_json, target)
@@ -114,12 +152,41 @@ def execute(
 @store_option
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="Override a setting.")
 @plots_option
+@click.option("--dry-run", is_flag=True, help="Print the job graph and counts; run nothing.")
+@click.option(
+    "--submit",
+    "project",
+    default=None,
+    metavar="PROJECT",
+    help="Queue the flow in this jobflow-remote project instead of running it.",
+)
+@click.option("--worker", default=None, help="jobflow-remote worker (with --submit).")
+@click.option(
+    "--projects-folder",
+    default=None,
+    metavar="DIR",
+    help="jobflow-remote projects folder (default $JFREMOTE_PROJECTS_FOLDER).",
+)
 @json_option
 def run_command(
-    target: str, store: str | None, pairs: tuple[str, ...], plots_dir: str, as_json: bool
+    target: str,
+    store: str | None,
+    pairs: tuple[str, ...],
+    plots_dir: str,
+    dry_run: bool,
+    project: str | None,
+    worker: str | None,
+    projects_folder: str | None,
+    as_json: bool,
 ) -> None:
-    """Run a preset (configs/presets/NAME.yaml) or a workflow script (workflows/*.py)."""
-    code = execute(target, store, _parse_overrides(pairs), as_json, plots_dir)
+    """Run a preset ('thermogap presets' lists them) or a workflow script (workflows/*.py).
+
+    --set KEY=VALUE overrides a setting (VALUE in YAML syntax); a dotted KEY such as
+    md.total_time_ps edits one nested setting and keeps the others.
+    """
+    mode = {"dry_run": dry_run, "submit": project, "worker": worker,
+            "projects_folder": projects_folder}  # fmt: skip
+    code = execute(target, store, _parse_overrides(pairs), as_json, plots_dir, mode)
     if code:
         raise click.exceptions.Exit(code)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from thermogap.cli.common import echo_json, json_option, open_db, store_option
+from thermogap.cli.common import echo_json, json_option, open_existing_db, store_option
 from thermogap.store import COLLECTIONS
 
 
@@ -16,7 +16,7 @@ from thermogap.store import COLLECTIONS
 @json_option
 def command(store: str | None, n_runs: int, as_json: bool) -> None:
     """Summarise the results database: documents per collection and recent runs."""
-    db = open_db(store)
+    db = open_existing_db(store)
     counts = {name: db.count(name) for name in (db.config.outputs_collection, *COLLECTIONS)}
     runs = db.query("runs", sort={"finished_at": -1}, limit=n_runs)
     db.close()

@@ -11,6 +11,8 @@ Registered names
     energy (eV), forces (eV/Å), stress (eV/Å^3, ASE sign convention).
 ``tblite-gfn1``, ``tblite-ipea1``, ``tblite-gfn2``
     Extended tight binding (GFN1-xTB, IPEA1-xTB, GFN2-xTB) through ``tblite.ase.TBLite``.
+``stillinger-weber-si``
+    Stillinger–Weber silicon (matscipy ``Manybody``), classical and fast, for the optics MD.
 
 Examples
 --------
@@ -36,6 +38,7 @@ CALCULATORS.register("chgnet", "thermogap.engines.calculators:chgnet_calculator"
 CALCULATORS.register("tblite-gfn1", "thermogap.engines.calculators:tblite_gfn1_calculator")
 CALCULATORS.register("tblite-ipea1", "thermogap.engines.calculators:tblite_ipea1_calculator")
 CALCULATORS.register("tblite-gfn2", "thermogap.engines.calculators:tblite_gfn2_calculator")
+CALCULATORS.register("stillinger-weber-si", "thermogap.optics.sampling:stillinger_weber_si")
 
 
 def get_calculator(name: str, **kwargs: Any) -> Calculator:

@@ -39,10 +39,31 @@ def _without_provenance(value: Any) -> Any:
     return value
 
 
-def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """Return the SHA-256 key of a call: function path, resolved inputs, thermogap version.
+#: libraries whose version can change a job's result: a new release of any of them makes
+#: every key new, so nothing computed with the old one is reused
+RESULT_LIBRARIES = ("thermogap", "torch", "mace-torch", "chgnet", "phonopy", "tblite", "ase")
 
-    ``provenance`` entries of the inputs are left out of the key.
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    """Return the installed versions of :data:`RESULT_LIBRARIES` (``"absent"`` if missing)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in RESULT_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    versions["thermogap"] = thermogap.__version__  # the source tree's, also when not installed
+    return versions
+
+
+def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """Return the SHA-256 key of a call: function path, resolved inputs, library versions.
+
+    ``provenance`` entries of the inputs are left out of the key; the versions are those of
+    :data:`RESULT_LIBRARIES`.
     """
     sanitized = jsanitize(
         {"args": list(args), "kwargs": kwargs}, strict=True, enum_values=True, allow_bson=False
@@ -50,23 +71,95 @@ def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
     payload = {
         "function": f"{function.__module__}:{function.__qualname__}",
         **_without_provenance(sanitized),
-        "version": thermogap.__version__,
+        "versions": library_versions(),
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
+def _results_db(store: Any) -> Any:
+    """Return the :class:`ResultsDB` behind a job store (``None`` for an in-memory store)."""
+    from thermogap.errors import StoreError
+    from thermogap.store.context import db_for_jobstore
+
+    try:
+        return db_for_jobstore(store)
+    except StoreError:
+        return None
+
+
 def _lookup(store: Any, key: str) -> dict[str, Any] | None:
+    """Return a stored output with ``key`` whose blobs are all intact, else ``None``.
+
+    An output that refers to a missing or corrupted blob is not reused: the job runs again
+    and rewrites the blob (see :meth:`thermogap.store.blobs.BlobStore.put_bytes`).
+    """
     from thermogap.store.context import db_for_jobstore, is_worker_file_store
+    from thermogap.store.verify import broken_references
 
     if is_worker_file_store(store.docs_store):
         # a jobflow-remote worker writes to a per-job file: earlier outputs are in the database
         store = db_for_jobstore(store).jobstore()
+    db = _results_db(store)
     criteria = {f"metadata.{METADATA_KEY}.cache_key": key}
-    found: dict[str, Any] | None = store.query_one(
-        criteria, properties=["output", "uuid"], load=True
-    )
-    return found
+    seen: dict[Any, str | None] = {}
+    for candidate in store.query(criteria, properties=["output", "uuid"], load=False):
+        problems = broken_references(db, candidate.get("output"), seen) if db else []
+        if problems:
+            logger.warning("not reusing job %s: %s", candidate["uuid"], "; ".join(problems[:3]))
+            continue
+        try:  # resolve data-store references (a missing one is a broken output too)
+            found: dict[str, Any] | None = store.query_one(
+                {"uuid": candidate["uuid"], **criteria}, properties=["output", "uuid"], load=True
+            )
+        except Exception as exc:  # jobflow raises several types for unresolvable blobs
+            logger.warning("not reusing job %s: %s", candidate["uuid"], exc)
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+#: Seconds a finished claim waits for its output to appear before another runner takes over.
+CLAIM_OUTPUT_GRACE_S = 60.0
+#: Seconds between polls of a runner that waits for another one's job.
+CLAIM_POLL_S = 0.5
+
+
+def _wait_or_claim(store: Any, key: str, job_uuid: str) -> dict[str, Any] | None:
+    """Claim ``key`` for this job, or wait for the runner that holds it; return its output.
+
+    Returns ``None`` once this job holds the claim (it must run), or the other runner's
+    output when that appears first. Where the store cannot tell (no claims collection
+    reachable), the job simply runs.
+    """
+    from thermogap.store.claims import claim, holder_is_alive, release
+
+    db = _results_db(store)
+    if db is None:
+        return None
+    waited_since: float | None = None
+    while True:
+        holder = claim(db, key, job_uuid)
+        if holder is None:
+            # another runner may have finished (and let go) between our lookup and the claim
+            found = _lookup(store, key)
+            if found is not None:
+                release(db, key, job_uuid)
+            return found
+        previous = _lookup(store, key)
+        if previous is not None:
+            return previous
+        if not holder_is_alive(holder):
+            claim(db, key, job_uuid, take_over=holder)
+            continue
+        if holder.get("state") == "finished":
+            waited_since = waited_since or time.monotonic()
+            if time.monotonic() - waited_since > CLAIM_OUTPUT_GRACE_S:
+                claim(db, key, job_uuid, take_over=holder)
+                continue
+        logger.info("job with key %s is running elsewhere (%s); waiting", key[:12], holder)
+        time.sleep(CLAIM_POLL_S)
 
 
 def _resumable(function: F, reuse: bool = True) -> F:
@@ -81,21 +174,49 @@ def _resumable(function: F, reuse: bool = True) -> F:
         key = cache_key(function, args, kwargs)
         info = {"cache_key": key, "reused": False, "version": thermogap.__version__}
         previous = _lookup(store, key) if reuse else None
+        if previous is None and reuse:
+            previous = _wait_or_claim(store, key, current.uuid)
         if previous is not None and previous.get("uuid") != current.uuid:
             info |= {"reused": True, "reused_from": previous["uuid"]}
             current.metadata[METADATA_KEY] = info
             logger.info("reusing output of %s from job %s", current.name, previous["uuid"])
             return MontyDecoder().process_decoded(previous["output"])
         start = time.perf_counter()
-        result = function(*args, **kwargs)
+        try:
+            result = function(*args, **kwargs)
+        except BaseException:
+            _release(store, key, current.uuid, reuse)
+            raise
         info["wall_time_s"] = round(time.perf_counter() - start, 4)
         if isinstance(result, Response) and (result.replace or result.addition or result.detour):
             info["dynamic"] = True  # outputs that add jobs are not reused: their children are
             info.pop("cache_key")
+            _release(store, key, current.uuid, reuse)
+        elif reuse:
+            _finish(store, key, current.uuid)
         current.metadata[METADATA_KEY] = info
         return result
 
     return wrapper  # type: ignore[return-value]
+
+
+def _release(store: Any, key: str, job_uuid: str, reuse: bool) -> None:
+    if not reuse:
+        return
+    from thermogap.store.claims import release
+
+    db = _results_db(store)
+    if db is not None:
+        release(db, key, job_uuid)
+
+
+def _finish(store: Any, key: str, job_uuid: str) -> None:
+    # the output is written by jobflow just after this returns: waiters poll for it
+    from thermogap.store.claims import mark_finished
+
+    db = _results_db(store)
+    if db is not None:
+        mark_finished(db, key, job_uuid)
 
 
 @overload

@@ -25,12 +25,18 @@ class RunSummary(BaseModel):
     n_reused: int = Field(..., description="Jobs whose output was reused from an earlier run.")
     n_failed: int = Field(0, description="Jobs of the flow without an output after the run.")
     wall_time_s: float = Field(..., description="Wall time of the run, in seconds.")
+    built: dict[str, int] = Field(
+        default_factory=dict, description="Documents written per derived collection after the run."
+    )
     store: str = Field(..., description="Where the results were written (no credentials).")
     outputs: dict[str, Any] = Field(
         default_factory=dict, description="Flow output (resolved), when it has one."
     )
     errors: list[str] = Field(
         default_factory=list, description="One line per failed job: job name and exception."
+    )
+    status: str = Field(
+        "completed", description="'completed' if every job has an output, else 'failed'."
     )
 
 
@@ -80,7 +86,37 @@ def summarize(db: ResultsDB, uuids: list[str], flow_uuid: str, wall_time_s: floa
     )
 
 
-def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummary:
+def validate_flow_inputs(flow: Flow | Job) -> None:
+    """Check every structure given to a job, and every phonon supercell, before anything runs.
+
+    Structures must be ordered with a sane cell; a Maker's ``supercell_matrix`` must be a
+    positive integer matrix within the size cap
+    (:func:`thermogap.structures.validation.validate_supercell`).
+
+    Raises
+    ------
+    InputError
+        Naming the job and the bad value.
+    """
+    from pymatgen.core import Structure
+
+    from thermogap.structures.validation import validate_structure, validate_supercell
+
+    jobs = [j for j, _ in flow.iterflow()] if isinstance(flow, Flow) else [flow]
+    for job in jobs:
+        inputs = [*job.function_args, *job.function_kwargs.values()]
+        structures = [v for v in inputs if isinstance(v, Structure)]
+        maker = getattr(job.function, "__self__", None)
+        matrix = getattr(maker, "supercell_matrix", None)
+        for structure in structures:
+            validate_structure(structure, f"input structure of job {job.name!r}")
+            if matrix is not None:
+                validate_supercell(matrix, len(structure), f"{job.name!r}: supercell_matrix")
+
+
+def run_flow(
+    flow: Flow | Job, db: ResultsDB, *, log: bool = False, run_info: dict[str, Any] | None = None
+) -> RunSummary:
     """Run ``flow`` locally against ``db`` and count ran versus reused jobs.
 
     Parameters
@@ -91,6 +127,9 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
         The results database; jobflow's outputs go to its ``outputs`` collection.
     log
         Whether jobflow prints its own per-job log lines.
+    run_info
+        Extra fields of the run's record in the ``runs`` collection (the CLI records the
+        preset or workflow and its settings).
 
     Returns
     -------
@@ -99,7 +138,10 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
     """
     if isinstance(flow, Job):
         flow = Flow([flow])
+    validate_flow_inputs(flow)
+    db.check_writable()
     uuids = _all_uuids(flow)
+    started_at = time.time()
     start = time.perf_counter()
     jobstore = db.jobstore()
     collector = _FailureCollector()
@@ -116,12 +158,31 @@ def run_flow(flow: Flow | Job, db: ResultsDB, *, log: bool = False) -> RunSummar
         manager_logger.propagate = previous[1]
     summary = summarize(db, uuids, flow.uuid, time.perf_counter() - start)
     summary.errors = collector.errors
+    # jobflow's own account: a job of the flow without a response failed or never ran
+    # (its parent failed); a job added at run time that has none failed too
+    responded = set(responses or {})
+    unfinished = set(uuids) - responded
+    summary.n_failed = max(summary.n_failed, len(unfinished))
+    if summary.n_failed and not summary.errors:
+        summary.errors = [f"{len(unfinished)} job(s) did not finish (a parent job failed?)"]
+    summary.status = "failed" if summary.n_failed else "completed"
     if responses is not None and flow.output is not None:
         try:  # the output may be a reference or a container of references
             resolved = find_and_resolve_references(flow.output, jobstore)
             summary.outputs = {"flow": resolved}
         except Exception:  # a failed flow has no output to resolve; the counts say why
             summary.outputs = {}
-    record = summary.model_dump(exclude={"outputs"}) | {"finished_at": time.time()}
+    from thermogap.store.builders import build_collections
+
+    # the derived collections (tdph, optics, ...) are views of the job outputs: refresh them
+    summary.built = build_collections(db)
+    record = summary.model_dump(exclude={"outputs"}) | {
+        "started_at": started_at,
+        "finished_at": time.time(),
+    }
+    record |= run_info or {}
     db.upsert("runs", [record], key="flow_uuid")
+    from thermogap.store.claims import release_jobs
+
+    release_jobs(db, sorted(set(uuids) | responded))
     return summary

@@ -40,11 +40,13 @@ On one machine, with ``thermogap db start --port 27017`` running::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -342,10 +344,18 @@ def write_project_config(
     target_dir.mkdir(parents=True, exist_ok=True)
     path = target_dir / f"{project['name']}.yaml"
     text = yaml.safe_dump(_plain(project), sort_keys=False)
-    # The file may hold database credentials: create it private rather than chmod later.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    # The file may hold database credentials: write a new private file and rename it over
+    # the old one, so a pre-existing 0644 file (or a symlink) never receives them.
+    fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=f".{project['name']}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
 
 

@@ -51,7 +51,7 @@ def parent_phonons_flow(
 
     Examples
     --------
-    >>> flow = parent_phonons_flow(["Ag3SBr"], calculator="chgnet")  # doctest: +SKIP
+    >>> flow = parent_phonons_flow(["Ag3SBr"], calculator="chgnet")
     """
     from thermogap.engines import engine_names
 

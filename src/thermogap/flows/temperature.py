@@ -64,7 +64,9 @@ class TemperatureStudySettings(BaseModel):
         (1, 1, 1), description="Repetition of the relaxed supercell for its 0 K phonons."
     )
     md: LangevinSettings = Field(default_factory=LangevinSettings)
-    equilibration_fraction: float = Field(0.2, ge=0, lt=1, description="MD frames discarded.")
+    equilibration_fraction: float | None = Field(
+        None, ge=0, lt=1, description="MD frames discarded; None: detected (pymbar)."
+    )
     finite_temperature_phonons: bool = Field(True, description="NMD phonons at each T > 0.")
     nmd: dict[str, Any] = Field(
         default_factory=dict, description="NMDSettings overrides (default: MD's equilibration)."
@@ -106,6 +108,10 @@ def _validate(
     if len(settings.parents) != 2:
         raise InputError(f"parents={settings.parents} must name the two end members")
     parents = [load_structure(p) for p in settings.parents]
+    from thermogap.flows.dataset import dataset_flow  # its settings are checked like a preset's
+    from thermogap.flows.presets import validate_builder_settings
+
+    validate_builder_settings(dataset_flow, dict(settings.dataset), "setting dataset")
     n_sites = len(sublattice_indices(make_supercell(parents[0], settings.supercell), settings.site))
     for x in settings.compositions:
         composition_to_count(x, n_sites)  # raises, listing the allowed grid
@@ -266,7 +272,10 @@ def _composition(
             jobs += [md, gaps]
             snapshots[t].append(gaps.output)
             trajectories.setdefault(t, md.output.trajectory_id)
-    jobs += _finite_temperature_extras(settings, phonon_ids[0], trajectories, gnn_id, tag)
+    md_inputs = (select.output["structures"][0], mlip_id, x)
+    jobs += _finite_temperature_extras(
+        settings, phonon_ids[0], trajectories, gnn_id, tag, md_inputs=md_inputs
+    )
     results = []
     for t in settings.temperatures_k:
         result = BandGapResultMaker(
@@ -297,15 +306,21 @@ def _finite_temperature_extras(
     trajectories: dict[float, Any],
     gnn_id: Any,
     tag: str,
+    md_inputs: tuple[Any, Any, float] | None = None,
 ) -> list[Flow | Job]:
-    """NMD phonons and mode-resolved electron–phonon coupling at each T > 0."""
+    """NMD phonons and mode-resolved electron–phonon coupling at each T > 0.
+
+    With ``nmd.md_supercell`` other than [1, 1, 1] the NMD gets its own MD on the repeated
+    cell (``md_inputs``: structure, MLIP id, x), whose q-points reach further into the zone.
+    """
     jobs: list[Flow | Job] = []
+    nmd_ids: dict[float, Any] = {}
     if settings.finite_temperature_phonons:
         from thermogap.jobs.finite_temperature import FiniteTemperaturePhononMaker
         from thermogap.schemas.finite_temperature import NMDSettings
 
         total_ps = settings.md.total_time_ps
-        equilibration_ps = settings.equilibration_fraction * total_ps
+        equilibration_ps = (settings.equilibration_fraction or 0.2) * total_ps
         defaults = NMDSettings()
         nmd = NMDSettings(
             **{
@@ -314,30 +329,75 @@ def _finite_temperature_extras(
             }
             | settings.nmd
         )
+        if 1.0 / nmd.segment_time_ps > nmd.stability_threshold_thz:  # resolution, THz
+            raise InputError(
+                f"finite-temperature phonons from {total_ps:g} ps of MD would have a spectral "
+                f"resolution of {1.0 / nmd.segment_time_ps:.3g} THz, coarser than the "
+                f"stability threshold {nmd.stability_threshold_thz:g} THz; run a longer MD "
+                "(md.total_time_ps) or set finite_temperature_phonons: false"
+            )
         for t, trajectory_id in trajectories.items():
+            if nmd.md_supercell != [1, 1, 1] and md_inputs is not None:
+                trajectory_id = _nmd_trajectory(settings, nmd.md_supercell, md_inputs, t, jobs)
             job = FiniteTemperaturePhononMaker(settings=nmd).make(phonon_id, trajectory_id)
             job.name = f"finite-T phonons {tag} {t:g} K"
             jobs.append(job)
+            nmd_ids[t] = job.output.phonon_id
     if settings.electron_phonon:
         for t in trajectories:
-            job = electron_phonon_coupling(phonon_id, gnn_id, t)
+            job = electron_phonon_coupling(
+                phonon_id, gnn_id, t, nmd_ids.get(t), list(settings.species)
+            )
             job.name = f"electron-phonon {tag} {t:g} K"
             jobs.append(job)
     return jobs
 
 
+def _nmd_trajectory(
+    settings: TemperatureStudySettings,
+    scaling: list[int],
+    md_inputs: tuple[Any, Any, float],
+    temperature_k: float,
+    jobs: list[Flow | Job],
+) -> Any:
+    """Add an MD on the repeated cell for the NMD to ``jobs``; return its trajectory id."""
+    from thermogap.jobs.finite_temperature import repeat_structure
+    from thermogap.jobs.md import LangevinMDMaker
+
+    structure, mlip_id, x = md_inputs
+    cell = repeat_structure(structure, scaling)
+    md = LangevinMDMaker(settings=settings.md, progress=False).make(
+        cell.output, mlip_id, temperature_k, None, x
+    )
+    size = "x".join(str(n) for n in scaling)
+    cell.name, md.name = f"nmd cell {size} x={x:g}", f"nmd md {size} x={x:g} {temperature_k:g} K"
+    jobs += [cell, md]
+    return md.output.trajectory_id
+
+
 @tg_job
-def electron_phonon_coupling(phonon_id: str, gap_model_id: str, temperature_k: float) -> Any:
+def electron_phonon_coupling(
+    phonon_id: str,
+    gap_model_id: str,
+    temperature_k: float,
+    finite_temperature_phonon_id: str | None = None,
+    equivalent_species: list[str] | None = None,
+) -> Any:
     """Replace itself by the coupling job once the GNN made earlier in the flow is known.
 
     (A Maker's fields are not resolved by jobflow, so the model id cannot be a reference.)
+    With the NMD phonons at T, modes imaginary at 0 K enter with their frequency at T.
     """
     from jobflow import Response
 
     from thermogap.jobs.electron_phonon import ElectronPhononCouplingMaker
 
-    maker = ElectronPhononCouplingMaker(temperature_k=temperature_k, gap_model_id=gap_model_id)
-    job = maker.make(phonon_id)
+    maker = ElectronPhononCouplingMaker(
+        temperature_k=temperature_k,
+        gap_model_id=gap_model_id,
+        equivalent_species=list(equivalent_species or []),
+    )
+    job = maker.make(phonon_id, finite_temperature_phonon_id=finite_temperature_phonon_id)
     job.name = f"electron-phonon coupling {temperature_k:g} K"
     return Response(replace=job)
 

@@ -10,7 +10,8 @@ from jobflow import Maker
 from pymatgen.core import Structure
 
 from thermogap.execution import tg_job
-from thermogap.results.band_gaps import boltzmann_weights, snapshot_gaps, weighted_gap
+from thermogap.md.statistics import MIN_INDEPENDENT_SAMPLES
+from thermogap.results.band_gaps import boltzmann_weights, combine_configurations, snapshot_gaps
 from thermogap.schemas.band_gaps import BandGapDoc
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.md import TrajectoryDoc
@@ -33,15 +34,19 @@ def static_band_gap(structure: Structure, gnn_model_id: str) -> float:
 
 @tg_job
 def trajectory_band_gaps(
-    trajectory: TrajectoryDoc, gnn_model_id: str, equilibration_fraction: float = 0.2
+    trajectory: TrajectoryDoc, gnn_model_id: str, equilibration_fraction: float | None = None
 ) -> dict[str, Any]:
-    """GNN gaps of every stored frame, then the mean over decorrelated snapshots.
+    """GNN gaps of every stored frame, then their mean over all equilibrated frames.
+
+    ``equilibration_fraction`` None detects the equilibration (pymbar); a number discards
+    that fraction of the frames.  The error uses the statistical inefficiency of the gaps.
 
     Returns
     -------
     dict
-        ``mean_ev``, ``stderr_ev``, ``std_ev``, ``n_snapshots``, ``correlation_time_fs``,
-        ``snapshot_spacing_fs``, ``equilibration_fs`` and ``trajectory_id``.
+        ``mean_ev``, ``stderr_ev``, ``std_ev``, ``n_snapshots`` (frames averaged),
+        ``n_independent``, ``correlation_time_fs``, ``snapshot_spacing_fs`` (``g`` in fs),
+        ``equilibration_fs``, ``equilibration`` and ``trajectory_id``.
     """
     from thermogap.gnn.bundle import load_gnn
     from thermogap.gnn.inference import predict_frames
@@ -58,26 +63,52 @@ def trajectory_band_gaps(
         loaded.arrays["positions_ang"],
         np.array(start.atomic_numbers),
     )
-    stats = snapshot_gaps(frame_gaps, equilibration_fraction=equilibration_fraction)
-    frame_fs = trajectory.timestep_fs * trajectory.save_interval_steps
+    return gap_series_summary(
+        frame_gaps,
+        trajectory.trajectory_id,
+        trajectory.timestep_fs * trajectory.save_interval_steps,
+        equilibration_fraction,
+    )
+
+
+def gap_series_summary(
+    frame_gaps_ev: np.ndarray,
+    trajectory_id: str,
+    frame_fs: float,
+    equilibration_fraction: float | None = None,
+) -> dict[str, Any]:
+    """Summary of one trajectory's gap series (see :func:`trajectory_band_gaps`)."""
+    stats = snapshot_gaps(frame_gaps_ev, equilibration_fraction=equilibration_fraction)
     return {
-        "trajectory_id": trajectory.trajectory_id,
+        "trajectory_id": trajectory_id,
         "mean_ev": stats.mean_ev,
         "stderr_ev": stats.stderr_ev,
         "std_ev": stats.std_ev,
         "n_snapshots": len(stats.gaps_ev),
+        "n_independent": stats.n_independent,
         "correlation_time_fs": stats.tau_frames * frame_fs,
         "snapshot_spacing_fs": stats.spacing_frames * frame_fs,
         "equilibration_fs": stats.skip_frames * frame_fs,
+        "equilibration": "detected" if equilibration_fraction is None else "fixed fraction",
     }
+
+
+def gnn_test_error(db: Any, gnn_model_id: str) -> float | None:
+    """Test-set MAE of a stored GNN, eV (None if not recorded)."""
+    doc = db.query_one("models", {"model_id": gnn_model_id}, properties=["metrics"]) or {}
+    mae = ((doc.get("metrics") or {}).get("test") or {}).get("mae")
+    return None if mae is None else float(mae)
 
 
 @dataclass
 class BandGapResultMaker(Maker):
     """Combine the gaps of one composition at one temperature into a ``band_gaps`` document.
 
-    With one configuration the result is its snapshot average; with several (Boltzmann
-    selection) the configurations are weighted by m_i exp(-(E_i - E_min)/k_B T).
+    With one configuration the result is its frame average; with several (Boltzmann
+    selection) the configurations are weighted by m_i exp(-(E_i - E_min)/k_B T) and
+    ΔEg(T) = Σ w_i (<Eg>_i(T) - Eg_i(0)), with an error that includes the mixture variance
+    (:func:`thermogap.results.band_gaps.combine_configurations`).  The GNN's test-set MAE is
+    reported as ``model_error_ev``, apart from the statistical ``stderr_ev``.
 
     Parameters
     ----------
@@ -92,12 +123,18 @@ class BandGapResultMaker(Maker):
     selection
         ``"lowest"`` or ``"boltzmann"``.
 
+    Notes
+    -----
     The job's ``metadata["upstream"]`` (uuids of upstream jobs by stage) is recorded in the
     document; it is metadata so that it does not change the job's cache key.
 
     Examples
     --------
-    >>> job = BandGapResultMaker(level="chgnet-ipea1-xtb").make(  # doctest: +SKIP
+    >>> from thermogap.jobs.md import LangevinMDMaker
+    >>> from thermogap.structures import load_structure
+    >>> md_job = LangevinMDMaker().make(load_structure("Ag3SBr"), "mace-...", temperature_k=300)
+    >>> snapshot_job = trajectory_band_gaps(md_job.output, "gnn-...")
+    >>> job = BandGapResultMaker(level="chgnet-ipea1-xtb").make(
     ...     0.5, 300.0, [1.2], [snapshot_job.output], [-120.0], [1], "gnn-...")
     """
 
@@ -127,21 +164,37 @@ class BandGapResultMaker(Maker):
         from thermogap.store import current_db
 
         upstream = dict(CURRENT_JOB.job.metadata.get("upstream", {})) if CURRENT_JOB.job else {}
+        db = current_db()
         w0 = boltzmann_weights(energies_ev, multiplicities, 0.0)
-        gap_0k = float(w0 @ np.asarray(static_gaps_ev, dtype=float))
+        static = np.asarray(static_gaps_ev, dtype=float)
         weights = boltzmann_weights(energies_ev, multiplicities, temperature_k)
+        stats: dict[str, Any] = {"equilibration": "detected"}
         if snapshots:
-            mean, stderr = weighted_gap(
-                [s["mean_ev"] for s in snapshots], [s["stderr_ev"] for s in snapshots], weights
+            combined = combine_configurations(
+                means_ev=[s["mean_ev"] for s in snapshots],
+                stderrs_ev=[s["stderr_ev"] for s in snapshots],
+                stds_ev=[s["std_ev"] for s in snapshots],
+                n_independent=[s.get("n_independent") or s["n_snapshots"] for s in snapshots],
+                gaps_0k_ev=static[: len(snapshots)],
+                weights=weights[: len(snapshots)] / weights[: len(snapshots)].sum(),
             )
-            std = float(weights @ np.array([s["std_ev"] for s in snapshots]))
+            mean, stderr, std = combined.band_gap_ev, combined.stderr_ev, combined.std_ev
+            gap_0k, delta = combined.band_gap_0k_ev, combined.delta_gap_ev
             n = sum(int(s["n_snapshots"]) for s in snapshots)
             lead = snapshots[int(np.argmax(weights))]
             timing = {k: lead[k] for k in ("correlation_time_fs", "snapshot_spacing_fs")}
             timing["equilibration_fs"] = lead["equilibration_fs"]
             trajectory_ids = [s["trajectory_id"] for s in snapshots]
+            stats = {
+                "n_independent": combined.n_independent,
+                "few_independent_samples": combined.n_independent < MIN_INDEPENDENT_SAMPLES,
+                "equilibration": lead.get("equilibration", "detected"),
+            }
         else:
+            gap_0k = float(w0 @ static)
             mean, stderr, std, n, timing, trajectory_ids = gap_0k, 0.0, 0.0, 1, {}, []
+            delta = 0.0
+        model_error = gnn_test_error(db, gnn_model_id)
         doc = BandGapDoc(
             result_id=content_id(
                 family=self.family,
@@ -161,8 +214,10 @@ class BandGapResultMaker(Maker):
             stderr_ev=stderr,
             std_ev=std,
             band_gap_0k_ev=gap_0k,
-            delta_gap_ev=mean - gap_0k,
-            relative_change=(mean - gap_0k) / gap_0k if gap_0k else 0.0,
+            delta_gap_ev=delta,
+            relative_change=delta / gap_0k if gap_0k else 0.0,
+            model_error_ev=model_error,
+            model_error_kind=None if model_error is None else "gnn test-set MAE",
             n_snapshots=n,
             gnn_model_id=gnn_model_id,
             mlip_model_id=mlip_model_id,
@@ -172,6 +227,7 @@ class BandGapResultMaker(Maker):
             upstream=upstream,
             provenance=make_provenance(level=self.level, model_id=gnn_model_id),
             **timing,
+            **stats,
         )
-        current_db().upsert(BAND_GAPS_COLLECTION, [doc.model_dump(mode="json")], key="result_id")
+        db.upsert(BAND_GAPS_COLLECTION, [doc.model_dump(mode="json")], key="result_id")
         return doc

@@ -54,7 +54,11 @@ class RelaxAndRankMaker(Maker):
 
     Examples
     --------
-    >>> job = RelaxAndRankMaker().make(enumeration, parent, 0.5, "mace-...")  # doctest: +SKIP
+    >>> from thermogap.jobs.disorder import EnumerateConfigurationsMaker
+    >>> from thermogap.structures import load_structure
+    >>> parent = load_structure("Ag3SBr")
+    >>> enumerate_job = EnumerateConfigurationsMaker(site="Br", species=("Br", "I")).make(parent)
+    >>> job = RelaxAndRankMaker().make(enumerate_job.output, parent, 0.5, "mace-...")
     """
 
     name: str = "relax and rank configurations"

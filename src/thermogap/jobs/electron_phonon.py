@@ -24,6 +24,7 @@ __all__ = [
     "electron_phonon_document",
     "electron_phonon_id",
     "embedded_gap_fn",
+    "gamma_frequencies_at_t",
     "gnn_gap_fn",
 ]
 
@@ -59,11 +60,17 @@ class ElectronPhononCouplingMaker(Maker):
         Modes at or below this frequency (THz) are left out, besides the acoustic ones.
     batch_size : int
         Structures per GNN forward pass.
+    amplitude : str
+        ``"quantum"`` (default, the seed's Eq. 1) or ``"classical"`` (``k_B T / ω²``).
+    normalisation : str
+        ``"formula_unit"`` (default; cell-independent) or ``"cell"`` (per phonon cell).
+    equivalent_species : list of str
+        Mixed species counted as one when formula units are counted (e.g. ``["Br", "I"]``).
 
     Examples
     --------
     >>> maker = ElectronPhononCouplingMaker(temperature_k=600.0, gap_model_id="gnn-0123abcd")
-    >>> job = maker.make(phonon_id="3f2a9c0d1e2b4a5c")  # doctest: +SKIP
+    >>> job = maker.make(phonon_id="3f2a9c0d1e2b4a5c")
     """
 
     name: str = "electron-phonon coupling"
@@ -73,6 +80,9 @@ class ElectronPhononCouplingMaker(Maker):
     signs: list[int] = field(default_factory=lambda: [1, -1])
     frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ
     batch_size: int = 64
+    amplitude: str = "quantum"
+    normalisation: str = "formula_unit"
+    equivalent_species: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if (self.gap_model_id is None) == (self.engine is None):
@@ -82,11 +92,18 @@ class ElectronPhononCouplingMaker(Maker):
             )
 
     @tg_job
-    def make(self, phonon_id: str, structure: Structure | None = None) -> ElectronPhononDoc:
+    def make(
+        self,
+        phonon_id: str,
+        structure: Structure | None = None,
+        finite_temperature_phonon_id: str | None = None,
+    ) -> ElectronPhononDoc:
         """Compute and store the mode-resolved gap changes of phonon calculation ``phonon_id``.
 
         ``structure`` is the cell to distort (a supercell of the phonon cell, e.g. large
-        enough for the GNN); by default the phonon cell itself.
+        enough for the GNN); by default the phonon cell itself.  With
+        ``finite_temperature_phonon_id`` (an NMD document of the same phonons at T) the
+        amplitudes use the renormalised Γ frequencies, so modes imaginary at 0 K count.
         """
         from thermogap.phonons.harmonic import phonopy_atoms_to_structure
         from thermogap.phonons.storage import load_phonopy
@@ -100,6 +117,11 @@ class ElectronPhononCouplingMaker(Maker):
             if self.gap_model_id is not None
             else embedded_gap_fn(str(self.engine))
         )
+        at_t = (
+            None
+            if finite_temperature_phonon_id is None
+            else gamma_frequencies_at_t(db, finite_temperature_phonon_id, phonon_id)
+        )
         changes = frozen_phonon_gap_changes(
             phonon,
             structure,
@@ -107,6 +129,10 @@ class ElectronPhononCouplingMaker(Maker):
             gap_fn,
             sign=self.signs,
             frequency_cutoff_thz=self.frequency_cutoff_thz,
+            amplitude=self.amplitude,
+            normalisation=self.normalisation,
+            equivalent_species=self.equivalent_species,
+            frequencies_at_t_thz=at_t,
         )
         cell = phonopy_atoms_to_structure(phonon.primitive) if structure is None else structure
         png = plot_mode_gap_changes(
@@ -130,6 +156,10 @@ class ElectronPhononCouplingMaker(Maker):
                 frequency_cutoff_thz=self.frequency_cutoff_thz,
                 gap_model_id=self.gap_model_id,
                 engine=self.engine,
+                amplitude=self.amplitude,
+                normalisation=self.normalisation,
+                equivalent_species=list(self.equivalent_species),
+                finite_temperature_phonon_id=finite_temperature_phonon_id,
             ),
             n_modes_total=3 * len(phonon.primitive),
             plot=plot_ref.model_dump(),
@@ -141,6 +171,31 @@ class ElectronPhononCouplingMaker(Maker):
         )
         db.upsert(ELECTRON_PHONON_COLLECTION, [doc.model_dump()], key="electron_phonon_id")
         return doc
+
+
+def gamma_frequencies_at_t(db: Any, nmd_phonon_id: str, harmonic_phonon_id: str) -> np.ndarray:
+    """Renormalised Γ frequencies (THz) of an NMD document, ascending 0 K band order.
+
+    Raises
+    ------
+    InputError
+        If the document is missing, was projected on other phonons, or has no Γ point.
+    """
+    from thermogap.phonons.storage import PHONONS_COLLECTION
+
+    doc = db.query_one(PHONONS_COLLECTION, {"phonon_id": nmd_phonon_id, "kind": "nmd"})
+    if doc is None:
+        raise InputError(f"{nmd_phonon_id=} is not an NMD document of the phonons collection")
+    if doc["harmonic_phonon_id"] != harmonic_phonon_id:
+        raise InputError(
+            f"NMD {nmd_phonon_id!r} projects on {doc['harmonic_phonon_id']!r}, not on "
+            f"{harmonic_phonon_id!r}: its band indices would not match"
+        )
+    gamma = [m for m in doc["modes"] if np.allclose(m["qpoint"], 0.0, atol=1e-8)]
+    if not gamma:
+        raise InputError(f"NMD {nmd_phonon_id!r} has no Γ point among its q-points")
+    gamma.sort(key=lambda m: m["band_index"])
+    return np.array([m["frequency_thz"] for m in gamma], dtype=float)
 
 
 def gnn_gap_fn(db: Any, model_id: str, batch_size: int = 64) -> GapFunction:
@@ -229,6 +284,9 @@ def electron_phonon_document(
         signs=list(changes.signs),
         mode_index=changes.mode_index.tolist(),
         frequency_thz=changes.frequency_thz.tolist(),
+        frequency_source=list(changes.frequency_source),
+        amplitude_kind=changes.amplitude_kind,
+        formula_units=changes.formula_units,
         amplitude_sqrt_amu_ang=changes.amplitude.tolist(),
         gaps_ev=changes.gaps_ev.tolist(),
         relative_gap_change=changes.relative_gap_change.tolist(),

@@ -16,9 +16,9 @@ from thermogap.execution import tg_job
 from thermogap.phonons.analysis import BandStructure, band_structure
 from thermogap.phonons.normal_modes import (
     NormalModeDecomposition,
+    dynamic_stability,
     normal_mode_decomposition,
     renormalised_phonopy,
-    stable_modes_at_temperature,
 )
 from thermogap.phonons.storage import PHONONS_COLLECTION, load_phonon_doc, phonopy_from_doc
 from thermogap.schemas.base import Provenance, make_provenance
@@ -29,7 +29,22 @@ from thermogap.schemas.finite_temperature import (
 )
 from thermogap.schemas.phonons import PhononBandStructureDoc
 
-__all__ = ["FiniteTemperaturePhononMaker", "finite_temperature_document", "nmd_phonon_id"]
+__all__ = [
+    "FiniteTemperaturePhononMaker",
+    "finite_temperature_document",
+    "nmd_phonon_id",
+    "repeat_structure",
+]
+
+
+@tg_job
+def repeat_structure(structure: Structure, scaling: list[int]) -> Structure:
+    """Repeat ``structure`` ``scaling`` times along its lattice vectors (an NMD MD cell)."""
+    if isinstance(structure, dict):
+        structure = Structure.from_dict(structure)
+    if len(scaling) != 3 or min(scaling) < 1:
+        raise InputError(f"{scaling=} must be three positive integers")
+    return structure * tuple(int(n) for n in scaling)
 
 
 @dataclass
@@ -56,7 +71,7 @@ class FiniteTemperaturePhononMaker(Maker):
     Examples
     --------
     >>> maker = FiniteTemperaturePhononMaker(settings=NMDSettings(segment_time_ps=10))
-    >>> job = maker.make(phonon_id="3f2a...", trajectory_id="md-...")  # doctest: +SKIP
+    >>> job = maker.make(phonon_id="3f2a...", trajectory_id="md-...")
     """
 
     name: str = "finite-temperature phonons (nmd)"
@@ -85,7 +100,9 @@ class FiniteTemperaturePhononMaker(Maker):
         phonon = phonopy_from_doc(harmonic_doc, db.blobs)
         frame_fs = traj.timestep_fs * traj.save_interval_steps
         velocities = _production_frames(trajectory.arrays, frame_fs, self.settings)
+        positions = np.asarray(trajectory.arrays["positions_ang"])[-len(velocities) :]
         segment = min(len(velocities), round(self.settings.segment_time_ps * 1000.0 / frame_fs))
+        friction = traj.friction_per_fs if self.settings.subtract_thermostat_width else 0.0
         nmd = normal_mode_decomposition(
             phonon,
             Structure.from_dict(traj.structure),
@@ -95,12 +112,18 @@ class FiniteTemperaturePhononMaker(Maker):
             window=self.settings.window,
             fit_window_fwhm=self.settings.fit_window_fwhm,
             map_tolerance_ang=self.settings.map_tolerance_ang,
+            positions_ang=positions,
+            temperature_k=traj.temperature_k,
+            thermostat_friction_per_fs=friction,
+            min_resolution_thz=self.settings.stability_threshold_thz,
         )
         renormalised = renormalised_phonopy(phonon, nmd)
         npoints, path_type = self.settings.band_npoints, self.settings.band_path_type
         bands_t = band_structure(renormalised, npoints=npoints, path_type=path_type)
         bands_0 = band_structure(phonon, npoints=npoints, path_type=path_type)
-        refs = _store_arrays_and_figure(db, nmd, renormalised, bands_0, bands_t, traj.temperature_k)
+        refs = _store_arrays_and_figure(
+            db, nmd, renormalised, bands_0, bands_t, traj.temperature_k, harmonic_doc.get("dos")
+        )
         model = db.query_one("models", {"model_id": traj.model_id}, properties=["sha256"]) or {}
         doc = finite_temperature_document(
             nmd,
@@ -155,7 +178,9 @@ def _store_arrays_and_figure(
     bands_0: BandStructure,
     bands_t: BandStructure,
     temperature_k: float,
+    harmonic_dos: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
+    from thermogap.phonons.analysis import density_of_states
     from thermogap.phonons.plots import dispersion_png
 
     fc = db.blobs.put_array(np.asarray(renormalised.force_constants), kind="force_constants")
@@ -167,7 +192,20 @@ def _store_arrays_and_figure(
         },
         kind="nmd-spectra",
     )
-    png = dispersion_png(bands_0, bands_t, temperature_k=temperature_k)
+    kind = _dispersion_kind(bands_t, nmd.qpoints)
+    title = (
+        f"measured at {len(nmd.qpoints)} q-points of the MD cell, interpolated between them"
+        if kind == "interpolated"
+        else "measured at the MD cell's q-points"
+    )
+    dos = []  # the DOS at 0 K and at T beside the dispersions, on the harmonic DOS's mesh
+    if harmonic_dos:
+        dos_t = density_of_states(renormalised, mesh=harmonic_dos["mesh"])
+        dos = [
+            (harmonic_dos["frequencies_thz"], harmonic_dos["dos"], "0 K"),
+            (dos_t.frequencies_thz, dos_t.dos, f"{temperature_k:g} K"),
+        ]
+    png = dispersion_png(bands_0, bands_t, temperature_k=temperature_k, title=title, dos=dos)
     figure = db.blobs.put_bytes(png, kind="png", filename="dispersion.png")
     return {
         "force_constants": fc.model_dump(),
@@ -190,31 +228,63 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _optional(values: np.ndarray | None, iq: int, band: int) -> float | None:
+    return None if values is None else _finite(float(values[iq, band]))
+
+
 def _mode_docs(nmd: NormalModeDecomposition, settings: NMDSettings) -> list[RenormalisedModeDoc]:
-    stable = stable_modes_at_temperature(nmd, settings.stability_threshold_thz)
+    verdict = dynamic_stability(
+        nmd,
+        settings.stability_threshold_thz,
+        imaginary_tolerance_thz=settings.imaginary_tolerance_thz,
+        order_parameter_sigma=settings.order_parameter_sigma,
+    )
     # the translations at Γ are not phonons: their 0 K value is numerical noise
     imaginary = ~nmd.acoustic & (nmd.harmonic_frequencies_thz < -settings.imaginary_tolerance_thz)
+    amplitudes = nmd.amplitudes
     modes = []
     for iq, q in enumerate(nmd.qpoints):
         for band, fit in enumerate(nmd.fits[iq]):
+            optical = fit is not None
             modes.append(
                 RenormalisedModeDoc(
                     qpoint=[float(c) for c in q],
                     band_index=band,
                     harmonic_frequency_thz=float(nmd.harmonic_frequencies_thz[iq, band]),
                     frequency_thz=float(nmd.frequencies_thz[iq, band]),
-                    linewidth_thz=None if fit is None else fit.fwhm_thz,
-                    frequency_stderr_thz=None if fit is None else _finite(fit.center_stderr_thz),
-                    linewidth_stderr_thz=None if fit is None else _finite(fit.fwhm_stderr_thz),
-                    mean_square_velocity=None if fit is None else fit.area,
+                    linewidth_thz=_finite(nmd.linewidths_thz[iq, band]) if optical else None,
+                    frequency_stderr_thz=_finite(fit.center_stderr_thz) if fit else None,
+                    linewidth_stderr_thz=_finite(fit.fwhm_stderr_thz) if fit else None,
+                    mean_square_velocity=fit.area if fit else None,
+                    order_parameter=_optional(
+                        None if amplitudes is None else np.abs(amplitudes.mean), iq, band
+                    ),
+                    order_parameter_significance=_optional(
+                        None if amplitudes is None else amplitudes.significance, iq, band
+                    ),
+                    equipartition_frequency_thz=_optional(
+                        None if amplitudes is None else amplitudes.equipartition_frequencies_thz,
+                        iq,
+                        band,
+                    )
+                    if optical
+                    else None,
+                    soft_at_0k=bool(verdict.soft_at_0k[iq, band]),
                     acoustic=bool(nmd.acoustic[iq, band]),
                     fit_converged=True if fit is None else fit.converged,
                     imaginary_at_0k=bool(imaginary[iq, band]),
-                    stable_at_t=bool(stable[iq, band]),
-                    stabilised_at_t=bool(imaginary[iq, band] and stable[iq, band]),
+                    stable_at_t=bool(verdict.stable[iq, band]),
+                    stabilised_at_t=bool(imaginary[iq, band] and verdict.stable[iq, band]),
                 )
             )
     return modes
+
+
+def _dispersion_kind(bands: BandStructure, qpoints: np.ndarray) -> str:
+    """'commensurate' if every path point is a measured q-point (mod G), else 'interpolated'."""
+    diff = bands.qpoints[:, None, :] - np.asarray(qpoints)[None, :, :]
+    on_grid = np.all(np.abs(diff - np.rint(diff)) < 1e-6, axis=-1).any(axis=1)
+    return "commensurate" if bool(on_grid.all()) else "interpolated"
 
 
 def finite_temperature_document(
@@ -250,6 +320,12 @@ def finite_temperature_document(
         n_frames_used=nmd.n_frames_used,
         frame_interval_fs=nmd.frame_interval_fs,
         resolution_thz=nmd.resolution_thz,
+        thermostat_width_thz=nmd.thermostat_width_thz,
+        stability_basis="peak only"
+        if nmd.amplitudes is None
+        else ("order parameter + equipartition + peak"),
+        dispersion_kind=_dispersion_kind(bands_t, nmd.qpoints),
+        n_commensurate_qpoints=len(nmd.qpoints),
         nyquist_thz=nmd.nyquist_thz,
         modes=modes,
         dynamically_stable_at_T=all(m.stable_at_t for m in modes),

@@ -584,6 +584,8 @@ class GNNPredictMaker(Maker):
 
     Examples
     --------
+    >>> from thermogap.structures import load_structure
+    >>> snapshots = [load_structure("Ag3SBr")]
     >>> job = GNNPredictMaker().make(model_id="gnn-0123456789abcdef", structures=snapshots)
     >>> job = GNNPredictMaker().make(model_id="gnn-0123456789abcdef", trajectory_id="md-...",
     ...                              skip_frames=100, stride=2)

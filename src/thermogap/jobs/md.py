@@ -37,6 +37,8 @@ class LangevinMDMaker(Maker):
 
     Examples
     --------
+    >>> from thermogap.structures import load_structure
+    >>> structure = load_structure("Ag3SBr")
     >>> maker = LangevinMDMaker(settings=LangevinSettings(total_time_ps=10))
     >>> job = maker.make(structure, model_id="mace-0123456789abcdef", temperature_k=300)
     """
@@ -108,7 +110,11 @@ class LangevinTemperatureSweepMaker(Maker):
 
     Examples
     --------
+    >>> from thermogap.structures import load_structure
+    >>> s = load_structure("Ag3SI")
     >>> flow = LangevinTemperatureSweepMaker(temperatures_k=[100, 300]).make(s, "mace-...")
+    >>> len(flow.jobs)
+    2
     """
 
     name: str = "langevin temperature sweep"

@@ -169,6 +169,8 @@ class MlipSinglePointMaker(Maker):
 
     Examples
     --------
+    >>> from thermogap.structures import load_structure
+    >>> structure = load_structure("Ag3SBr")
     >>> job = MlipSinglePointMaker().make(structure, model_id="mace-0123456789abcdef")
     """
 
@@ -217,6 +219,8 @@ class MlipRelaxMaker(Maker):
 
     Examples
     --------
+    >>> from thermogap.structures import load_structure
+    >>> structure = load_structure("Ag3SBr")
     >>> job = MlipRelaxMaker(relax_cell=True).make(structure, model_id="mace-0123456789abcdef")
     """
 
@@ -283,6 +287,8 @@ class PhononValidationMaker(Maker):
 
     Examples
     --------
+    >>> from thermogap.structures import load_structure
+    >>> structure = load_structure("Ag3SBr")
     >>> job = PhononValidationMaker(reference_engine="chgnet").make(structure, "mace-...")
     """
 

@@ -56,9 +56,14 @@ class DisplacedConfigurationsMaker(Maker):
 
     Examples
     --------
+    >>> from thermogap.jobs.phonons import PhononMaker
+    >>> from thermogap.structures import load_structure
+    >>> parent = load_structure("Ag3SBr")
+    >>> phonon_job = PhononMaker().make(parent)
+    >>> supercell = parent * (2, 2, 2)
     >>> maker = DisplacedConfigurationsMaker(scheme="phonon", n_configurations=50, seed=7)
     >>> job = maker.make(supercell, x=0.5, temperature_k=300.0,
-    ...                  parent_phonon_ids=[phonon_job.output.phonon_id])  # doctest: +SKIP
+    ...                  parent_phonon_ids=[phonon_job.output.phonon_id])
     """
 
     name: str = "displaced configurations"

@@ -4,7 +4,7 @@ Built-in levels ship inside the package (``thermogap/data/levels/*.yaml``) so an
 installed, non-editable thermogap works; ``configs/levels/`` in the repository holds
 user-editable copies. :func:`load_level` looks first in ``config_dir`` when one is given
 (a levels directory, or a configs root holding ``levels/``), otherwise in the ``levels/``
-directory of the configuration tree :func:`thermogap.configs.config_dir` finds, and
+directories of the configuration trees :func:`thermogap.configs.config_dirs` finds, and
 falls back to the built-ins.
 """
 
@@ -24,17 +24,11 @@ __all__ = ["BUILTIN_LEVELS_DIR", "level_names", "load_level"]
 BUILTIN_LEVELS_DIR = Path(__file__).resolve().parents[1] / "data" / "levels"
 
 
-def _user_levels_dir() -> Path | None:
-    """``levels/`` of the configuration tree found by :func:`thermogap.configs.config_dir`."""
-    from thermogap.errors import ConfigError as _ConfigError
+def _user_levels_dirs() -> list[Path]:
+    """``levels/`` of every configuration tree :func:`thermogap.configs.config_dirs` finds."""
+    from thermogap.configs import config_dirs
 
-    try:
-        from thermogap.configs import config_dir as find_config_dir
-
-        candidate = find_config_dir() / "levels"
-    except (ImportError, _ConfigError):
-        return None
-    return candidate if candidate.is_dir() else None
+    return [tree / "levels" for tree in config_dirs() if (tree / "levels").is_dir()]
 
 
 def _search_dirs(config_dir: str | Path | None) -> list[Path]:
@@ -43,9 +37,8 @@ def _search_dirs(config_dir: str | Path | None) -> list[Path]:
         # accept either the levels directory itself or a configs/ root holding levels/
         dirs = [given / "levels" if (given / "levels").is_dir() else given]
     else:
-        user = _user_levels_dir()
-        dirs = [user] if user is not None else []
-    return [*dirs, BUILTIN_LEVELS_DIR]
+        dirs = _user_levels_dirs()
+    return [*dirs, *(() if BUILTIN_LEVELS_DIR in dirs else (BUILTIN_LEVELS_DIR,))]
 
 
 def level_names(config_dir: str | Path | None = None) -> list[str]:

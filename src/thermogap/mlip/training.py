@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from thermogap.errors import CalculationError, InputError
-from thermogap.mlip.calculator import file_sha256, load_mace_calculator
+from thermogap.mlip.calculator import (
+    convert_mace_model_file,
+    file_sha256,
+    is_safe_mace_archive,
+    load_mace_calculator,
+    load_mace_model_bytes,
+)
 from thermogap.mlip.foundation import FoundationModel
 from thermogap.mlip.metrics import ENERGY_KEY, FORCES_KEY, STRESS_KEY, ParityData, parity_data
 from thermogap.mlip.metrics import split_metrics as summarise
@@ -60,9 +66,11 @@ class MaceTrainingResult:
     Attributes
     ----------
     model_path
-        The trained model file (pickled MACE module).
+        The trained model as a safe archive (state dict + hyperparameters; what is stored).
     sha256
         SHA-256 of ``model_path``.
+    pickled_model_path
+        The pickled MACE module ``mace_run_train`` wrote (for mace's own tools only).
     log_text
         mace-torch's training log plus the child process's output.
     split
@@ -85,6 +93,7 @@ class MaceTrainingResult:
     foundation_metrics: DatasetMetrics | None
     parity: dict[str, ParityData] = field(default_factory=dict)
     training_time_s: float = 0.0
+    pickled_model_path: Path | None = None
 
 
 def label_id(atoms: Atoms) -> str:
@@ -289,14 +298,20 @@ def train_mace(
     )
     files = _write_splits(atoms_list, split, work)
     with_stress = all(STRESS_KEY in a.info for a in atoms_list)
-    args = build_run_train_args(settings, files, work, foundation, with_stress, len(split.train))
+    train_foundation = _foundation_for_training(foundation, work)
+    args = build_run_train_args(
+        settings, files, work, train_foundation, with_stress, len(split.train)
+    )
 
     start = time.perf_counter()
     output = _run_child(args, work, settings.num_threads, timeout_s)
     elapsed = time.perf_counter() - start
-    model_path = work / f"{RUN_NAME}.model"
-    if not model_path.is_file():
-        raise CalculationError(f"mace run_train finished but wrote no {model_path}")
+    pickled_path = work / f"{RUN_NAME}.model"
+    if not pickled_path.is_file():
+        raise CalculationError(f"mace run_train finished but wrote no {pickled_path}")
+    # our own child process wrote it: trusted once, then only the safe archive is used
+    model_path = work / f"{RUN_NAME}.safe.pt"
+    convert_mace_model_file(pickled_path, model_path, trust_model=True)
     logs = sorted((work / "logs").glob("*.log"))
     log_text = "\n".join(p.read_text() for p in logs if "debug" not in p.name) + output
 
@@ -306,7 +321,11 @@ def train_mace(
     foundation_metrics = None
     if foundation is not None:
         base = load_mace_calculator(
-            foundation.path, foundation.sha256, settings.device, settings.default_dtype
+            foundation.path,
+            foundation.sha256,
+            settings.device,
+            settings.default_dtype,
+            trust_model=True,  # a file the user provides (or a safe archive)
         )
         foundation_metrics, foundation_parity = _evaluate(atoms_list, split, base, "foundation")
         parity |= foundation_parity
@@ -319,4 +338,28 @@ def train_mace(
         foundation_metrics=foundation_metrics,
         parity=parity,
         training_time_s=elapsed,
+        pickled_model_path=pickled_path,
     )
+
+
+def _foundation_for_training(
+    foundation: FoundationModel | None, work: Path
+) -> FoundationModel | None:
+    """Give ``mace_run_train`` a pickled module: it cannot read thermogap's safe archives.
+
+    A safe archive (e.g. a model taken from the results database) is rebuilt without running
+    code and saved as a module in the private work directory; any other file is the user's own
+    foundation model and is passed on as it is.
+    """
+    if foundation is None:
+        return None
+    data = foundation.path.read_bytes()
+    if not is_safe_mace_archive(data):
+        return foundation
+    import dataclasses
+
+    import torch
+
+    module_path = work / f"foundation-{foundation.sha256[:16]}.model"
+    torch.save(load_mace_model_bytes(data), module_path)
+    return dataclasses.replace(foundation, path=module_path)

@@ -15,17 +15,32 @@ the harmonic (quantum) mean square
 in amu·Å²; the *amplitude* is ``A_ν = sqrt(⟨Q_ν²⟩)`` in Å·sqrt(amu).  With the real,
 unit-norm eigenvector ``e_ν`` of the Γ dynamical matrix the displacement of atom ``j`` is
 
-    u_j = ± A_ν e_ν(j) / sqrt(m_j)   (Å).
+    u_j = ± sqrt(Z) A_ν e_ν(j) / sqrt(m_j)   (Å),
+
+with ``Z`` the number of formula units in the phonon cell (``normalisation="formula_unit"``,
+the default).  The eigenvector of a cell of ``Z`` formula units is normalised over all its
+atoms, so without the ``sqrt(Z)`` the same physical Γ mode would move every atom ``sqrt(Z)``
+less when the phonons come from a ``Z``-times larger cell, and ``ΔE_g`` would depend on the
+cell; with it, the mode carries ``⟨Q²⟩`` per formula unit (harmonic energy ``k_B T / 2`` per
+formula unit at high T), whatever the cell.  ``normalisation="cell"`` keeps the per-cell
+amplitude (a Γ mode of a larger cell then moves atoms less), for comparison.  Summed over
+the ``3 n`` modes of a cell, ``Σ_ν ΔE_g,ν / Z`` is the quadratic-order renormalisation that
+this cell's Γ modes give.
+
+``amplitude="quantum"`` (default, Eq. 1 of the seed paper) uses the Bose–Einstein
+``⟨Q²⟩`` above; ``amplitude="classical"`` uses ``k_B T / ω²`` (what classical MD samples).
 
 At high ``T`` this gives ``⟨Q²⟩ → k_B T / ω²`` (equipartition: harmonic energy ``k_B T / 2``
 per mode); at ``T = 0`` the zero-point ``ħ / (2 ω)``.  A supercell receives the *same*
 displacement on every periodic image (a Γ distortion is periodic in the primitive cell), so
 the physics does not change with the cell the gap model is evaluated on.
 
-The three acoustic modes (largest overlap with a rigid translation) and every mode with
-frequency ``<= frequency_cutoff_thz`` (imaginary or near zero; no finite harmonic amplitude)
-are left out.  Within a degenerate set the basis chosen by the eigensolver is arbitrary; each
-mode carries the index of its degenerate set so results can be summed per set.
+The three acoustic modes (largest overlap with a rigid translation) are left out.  Modes
+imaginary (or below ``frequency_cutoff_thz``) at 0 K have no harmonic amplitude: given the
+renormalised frequencies at ``T`` (``frequencies_at_t_thz``, e.g. from NMD), every optical
+mode enters with its finite-temperature frequency; without them such modes are left out.
+Within a degenerate set the basis chosen by the eigensolver is arbitrary; each mode carries
+the index of its degenerate set so results can be summed per set.
 """
 
 from __future__ import annotations
@@ -33,6 +48,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from phonopy import Phonopy
@@ -40,13 +56,20 @@ from pymatgen.core import Structure
 
 from thermogap.errors import CalculationError, InputError
 from thermogap.phonons.harmonic import phonopy_atoms_to_structure
-from thermogap.sampling.amplitudes import DEFAULT_FREQUENCY_CUTOFF_THZ, mode_variances
+from thermogap.sampling.amplitudes import (
+    AMU_KG,
+    ANG2_PER_M2,
+    DEFAULT_FREQUENCY_CUTOFF_THZ,
+    KB_J_PER_K,
+    mode_variances,
+)
 
 __all__ = [
     "GammaModes",
     "ModeDistortion",
     "ModeGapChanges",
     "gamma_mode_distortions",
+    "count_formula_units",
     "frozen_phonon_gap_changes",
     "gamma_modes",
     "map_to_primitive",
@@ -58,6 +81,11 @@ logger = logging.getLogger(__name__)
 
 #: Frequencies closer than this (THz) belong to one degenerate set.
 DEGENERACY_TOLERANCE_THZ = 1e-3
+
+AmplitudeKind = Literal["quantum", "classical"]
+Normalisation = Literal["formula_unit", "cell"]
+_AMPLITUDES = ("quantum", "classical")
+_NORMALISATIONS = ("formula_unit", "cell")
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,12 @@ class ModeDistortion:
         Modes of equal frequency share this number.
     irrep : str or None
         Irreducible representation (phonopy), if found.
+    amplitude_kind : str
+        ``"quantum"`` (Bose–Einstein, Eq. 1) or ``"classical"`` (``k_B T / ω²``).
+    frequency_source : str
+        ``"harmonic"`` (0 K) or ``"finite_temperature"`` (renormalised at T).
+    formula_units : int
+        ``Z``: the displacement is ``sqrt(Z)`` times the per-cell one (1 for ``"cell"``).
     """
 
     mode_index: int
@@ -127,6 +161,9 @@ class ModeDistortion:
     structure: Structure
     degenerate_set: int = 0
     irrep: str | None = None
+    amplitude_kind: str = "quantum"
+    frequency_source: str = "harmonic"
+    formula_units: int = 1
 
 
 @dataclass(frozen=True)
@@ -153,6 +190,12 @@ class ModeGapChanges:
     reference_gap_ev : float
         ``E_g⁰`` of the undistorted cell, eV.
     temperature_k : float
+    amplitude_kind : str
+        ``"quantum"`` or ``"classical"``.
+    frequency_source : numpy.ndarray
+        shape=(n_modes,), str: ``"harmonic"`` or ``"finite_temperature"``.
+    formula_units : int
+        ``Z`` of the amplitude normalisation (1: per cell).
     """
 
     mode_index: np.ndarray
@@ -165,9 +208,14 @@ class ModeGapChanges:
     irreps: list[str | None] = field(default_factory=list)
     reference_gap_ev: float = float("nan")
     temperature_k: float = float("nan")
+    amplitude_kind: str = "quantum"
+    frequency_source: list[str] = field(default_factory=list)
+    formula_units: int = 1
 
 
-def thermal_mode_amplitude(frequency_thz: float | np.ndarray, temperature_k: float) -> np.ndarray:
+def thermal_mode_amplitude(
+    frequency_thz: float | np.ndarray, temperature_k: float, kind: str = "quantum"
+) -> np.ndarray:
     """Root-mean-square mass-weighted normal coordinate of a harmonic mode.
 
     Parameters
@@ -176,18 +224,48 @@ def thermal_mode_amplitude(frequency_thz: float | np.ndarray, temperature_k: flo
         Positive frequencies (THz, not angular), any shape ``S``.
     temperature_k : float
         K, >= 0.
+    kind : str
+        ``"quantum"``: ``sqrt(ħ/(2ω) coth(ħω / 2 k_B T))`` (Eq. 1); ``"classical"``:
+        ``sqrt(k_B T) / ω`` (equipartition, zero at 0 K).
 
     Returns
     -------
     numpy.ndarray
-        shape=S, ``sqrt(ħ/(2ω) coth(ħω / 2 k_B T))`` in Å·sqrt(amu).
+        shape=S, Å·sqrt(amu).
     """
     freqs = np.asarray(frequency_thz, dtype=float)
     if not np.all(np.isfinite(freqs)) or np.any(freqs <= 0):
         raise InputError(f"frequency_thz={frequency_thz!r} must be positive and finite")
     if not (np.isfinite(temperature_k) and temperature_k >= 0):
         raise InputError(f"{temperature_k=} K must be finite and >= 0")
+    if kind not in _AMPLITUDES:
+        raise InputError(f"amplitude kind {kind!r} is not known; allowed: {_AMPLITUDES}")
+    if kind == "classical":
+        omega = 2.0 * np.pi * 1e12 * freqs
+        return np.sqrt(KB_J_PER_K * temperature_k / omega**2 / AMU_KG * ANG2_PER_M2)
     return np.sqrt(mode_variances(freqs, np.array([temperature_k]))[0])
+
+
+def count_formula_units(structure: Structure, equivalent_species: Sequence[str] = ()) -> int:
+    """Count the formula units ``Z`` in a cell, treating ``equivalent_species`` as one.
+
+    A solid solution's cell (Ag24S8Br7I1) has one formula unit of its own composition; with
+    the mixed species made equivalent (``("Br", "I")``) it has the 8 of its parent lattice,
+    like the ordered end members, so their modes are normalised alike.
+
+    Parameters
+    ----------
+    structure : pymatgen.core.Structure
+    equivalent_species : sequence of str
+        Element symbols counted as the first of them.
+    """
+    counts: dict[str, float] = {}
+    merged = list(equivalent_species)
+    for element, amount in structure.composition.get_el_amt_dict().items():
+        key = merged[0] if element in merged else element
+        counts[key] = counts.get(key, 0.0) + amount
+    values = [round(v) for v in counts.values()]
+    return int(np.gcd.reduce(np.array(values, dtype=int))) if values else 1
 
 
 def gamma_modes(
@@ -316,6 +394,11 @@ def gamma_mode_distortions(
     *,
     sign: Sequence[int] = (+1, -1),
     frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ,
+    amplitude: str = "quantum",
+    normalisation: str = "formula_unit",
+    formula_units: int | None = None,
+    equivalent_species: Sequence[str] = (),
+    frequencies_at_t_thz: np.ndarray | None = None,
 ) -> list[ModeDistortion]:
     """Cells distorted along each optical Γ mode at its thermal amplitude at ``temperature_k``.
 
@@ -332,43 +415,86 @@ def gamma_mode_distortions(
     sign : sequence of int
         Signs of the distortion, each +1 or -1; averaging the ± gaps removes the linear term.
     frequency_cutoff_thz : float
-        Modes at or below this frequency (THz; imaginary, near zero) are left out, as are the
-        three acoustic modes.
+        Modes at or below this frequency (THz) are left out, as are the three acoustic
+        modes; with ``frequencies_at_t_thz`` the cutoff applies to those frequencies.
+    amplitude : str
+        ``"quantum"`` (default, Eq. 1) or ``"classical"`` (``⟨Q²⟩ = k_B T / ω²``).
+    normalisation : str
+        ``"formula_unit"`` (default): displacements ``sqrt(Z)`` times the per-cell ones, so a
+        mode's ``ΔE_g`` does not depend on the cell the phonons came from; ``"cell"``: the
+        per-cell amplitude.
+    formula_units : int, optional
+        ``Z``; default :func:`count_formula_units` of the phonon cell.
+    equivalent_species : sequence of str
+        Species counted as one when ``Z`` is counted (the mixed species of a solid solution).
+    frequencies_at_t_thz : numpy.ndarray, optional
+        shape=(3 n_atoms,), renormalised Γ frequencies at ``temperature_k`` (THz) in the order
+        of :func:`gamma_modes` (ascending 0 K frequency); their amplitudes replace the
+        harmonic ones, so modes imaginary at 0 K enter with their finite-T frequency.
 
     Returns
     -------
     list of ModeDistortion
-        Modes in ascending frequency, the signs of one mode consecutive.
+        Modes in ascending (0 K) frequency, the signs of one mode consecutive.
 
     Examples
     --------
-    >>> distortions = gamma_mode_distortions(phonon, None, 300.0)  # doctest: +SKIP
-    >>> changes = mode_resolved_gap_changes(distortions, gaps_of, 1.2)  # doctest: +SKIP
+    L1_2 Cu3Au with the EMT potential and a toy gap model that closes with the squared
+    displacement: the softer a mode, the larger its thermal amplitude and its gap change.
+
+    >>> from ase.calculators.emt import EMT
+    >>> from pymatgen.core import Lattice, Structure
+    >>> from thermogap.phonons.harmonic import compute_force_constants
+    >>> cu3au = Structure(Lattice.cubic(3.75), ["Au", "Cu", "Cu", "Cu"],
+    ...                   [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    >>> phonon = compute_force_constants(cu3au, EMT(), supercell_matrix=(2, 2, 2))
+    >>> distortions = gamma_mode_distortions(phonon, None, 300.0)
+    >>> len(distortions)  # 9 optical Γ modes, each with both signs
+    18
+    >>> def gaps_of(cells):  # eV
+    ...     shifts = [c.frac_coords - cu3au.frac_coords for c in cells]
+    ...     return np.array([1.2 - 2.0 * np.sum(((d - np.round(d)) @ cu3au.lattice.matrix) ** 2)
+    ...                      for d in shifts])
+    >>> changes = mode_resolved_gap_changes(distortions, gaps_of, 1.2)
+    >>> changes.degenerate_set.tolist(), changes.irreps[:3]
+    ([1, 1, 1, 2, 2, 2, 3, 3, 3], ['T1u', 'T1u', 'T1u'])
+    >>> bool(np.all(changes.relative_gap_change < 0))
+    True
+    >>> bool(np.all(np.diff(changes.relative_gap_change) >= -1e-12))
+    True
     """
     signs = _check_signs(sign)
     if not (np.isfinite(temperature_k) and temperature_k >= 0):
         raise InputError(f"{temperature_k=} K must be finite and >= 0")
     if not frequency_cutoff_thz >= 0:
         raise InputError(f"{frequency_cutoff_thz=} THz must be non-negative")
+    if amplitude not in _AMPLITUDES:
+        raise InputError(f"{amplitude=} is not known; allowed: {_AMPLITUDES}")
+    if normalisation not in _NORMALISATIONS:
+        raise InputError(f"{normalisation=} is not known; allowed: {_NORMALISATIONS}")
     modes = gamma_modes(phonon)
     primitive = phonopy_atoms_to_structure(phonon.primitive)
+    z = _formula_units(primitive, normalisation, formula_units, equivalent_species)
+    frequencies, source = _mode_frequencies(modes, frequencies_at_t_thz)
     cell = primitive if supercell is None else supercell
     site_index = (
         np.arange(len(primitive)) if supercell is None else map_to_primitive(primitive, supercell)
     )
-    keep = ~modes.acoustic & (modes.frequencies_thz > frequency_cutoff_thz)
-    n_imaginary = int(np.count_nonzero(~modes.acoustic & (modes.frequencies_thz < 0)))
-    if n_imaginary:
+    keep = ~modes.acoustic & (frequencies > frequency_cutoff_thz)
+    n_left_out = int(np.count_nonzero(~modes.acoustic & ~keep))
+    if n_left_out:
         logger.warning(
-            "%d imaginary Γ modes (below 0 THz) have no harmonic amplitude and are left out",
-            n_imaginary,
+            "%d optical Γ modes at or below %g THz (imaginary at 0 K without finite-T "
+            "frequencies) have no harmonic amplitude and are left out",
+            n_left_out,
+            frequency_cutoff_thz,
         )
     distortions = []
     for band in np.flatnonzero(keep):
-        frequency = float(modes.frequencies_thz[band])
-        amplitude = float(thermal_mode_amplitude(frequency, temperature_k))
+        frequency = float(frequencies[band])
+        rms = float(thermal_mode_amplitude(frequency, temperature_k, amplitude))
         vector = modes.eigenvectors[:, band].reshape(-1, 3)
-        per_atom = amplitude * vector / np.sqrt(modes.masses_amu)[:, None]
+        per_atom = np.sqrt(z) * rms * vector / np.sqrt(modes.masses_amu)[:, None]
         for s in signs:
             displacements = s * per_atom[site_index]
             distorted = Structure(
@@ -382,16 +508,48 @@ def gamma_mode_distortions(
                     mode_index=int(band),
                     frequency_thz=frequency,
                     temperature_k=float(temperature_k),
-                    amplitude=amplitude,
+                    amplitude=rms,
                     sign=s,
                     eigenvector=vector.copy(),
                     displacements_ang=displacements,
                     structure=distorted,
                     degenerate_set=int(modes.degenerate_set[band]),
                     irrep=modes.irreps[band],
+                    amplitude_kind=amplitude,
+                    frequency_source=source,
+                    formula_units=z,
                 )
             )
     return distortions
+
+
+def _formula_units(
+    primitive: Structure,
+    normalisation: str,
+    formula_units: int | None,
+    equivalent_species: Sequence[str],
+) -> int:
+    if normalisation == "cell":
+        return 1
+    if formula_units is None:
+        return count_formula_units(primitive, equivalent_species)
+    if int(formula_units) != formula_units or formula_units < 1:
+        raise InputError(f"{formula_units=} must be a positive integer")
+    return int(formula_units)
+
+
+def _mode_frequencies(
+    modes: GammaModes, frequencies_at_t_thz: np.ndarray | None
+) -> tuple[np.ndarray, str]:
+    if frequencies_at_t_thz is None:
+        return modes.frequencies_thz, "harmonic"
+    at_t = np.asarray(frequencies_at_t_thz, dtype=float)
+    if at_t.shape != modes.frequencies_thz.shape or not np.all(np.isfinite(at_t)):
+        raise InputError(
+            f"frequencies_at_t_thz has shape {at_t.shape}; expected finite values of shape "
+            f"{modes.frequencies_thz.shape} (one per Γ mode, ascending 0 K order)"
+        )
+    return at_t, "finite_temperature"
 
 
 def mode_resolved_gap_changes(
@@ -458,6 +616,9 @@ def mode_resolved_gap_changes(
         irreps=[d.irrep for d in first],
         reference_gap_ev=float(reference_gap_ev),
         temperature_k=first[0].temperature_k,
+        amplitude_kind=first[0].amplitude_kind,
+        frequency_source=[d.frequency_source for d in first],
+        formula_units=first[0].formula_units,
     )
 
 
@@ -469,6 +630,11 @@ def frozen_phonon_gap_changes(
     *,
     sign: Sequence[int] = (+1, -1),
     frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ,
+    amplitude: str = "quantum",
+    normalisation: str = "formula_unit",
+    formula_units: int | None = None,
+    equivalent_species: Sequence[str] = (),
+    frequencies_at_t_thz: np.ndarray | None = None,
 ) -> ModeGapChanges:
     """Gap of the undistorted cell and of every frozen optical Γ mode at ``temperature_k``.
 
@@ -482,13 +648,24 @@ def frozen_phonon_gap_changes(
         As for :func:`gamma_mode_distortions`.
     gap_fn : callable
         ``gap_fn(structures) -> gaps`` in eV, ``shape=(len(structures),)``.
+    amplitude, normalisation, formula_units, equivalent_species, frequencies_at_t_thz
+        As for :func:`gamma_mode_distortions`.
 
     Returns
     -------
     ModeGapChanges
     """
     distortions = gamma_mode_distortions(
-        phonon, supercell, temperature_k, sign=sign, frequency_cutoff_thz=frequency_cutoff_thz
+        phonon,
+        supercell,
+        temperature_k,
+        sign=sign,
+        frequency_cutoff_thz=frequency_cutoff_thz,
+        amplitude=amplitude,
+        normalisation=normalisation,
+        formula_units=formula_units,
+        equivalent_species=equivalent_species,
+        frequencies_at_t_thz=frequencies_at_t_thz,
     )
     cell = phonopy_atoms_to_structure(phonon.primitive) if supercell is None else supercell
     reference = np.asarray(gap_fn([cell]), dtype=float).reshape(-1)

@@ -44,13 +44,19 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
 __all__ = [
+    "DynamicStability",
+    "ModeAmplitudes",
     "NormalModeDecomposition",
     "SupercellMapping",
+    "check_resolution",
     "commensurate_qpoints",
+    "dynamic_stability",
+    "mode_amplitudes",
     "equivalent_mode_groups",
     "map_supercell_atoms",
     "normal_mode_decomposition",
     "nyquist_frequency_thz",
+    "project_displacements",
     "project_velocities",
     "renormalised_phonopy",
     "stable_modes_at_temperature",
@@ -201,6 +207,112 @@ def nyquist_frequency_thz(frame_interval_fs: float) -> float:
     return THZ_PER_INV_FS / (2.0 * frame_interval_fs)
 
 
+#: 1 amu Å² fs⁻² in eV.
+AMU_ANG2_PER_FS2_EV = 1.66053906660e-27 * 1e-20 / 1e-30 / 1.602176634e-19
+#: Boltzmann constant, eV/K.
+KB_EV_PER_K = 8.617333262e-5
+
+
+def project_displacements(
+    positions_ang: np.ndarray,
+    mapping: SupercellMapping,
+    unit_lattice: np.ndarray,
+    md_lattice: np.ndarray,
+    masses_amu: np.ndarray,
+    qpoints: np.ndarray,
+    eigenvectors: np.ndarray,
+) -> np.ndarray:
+    """Mass-weighted normal coordinates ``Q_qν(t)`` of MD positions.
+
+    The projection of :func:`project_velocities`, applied to displacements from the ideal
+    sites.  Displacements are taken by minimum image in the MD cell and the (mass-weighted) drift of
+    the whole cell is removed first, so a wandering centre of mass does not leak in.
+
+    Returns
+    -------
+    numpy.ndarray
+        shape=(n_frames, n_q, 3 n_unit), complex, sqrt(amu) Å; the harmonic energy is
+        ``0.5 Σ ω² |Q_qν|²``.
+    """
+    ideal = mapping.positions_frac @ np.asarray(unit_lattice)
+    md = np.asarray(md_lattice)
+    frac = (np.asarray(positions_ang, dtype=float) - ideal[None]) @ np.linalg.inv(md)
+    u = (frac - np.rint(frac)) @ md
+    m = np.asarray(masses_amu, dtype=float)[mapping.unit_index]
+    drift = np.einsum("j,fjx->fx", m, u) / m.sum()
+    return project_velocities(u - drift[:, None, :], mapping, masses_amu, qpoints, eigenvectors)
+
+
+@dataclass
+class ModeAmplitudes:
+    """Time averages of the normal coordinates ``Q_qν`` of an MD run.
+
+    Attributes
+    ----------
+    mean : numpy.ndarray
+        shape=(n_q, n_band), complex: the order parameter ``⟨Q_qν⟩``, sqrt(amu) Å.
+    mean_stderr : numpy.ndarray
+        shape=(n_q, n_band): one-sigma error of ``|⟨Q⟩|`` per real component
+        (correlation-corrected, :func:`thermogap.md.statistics.equilibrated_mean`), sqrt(amu) Å.
+    significance : numpy.ndarray
+        shape=(n_q, n_band): ``|⟨Q⟩|`` in units of its error (sqrt of Σ (component/σ)²).
+    mean_square : numpy.ndarray
+        shape=(n_q, n_band): ``⟨|Q|²⟩``, amu Å².
+    equipartition_frequencies_thz : numpy.ndarray
+        shape=(n_q, n_band): ``ω_eq / 2π = sqrt(k_B T / ⟨|Q|²⟩) / 2π``, THz.
+    temperature_k : float
+    """
+
+    mean: np.ndarray
+    mean_stderr: np.ndarray
+    significance: np.ndarray
+    mean_square: np.ndarray
+    equipartition_frequencies_thz: np.ndarray
+    temperature_k: float
+
+
+def mode_amplitudes(mode_coordinates: np.ndarray, temperature_k: float) -> ModeAmplitudes:
+    """Order parameters and equipartition frequencies of normal coordinates.
+
+    Parameters
+    ----------
+    mode_coordinates : numpy.ndarray
+        shape=(n_frames, n_q, n_band), complex, sqrt(amu) Å (:func:`project_displacements`),
+        equilibrated frames.
+    temperature_k : float
+        Thermostat temperature, K (> 0).
+    """
+    from thermogap.md.statistics import equilibrated_mean
+
+    if not temperature_k > 0:
+        raise InputError(f"{temperature_k=} K must be positive for equipartition frequencies")
+    q = np.asarray(mode_coordinates)
+    _, n_q, n_band = q.shape
+    mean = q.mean(axis=0)
+    z2 = np.zeros((n_q, n_band))
+    err2 = np.zeros((n_q, n_band))
+    for iq in range(n_q):
+        for band in range(n_band):
+            for part in (q[:, iq, band].real, q[:, iq, band].imag):
+                if np.ptp(part) <= 1e-12 * max(1.0, float(np.abs(part).max())):
+                    continue  # a component fixed at zero (real modes at Γ or q = -q)
+                estimate = equilibrated_mean(part, equilibration=0)
+                err2[iq, band] += estimate.stderr**2
+                z2[iq, band] += (estimate.mean / estimate.stderr) ** 2 if estimate.stderr else 0
+    mean_square = np.mean(np.abs(q) ** 2, axis=0)
+    kt = KB_EV_PER_K * temperature_k / AMU_ANG2_PER_FS2_EV  # amu Å² fs⁻²
+    with np.errstate(divide="ignore"):
+        omega = np.sqrt(kt / mean_square)  # rad/fs
+    return ModeAmplitudes(
+        mean=mean,
+        mean_stderr=np.sqrt(err2),
+        significance=np.sqrt(z2),
+        mean_square=mean_square,
+        equipartition_frequencies_thz=omega * THZ_PER_INV_FS / (2.0 * np.pi),
+        temperature_k=float(temperature_k),
+    )
+
+
 @dataclass
 class NormalModeDecomposition:
     """Renormalised frequencies and linewidths at the commensurate q-points of an MD cell.
@@ -219,7 +331,7 @@ class NormalModeDecomposition:
     linewidths_thz : numpy.ndarray
         shape=(n_q, n_band), FWHM at T, THz (``nan`` for acoustic Γ modes).
     fits : list of list of LorentzianFit or None
-        [q][band]; None for acoustic Γ modes.
+        Indexed ``fits[q][band]``; None for acoustic Γ modes.
     acoustic : numpy.ndarray
         shape=(n_q, n_band), bool; the three translations at Γ (not fitted).
     spectrum_frequencies_thz : numpy.ndarray
@@ -228,6 +340,10 @@ class NormalModeDecomposition:
         shape=(n_q, n_band, n_freq), folded power spectra, amu Å² fs⁻² THz⁻¹.
     frame_interval_fs, resolution_thz, nyquist_thz : float
     n_frames_used : int
+    amplitudes : ModeAmplitudes or None
+        Order parameters and equipartition frequencies (when positions were given).
+    thermostat_width_thz : float
+        Linewidth the thermostat alone gives, subtracted from ``linewidths_thz`` (THz).
     """
 
     mapping: SupercellMapping
@@ -244,6 +360,31 @@ class NormalModeDecomposition:
     resolution_thz: float = 0.0
     nyquist_thz: float = 0.0
     n_frames_used: int = 0
+    amplitudes: ModeAmplitudes | None = field(default=None, repr=False)
+    thermostat_width_thz: float = 0.0
+
+
+def check_resolution(
+    segment_frames: int, frame_interval_fs: float, min_resolution_thz: float | None
+) -> float:
+    """Return the resolution ``1/(segment_frames dt)`` (THz); refuse one coarser than asked.
+
+    Raises
+    ------
+    InputError
+        If the resolution is coarser than ``min_resolution_thz`` (e.g. the stability
+        threshold: a peak below it could not be told from zero).
+    """
+    resolution = THZ_PER_INV_FS / (segment_frames * frame_interval_fs)
+    if min_resolution_thz is not None and resolution > min_resolution_thz:
+        raise InputError(
+            f"the spectral resolution 1/({segment_frames} frames x {frame_interval_fs:g} fs) "
+            f"= {resolution:.3g} THz is coarser than {min_resolution_thz:g} THz (the stability "
+            f"threshold): a peak below the threshold could not be told from zero; use "
+            f"segments of at least {THZ_PER_INV_FS / min_resolution_thz / 1000:.3g} ps "
+            "(a longer MD), or skip the finite-temperature phonons"
+        )
+    return resolution
 
 
 def normal_mode_decomposition(
@@ -258,6 +399,10 @@ def normal_mode_decomposition(
     map_tolerance_ang: float = 0.5,
     symmetrise: bool = True,
     degeneracy_tolerance_thz: float = 1e-3,
+    positions_ang: np.ndarray | None = None,
+    temperature_k: float | None = None,
+    thermostat_friction_per_fs: float = 0.0,
+    min_resolution_thz: float | None = None,
 ) -> NormalModeDecomposition:
     """Renormalised phonon frequencies and linewidths from MD velocities.
 
@@ -288,12 +433,26 @@ def normal_mode_decomposition(
         symmetry of the renormalised dynamical matrices; the raw fits stay in ``fits``.
     degeneracy_tolerance_thz : float
         0 K frequencies closer than this are degenerate, THz.
+    positions_ang : numpy.ndarray, optional
+        shape=(n_frames, n_super, 3), Å, the frames of ``velocities_ang_per_fs``: with
+        ``temperature_k`` the order parameters ``⟨Q_qν⟩`` and equipartition frequencies
+        are computed (:class:`ModeAmplitudes`, :func:`dynamic_stability`).
+    temperature_k : float, optional
+        Thermostat temperature, K.
+    thermostat_friction_per_fs : float
+        Langevin friction γ of the MD, 1/fs.  A Langevin thermostat broadens every line by
+        an angular FWHM γ, i.e. ``1000 γ / 2π`` THz; that width is subtracted from the
+        fitted FWHM so ``linewidths_thz`` is the anharmonic linewidth (0: nothing subtracted,
+        e.g. for NVE segments).
+    min_resolution_thz : float, optional
+        Refuse a frequency resolution coarser than this (e.g. the stability threshold).
 
     Raises
     ------
     InputError
         If the frames are too sparse in time: the Nyquist frequency ``1/(2 dt)`` must lie
-        above the highest harmonic frequency at the commensurate q-points.
+        above the highest harmonic frequency at the commensurate q-points; or the spectral
+        resolution ``1/(segment_frames dt)`` is coarser than ``min_resolution_thz``.
     """
     v = np.asarray(velocities_ang_per_fs, dtype=float)
     if v.ndim != 3 or v.shape[1:] != (len(supercell), 3):
@@ -316,7 +475,12 @@ def normal_mode_decomposition(
             f"{f_max:.3g} THz; save frames more often "
             f"(save_interval_steps * timestep_fs < {largest_interval_fs:.3g} fs)"
         )
-    mode_v = project_velocities(v, mapping, np.asarray(phonon.primitive.masses), qpoints, vecs)
+    nseg = len(v) if segment_frames is None else int(segment_frames)
+    check_resolution(nseg, frame_interval_fs, min_resolution_thz)
+    if thermostat_friction_per_fs < 0:
+        raise InputError(f"{thermostat_friction_per_fs=} 1/fs must be >= 0")
+    masses = np.asarray(phonon.primitive.masses)
+    mode_v = project_velocities(v, mapping, masses, qpoints, vecs)
     n_frames, n_q, n_band = mode_v.shape
     freqs, spectra = power_spectra(
         mode_v.reshape(n_frames, n_q * n_band),
@@ -342,10 +506,30 @@ def normal_mode_decomposition(
             frequencies[iq, band], linewidths[iq, band] = fit.center_thz, fit.fwhm_thz
             row.append(fit)
         fits.append(row)
+    thermostat_width = THZ_PER_INV_FS * thermostat_friction_per_fs / (2.0 * np.pi)
+    linewidths = linewidths - thermostat_width
     if symmetrise:
         groups = equivalent_mode_groups(harmonic, qpoints, acoustic, degeneracy_tolerance_thz)
         frequencies = _group_mean(frequencies, groups)
         linewidths = _group_mean(linewidths, groups)
+    amplitudes = None
+    if positions_ang is not None:
+        x = np.asarray(positions_ang, dtype=float)
+        if temperature_k is None or x.shape != v.shape:
+            raise InputError(
+                f"positions of shape {x.shape} must match the velocities {v.shape} and come "
+                f"with a temperature ({temperature_k=})"
+            )
+        coordinates = project_displacements(
+            x,
+            mapping,
+            np.asarray(phonon.primitive.cell),
+            np.asarray(supercell.lattice.matrix),
+            masses,
+            qpoints,
+            vecs,
+        )
+        amplitudes = mode_amplitudes(coordinates, temperature_k)
     return NormalModeDecomposition(
         mapping=mapping,
         qpoints=qpoints,
@@ -361,6 +545,8 @@ def normal_mode_decomposition(
         resolution_thz=float(freqs[1] - freqs[0]),
         nyquist_thz=nyquist,
         n_frames_used=n_frames,
+        amplitudes=amplitudes,
+        thermostat_width_thz=float(thermostat_width),
     )
 
 
@@ -422,6 +608,109 @@ def stable_modes_at_temperature(nmd: NormalModeDecomposition, threshold_thz: flo
     if threshold_thz < 0:
         raise InputError(f"{threshold_thz=} THz must be non-negative")
     return nmd.acoustic | (nmd.frequencies_thz >= threshold_thz)
+
+
+@dataclass
+class DynamicStability:
+    """Per-mode verdict of dynamic stability at T (shape=(n_q, n_band) arrays, bool).
+
+    Attributes
+    ----------
+    soft_at_0k : numpy.ndarray
+        Imaginary (or below the threshold) in the 0 K harmonic calculation; acoustic Γ excluded.
+    peak_stable : numpy.ndarray
+        NMD peak at or above the threshold.
+    equipartition_stable : numpy.ndarray
+        ``ω_eq / 2π = sqrt(k_B T / ⟨|Q|²⟩) / 2π`` at or above the threshold.
+    order_parameter_zero : numpy.ndarray
+        ``⟨Q⟩`` consistent with zero (tested on soft modes only; True elsewhere).
+    stable : numpy.ndarray
+        All three (acoustic Γ modes count as stable).
+    basis : str
+        ``"order parameter + equipartition + peak"``, or ``"peak only"`` without positions.
+    """
+
+    soft_at_0k: np.ndarray
+    peak_stable: np.ndarray
+    equipartition_stable: np.ndarray
+    order_parameter_zero: np.ndarray
+    stable: np.ndarray
+    basis: str
+
+    @property
+    def stabilised(self) -> np.ndarray:
+        """Modes soft at 0 K that are stable at T."""
+        return self.soft_at_0k & self.stable
+
+    @property
+    def dynamically_stable(self) -> bool:
+        """Every mode stable at T."""
+        return bool(self.stable.all())
+
+
+def dynamic_stability(
+    nmd: NormalModeDecomposition,
+    threshold_thz: float,
+    *,
+    imaginary_tolerance_thz: float = 0.05,
+    order_parameter_sigma: float = 4.0,
+) -> DynamicStability:
+    """Whether each mode is dynamically stable at T, with a verdict that can say "unstable".
+
+    An NMD peak is never negative: a mode trapped in one minimum of a double well
+    oscillates about it and gives a positive peak, although the lattice has condensed
+    into a distorted structure.  So a mode counts as stable only when
+
+    1. its time-averaged normal coordinate ``⟨Q_qν⟩`` (the order parameter of the
+       distortion) is consistent with zero within ``order_parameter_sigma`` standard errors
+       (correlation-corrected); tested for the modes soft at 0 K, since a stable mode's mean
+       may shift by thermal expansion of internal coordinates without any instability;
+    2. its equipartition frequency ``sqrt(k_B T / ⟨|Q|²⟩)`` (``⟨|Q|²⟩`` including the
+       mean) is at or above ``threshold_thz`` (a condensed mode has a large ``⟨|Q|²⟩``);
+    3. its NMD peak is at or above ``threshold_thz``.
+
+    Tests 1 and 2 are made per set of equivalent modes (degenerate at 0 K, with ``-q``),
+    whose basis is arbitrary: the significances add in quadrature, ``⟨|Q|²⟩`` is averaged.
+
+    Parameters
+    ----------
+    nmd : NormalModeDecomposition
+        With ``amplitudes`` (positions given); without, only the peak is judged.
+    threshold_thz : float
+        THz, >= 0.
+    imaginary_tolerance_thz : float
+        A 0 K frequency below ``-imaginary_tolerance_thz`` is imaginary, THz.
+    order_parameter_sigma : float
+        Significance (in standard errors) above which ``⟨Q⟩`` is non-zero.
+    """
+    if threshold_thz < 0 or order_parameter_sigma <= 0:
+        raise InputError(f"{threshold_thz=} must be >= 0 and {order_parameter_sigma=} > 0")
+    acoustic = nmd.acoustic
+    soft = ~acoustic & (nmd.harmonic_frequencies_thz < max(threshold_thz, 0.0))
+    soft |= ~acoustic & (nmd.harmonic_frequencies_thz < -imaginary_tolerance_thz)
+    peak = acoustic | (nmd.frequencies_thz >= threshold_thz)
+    amplitudes = nmd.amplitudes
+    if amplitudes is None:
+        true = np.ones_like(acoustic)
+        return DynamicStability(soft, peak, true, true, peak, "peak only")
+    # the basis inside a degenerate set is arbitrary: judge each set (and ±q) as a whole
+    significance = amplitudes.significance.copy()
+    f_eq = amplitudes.equipartition_frequencies_thz.copy()
+    for group in equivalent_mode_groups(nmd.harmonic_frequencies_thz, nmd.qpoints, acoustic):
+        index = tuple(np.array(group).T)
+        significance[index] = np.sqrt(np.sum(amplitudes.significance[index] ** 2))
+        with np.errstate(divide="ignore"):
+            f_eq[index] = 1.0 / np.sqrt(np.mean(1.0 / f_eq[index] ** 2))
+    equipartition = acoustic | (f_eq >= threshold_thz)
+    zero = ~soft | (significance <= order_parameter_sigma)
+    return DynamicStability(
+        soft_at_0k=soft,
+        peak_stable=peak,
+        equipartition_stable=equipartition,
+        order_parameter_zero=zero,
+        stable=peak & equipartition & zero,
+        basis="order parameter + equipartition + peak",
+    )
 
 
 def renormalised_phonopy(phonon: Phonopy, nmd: NormalModeDecomposition) -> Phonopy:

@@ -71,7 +71,28 @@ def load_phonopy(db: Any, phonon_id: str) -> Phonopy:
 
     Examples
     --------
-    >>> phonon = load_phonopy(db, "3f2a...")  # doctest: +SKIP
-    >>> phonon.run_mesh([8, 8, 8])  # doctest: +SKIP
+    Store EMT force constants of fcc copper and read them back as a phonopy object:
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from ase.build import bulk
+    >>> from ase.calculators.emt import EMT
+    >>> from pymatgen.io.ase import AseAtomsAdaptor
+    >>> from thermogap.phonons.harmonic import compute_force_constants
+    >>> from thermogap.store import ResultsDB
+    >>> copper = AseAtomsAdaptor.get_structure(bulk("Cu", "fcc", a=3.61))
+    >>> computed = compute_force_constants(copper, EMT(), supercell_matrix=(3, 3, 3))
+    >>> db = ResultsDB.from_spec(tempfile.mkdtemp())
+    >>> fc = db.blobs.put_array(computed.force_constants, kind="force_constants")
+    >>> db.upsert(PHONONS_COLLECTION, [{"phonon_id": "cu-emt", "structure": copper.as_dict(),
+    ...     "supercell_matrix": (3 * np.eye(3, dtype=int)).tolist(), "masses_amu": [63.546],
+    ...     "force_constants": fc.model_dump()}], key="phonon_id")
+    1
+    >>> def at_l_point(phonon):
+    ...     phonon.run_qpoints([[0.5, 0.5, 0.5]])
+    ...     return phonon.get_qpoints_dict()["frequencies"]
+    >>> bool(np.allclose(at_l_point(load_phonopy(db, "cu-emt")), at_l_point(computed)))
+    True
+    >>> db.close()
     """
     return phonopy_from_doc(load_phonon_doc(db, phonon_id), db.blobs)

@@ -1,5 +1,6 @@
-"""Presentation of results: figures of band gaps against temperature and composition."""
+"""Presentation of results: pandas tables and figures of Eg(x, T)."""
 
+from thermogap.results.frame import band_gaps_frame, trajectory_frame
 from thermogap.results.plots import (
     figure_gap_vs_composition,
     figure_gap_vs_temperature,
@@ -12,6 +13,8 @@ from thermogap.results.plots import (
 )
 
 __all__ = [
+    "band_gaps_frame",
+    "trajectory_frame",
     "figure_gap_vs_composition",
     "figure_gap_vs_temperature",
     "figure_mode_gap_changes",

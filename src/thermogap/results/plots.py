@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DPI",
     "FIGSIZE_IN",
+    "composition_label",
     "figure_gap_vs_composition",
     "figure_gap_vs_temperature",
     "figure_mode_gap_changes",
@@ -64,6 +65,37 @@ def _new_figure() -> tuple[Figure, Axes]:
 
     fig = Figure(figsize=FIGSIZE_IN, dpi=DPI, layout="constrained")
     return fig, fig.add_subplot(1, 1, 1)
+
+
+def composition_label(family: str | None) -> str:
+    """Axis label of the composition ``x`` of a solid-solution family, in matplotlib mathtext.
+
+    Parameters
+    ----------
+    family : str or None
+        A family written as in the documents, ``"Ag3SBr_xI_(1-x)"``; ``None`` when the
+        documents mix families.
+
+    Examples
+    --------
+    >>> composition_label("Ag3SBr_xI_(1-x)")
+    'x in Ag$_{3}$SBr$_{x}$I$_{1-x}$'
+    >>> composition_label(None)
+    'x (fraction of the first mixing species)'
+    """
+    if not family:
+        return "x (fraction of the first mixing species)"
+    import re
+
+    text = re.sub(r"_\(([^)]*)\)", r"$_{\1}$", family)  # _(1-x) -> subscript 1-x
+    text = re.sub(r"_([a-z0-9.]+)", r"$_{\1}$", text)  # _x -> subscript x
+    text = re.sub(r"(?<=[A-Za-z])(\d+)", r"$_{\1}$", text)  # Ag3 -> Ag subscript 3
+    return f"x in {text}"
+
+
+def _family(rows: list[dict[str, Any]]) -> str | None:
+    families = {row.get("family") for row in rows}
+    return families.pop() if len(families) == 1 else None
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -191,7 +223,7 @@ def figure_gap_vs_composition(docs: Iterable[Any]) -> Figure:
     fig, ax = _new_figure()
     lines = _lines(rows, "temperature_k", "x")
     _errorbar_lines(ax, lines, "x", lambda r: float(r["band_gap_ev"]), _stderr)
-    ax.set_xlabel("x")
+    ax.set_xlabel(composition_label(_family(rows)))
     ax.set_ylabel("band gap (eV)")
     return fig
 

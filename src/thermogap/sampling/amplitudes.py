@@ -206,7 +206,18 @@ def thermal_amplitudes(
 
     Examples
     --------
-    >>> zeta = thermal_amplitudes(phonon, 300.0, mesh=(8, 8, 8))  # doctest: +SKIP
+    fcc copper with the EMT potential: one atom, the same amplitude along x, y and z, close
+    to the 0.08 Å that copper's room-temperature Debye-Waller factor (B ≈ 0.55 Å²) implies.
+
+    >>> from ase.build import bulk
+    >>> from ase.calculators.emt import EMT
+    >>> from pymatgen.io.ase import AseAtomsAdaptor
+    >>> from thermogap.phonons.harmonic import compute_force_constants
+    >>> copper = AseAtomsAdaptor.get_structure(bulk("Cu", "fcc", a=3.61))
+    >>> phonon = compute_force_constants(copper, EMT(), supercell_matrix=(3, 3, 3))
+    >>> zeta = thermal_amplitudes(phonon, 300.0, mesh=(8, 8, 8))
+    >>> zeta.shape, bool(abs(zeta[0, 0] - zeta[0, 2]) < 1e-6), f"{zeta[0, 0]:.3f} Å"
+    ((1, 3), True, '0.077 Å')
     """
     result = thermal_amplitude_analysis(
         phonon, [temperature], mesh=mesh, frequency_cutoff_thz=frequency_cutoff_thz

@@ -59,17 +59,50 @@ class BandGapDoc(ThermogapDocument):
     selection: Selection = Field(
         "lowest", description="Lowest-energy configuration, or a Boltzmann-weighted average."
     )
-    band_gap_ev: float = Field(..., description="Mean band gap over snapshots, eV.")
-    stderr_ev: float = Field(..., ge=0, description="Standard error of the mean gap, eV.")
-    std_ev: float = Field(0.0, ge=0, description="Standard deviation of snapshot gaps, eV.")
-    band_gap_0k_ev: float = Field(..., description="Gap of the relaxed 0 K structure, eV.")
-    delta_gap_ev: float = Field(..., description="<Eg>_T - Eg(0 K, relaxed), eV.")
+    band_gap_ev: float = Field(
+        ..., description="Mean band gap over every post-equilibration MD frame (Σ w_i <Eg>_i), eV."
+    )
+    stderr_ev: float = Field(
+        ...,
+        ge=0,
+        description="One-sigma statistical error of delta_gap_ev (correlation-corrected, "
+        "g = 2 tau; Boltzmann: with the mixture variance), eV. Model error not included.",
+    )
+    std_ev: float = Field(
+        0.0, ge=0, description="Spread of the frame gaps (Boltzmann: of the mixture), eV."
+    )
+    band_gap_0k_ev: float = Field(
+        ..., description="Gap of the relaxed 0 K structure (Boltzmann: Σ w_i Eg_i(0)), eV."
+    )
+    delta_gap_ev: float = Field(
+        ..., description="<Eg>_T - Eg(0 K, relaxed); Boltzmann: Σ w_i (<Eg>_i - Eg_i(0)), eV."
+    )
     relative_change: float = Field(..., description="delta_gap_ev / band_gap_0k_ev.")
-    n_snapshots: int = Field(..., ge=1, description="Decorrelated snapshots averaged.")
+    n_snapshots: int = Field(..., ge=1, description="MD frames averaged (all after equilibration).")
+    n_independent: float | None = Field(
+        None, description="Effective independent samples behind the mean (frames / g)."
+    )
+    few_independent_samples: bool = Field(
+        False, description="True when n_independent < 50: the error bar itself is uncertain."
+    )
+    equilibration: str = Field(
+        "detected", description="'detected' (pymbar) or 'fixed fraction' of the frames discarded."
+    )
+    model_error_ev: float | None = Field(
+        None,
+        description="Model uncertainty of each GNN gap: its test-set MAE, eV. Reported beside, "
+        "never added to, stderr_ev.",
+    )
+    model_error_kind: str | None = Field(
+        None, description="What model_error_ev is, e.g. 'gnn test-set MAE'."
+    )
     correlation_time_fs: float | None = Field(
         None, description="Integrated autocorrelation time of the gap series, fs."
     )
-    snapshot_spacing_fs: float | None = Field(None, description="Time between snapshots, fs.")
+    snapshot_spacing_fs: float | None = Field(
+        None,
+        description="Statistical inefficiency g = 2 tau as a time (independent samples), fs.",
+    )
     equilibration_fs: float | None = Field(None, description="Discarded initial time, fs.")
     gnn_model_id: str = Field(..., description="GNN band-gap model.")
     mlip_model_id: str | None = Field(None, description="MLIP of the relaxation and MD.")

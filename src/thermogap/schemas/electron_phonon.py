@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,25 @@ class ElectronPhononSettings(BaseModel):
     engine: str | None = Field(
         None, description="Embedded level of theory (e.g. 'chgnet-gfn1-xtb') that gave the gaps."
     )
+    amplitude: Literal["quantum", "classical"] = Field(
+        "quantum",
+        description="Mode amplitude: 'quantum' (Bose-Einstein, seed Eq. 1) or 'classical' "
+        "(k_B T / omega^2, what classical MD samples).",
+    )
+    normalisation: Literal["formula_unit", "cell"] = Field(
+        "formula_unit",
+        description="'formula_unit': <Q^2> per formula unit, so a mode's gap change does not "
+        "depend on the phonon cell; 'cell': per phonon cell (a larger cell moves atoms less).",
+    )
+    equivalent_species: list[str] = Field(
+        default_factory=list,
+        description="Species counted as one for the formula units (a solid solution's mix).",
+    )
+    finite_temperature_phonon_id: str | None = Field(
+        None,
+        description="NMD phonons at T whose Γ frequencies set the amplitudes (modes imaginary "
+        "at 0 K then included); None: 0 K frequencies, imaginary modes left out.",
+    )
 
 
 class ElectronPhononDoc(ThermogapDocument):
@@ -52,7 +71,17 @@ class ElectronPhononDoc(ThermogapDocument):
     reference_gap_ev: float = Field(..., description="Gap of the undistorted cell, eV.")
     signs: list[int] = Field(..., description="Signs of the distortions, order of gaps_ev.")
     mode_index: list[int] = Field(..., description="Band index at Γ (0 = lowest), (n_modes,).")
-    frequency_thz: list[float] = Field(..., description="Mode frequency, THz, (n_modes,).")
+    frequency_thz: list[float] = Field(
+        ..., description="Frequency the amplitude used (0 K or at T), THz, (n_modes,)."
+    )
+    frequency_source: list[str] = Field(
+        default_factory=list,
+        description="Per mode: 'harmonic' (0 K) or 'finite_temperature' (NMD at T), (n_modes,).",
+    )
+    amplitude_kind: str = Field("quantum", description="'quantum' (Eq. 1) or 'classical'.")
+    formula_units: int = Field(
+        1, description="Z of the normalisation: displacements are sqrt(Z) x the per-cell ones."
+    )
     amplitude_sqrt_amu_ang: list[float] = Field(
         ...,
         description="RMS mass-weighted normal coordinate sqrt(<Q^2>), Å·sqrt(amu), (n_modes,).",

@@ -40,14 +40,33 @@ class NMDSettings(BaseModel):
     stability_threshold_thz: float = Field(
         0.2,
         ge=0,
-        description="A mode is unstable at T when its renormalised frequency is below this, "
-        "THz (NMD peaks are never negative; keep it above the resolution).",
+        description="A mode is unstable at T when its NMD peak or its equipartition frequency "
+        "is below this, THz; a spectral resolution coarser than this is refused.",
+    )
+    order_parameter_sigma: float = Field(
+        4.0,
+        gt=0,
+        description="A 0 K soft mode whose time-averaged normal coordinate <Q> is more than "
+        "this many standard errors from zero has condensed: unstable at T.",
+    )
+    subtract_thermostat_width: bool = Field(
+        True,
+        description="Subtract the Langevin width 1000 gamma / 2 pi THz from every fitted FWHM "
+        "(linewidth_thz is then the anharmonic linewidth).",
     )
     imaginary_tolerance_thz: float = Field(
         0.05, ge=0, description="A 0 K mode is imaginary when below minus this, THz."
     )
     map_tolerance_ang: float = Field(
         0.5, gt=0, description="Largest distance of an MD atom from its lattice site, Å."
+    )
+    md_supercell: list[int] = Field(
+        [1, 1, 1],
+        min_length=3,
+        max_length=3,
+        description="In a flow: repeat the MD cell this many times for a dedicated NMD "
+        "trajectory, so its commensurate q-points (measured, not interpolated) reach the "
+        "zone boundary of the larger cell; [1, 1, 1] reuses the band-gap MD.",
     )
     band_npoints: int = Field(31, ge=2, description="q-points per band-path segment.")
     band_path_type: str = Field(
@@ -63,8 +82,20 @@ class RenormalisedModeDoc(BaseModel):
     harmonic_frequency_thz: float = Field(..., description="0 K frequency, THz (<0: i|f|).")
     frequency_thz: float = Field(..., description="Lorentzian peak at T, THz (0: acoustic Γ).")
     linewidth_thz: float | None = Field(
-        None, description="Lorentzian FWHM at T, THz (angular FWHM = 2π × this); None at Γ."
+        None,
+        description="Anharmonic linewidth at T: Lorentzian FWHM minus the thermostat width, THz "
+        "(angular FWHM = 2π × this); None for acoustic Γ modes.",
     )
+    order_parameter: float | None = Field(
+        None, description="|<Q_qν>|, time-averaged normal coordinate, sqrt(amu) Å."
+    )
+    order_parameter_significance: float | None = Field(
+        None, description="|<Q>| in standard errors (correlation-corrected); per equivalent set."
+    )
+    equipartition_frequency_thz: float | None = Field(
+        None, description="sqrt(k_B T / <|Q|^2>) / 2π, THz (includes <Q>^2)."
+    )
+    soft_at_0k: bool = Field(False, description="Imaginary or below the threshold at 0 K.")
     frequency_stderr_thz: float | None = Field(None, description="Fit error of the peak, THz.")
     linewidth_stderr_thz: float | None = Field(None, description="Fit error of the FWHM, THz.")
     mean_square_velocity: float | None = Field(
@@ -73,7 +104,11 @@ class RenormalisedModeDoc(BaseModel):
     acoustic: bool = Field(False, description="One of the three translations at Γ (not fitted).")
     fit_converged: bool = Field(True, description="The least-squares fit converged.")
     imaginary_at_0k: bool = Field(..., description="Imaginary in the harmonic calculation.")
-    stable_at_t: bool = Field(..., description="Peak at or above the stability threshold.")
+    stable_at_t: bool = Field(
+        ...,
+        description="Peak and equipartition frequency at or above the threshold and (soft "
+        "modes) <Q> consistent with zero.",
+    )
     stabilised_at_t: bool = Field(..., description="Imaginary at 0 K and stable at T.")
 
 
@@ -110,11 +145,30 @@ class FiniteTemperaturePhononDoc(ThermogapDocument):
     )
     n_frames_used: int = Field(..., description="MD frames analysed (after equilibration).")
     frame_interval_fs: float = Field(..., description="Time between analysed frames, fs.")
-    resolution_thz: float = Field(..., description="Frequency bin of the spectra, THz.")
+    resolution_thz: float = Field(
+        ..., description="Frequency bin of the spectra, THz (never coarser than the threshold)."
+    )
+    thermostat_width_thz: float = Field(
+        0.0, description="Langevin width 1000 gamma / 2π subtracted from each FWHM, THz."
+    )
+    stability_basis: str = Field(
+        "order parameter + equipartition + peak",
+        description="What the verdict rests on ('peak only' when positions were missing).",
+    )
+    dispersion_kind: str = Field(
+        "interpolated",
+        description="'commensurate' when the path lies on the MD cell's q-points only; else "
+        "'interpolated': Fourier-interpolated between the commensurate q-points.",
+    )
+    n_commensurate_qpoints: int = Field(
+        0, description="q-points the MD cell samples (frequencies measured, not interpolated)."
+    )
     nyquist_thz: float = Field(..., description="Highest frequency the frames resolve, THz.")
     modes: list[RenormalisedModeDoc] = Field(..., description="Every mode at every q.")
     dynamically_stable_at_T: bool = Field(
-        ..., description="No non-acoustic mode peaks below stability_threshold_thz."
+        ...,
+        description="Every mode stable at T: peak and equipartition frequency above the "
+        "threshold, and no 0 K soft mode condensed (<Q> consistent with zero).",
     )
     stabilised_modes: int = Field(..., description="Modes imaginary at 0 K but stable at T.")
     unstable_modes: int = Field(..., description="Modes below the threshold at T.")
@@ -124,7 +178,9 @@ class FiniteTemperaturePhononDoc(ThermogapDocument):
     min_interpolated_frequency_thz: float = Field(
         ..., description="Lowest frequency of the interpolated dispersion at T (path), THz."
     )
-    band_structure: PhononBandStructureDoc = Field(..., description="Dispersion at T.")
+    band_structure: PhononBandStructureDoc = Field(
+        ..., description="Dispersion at T (see dispersion_kind: measured only at the MD q)."
+    )
     harmonic_band_structure: PhononBandStructureDoc = Field(
         ..., description="0 K dispersion on the same path."
     )

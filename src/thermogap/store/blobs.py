@@ -57,9 +57,35 @@ class BlobStore(ABC):
         digest = _sha256(data)
         if not self.exists(digest):
             self._write(digest, data, {"kind": kind, "filename": filename})
+        elif self.check(digest) is not None:  # a damaged copy: writing it again repairs it
+            self._replace(digest, data, {"kind": kind, "filename": filename})
         return BlobRef(
             blob_id=digest, sha256=digest, size_bytes=len(data), kind=kind, filename=filename
         )
+
+    def _replace(self, sha256: str, data: bytes, metadata: dict[str, Any]) -> None:
+        """Overwrite a stored blob whose content no longer matches its hash."""
+        self._write(sha256, data, metadata)
+
+    def check(self, blob_id: str, sha256: str | None = None) -> str | None:
+        """Return ``None`` if the blob is present and hashes to ``sha256``, else the problem.
+
+        Parameters
+        ----------
+        blob_id
+            Identifier in the store.
+        sha256
+            Expected SHA-256 (default: ``blob_id``, which is the hash for blobs written here).
+        """
+        try:
+            data = self._read(blob_id)
+        except StoreError as exc:
+            return str(exc)
+        digest = _sha256(data)
+        expected = sha256 or blob_id
+        if digest != expected:
+            return f"blob {blob_id} is corrupted: sha256 {digest} != recorded {expected}"
+        return None
 
     def get_bytes(self, ref: BlobRef | dict[str, Any]) -> bytes:
         """Read the bytes of ``ref`` and check them against its SHA-256.
@@ -149,6 +175,26 @@ class FileBlobStore(BlobStore):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class MemoryBlobStore(BlobStore):
+    """Blobs in a dictionary of this process (for jobs run against in-memory job stores)."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+
+    def exists(self, blob_id: str) -> bool:
+        """Return whether the blob is held."""
+        return blob_id in self._blobs
+
+    def _write(self, sha256: str, data: bytes, metadata: dict[str, Any]) -> None:
+        self._blobs[sha256] = bytes(data)
+
+    def _read(self, blob_id: str) -> bytes:
+        try:
+            return self._blobs[blob_id]
+        except KeyError:
+            raise StoreError(f"blob {blob_id} not found in memory") from None
+
+
 class GridFSBlobStore(BlobStore):
     """Blobs in a MongoDB GridFS bucket, found by their SHA-256 stored as the file name."""
 
@@ -169,8 +215,19 @@ class GridFSBlobStore(BlobStore):
 
     def _read(self, blob_id: str) -> bytes:
         import gridfs
+        from pymongo.errors import PyMongoError
 
         try:
             return self._bucket.open_download_stream_by_name(blob_id).read()
         except gridfs.errors.NoFile:
             raise StoreError(f"blob {blob_id} not found in GridFS") from None
+        except gridfs.errors.CorruptGridFile as exc:  # a missing or truncated chunk
+            raise BlobIntegrityError(f"blob {blob_id} is corrupted in GridFS: {exc}") from None
+        except PyMongoError as exc:
+            raise StoreError(f"cannot read blob {blob_id} from GridFS: {exc}") from None
+
+    def _replace(self, sha256: str, data: bytes, metadata: dict[str, Any]) -> None:
+        # upload the good copy first, then drop the damaged ones: never a moment without one
+        new_id = self._bucket.upload_from_stream(sha256, io.BytesIO(data), metadata=metadata)
+        for old in self._files.find({"filename": sha256, "_id": {"$ne": new_id}}, {"_id": 1}):
+            self._bucket.delete(old["_id"])

@@ -15,6 +15,7 @@ them (``username_env``, ``password_env``).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote_plus, urlsplit
@@ -27,6 +28,18 @@ from thermogap.errors import ConfigError, first_validation_problem
 STORE_ENV_VAR = "THERMOGAP_STORE"
 DEFAULT_STORE_PATH = "thermogap-data"
 _MONGO_SCHEMES = ("mongodb", "mongodb+srv")
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def redact_credentials(text: str) -> str:
+    """Replace ``user:password@`` in every URI inside ``text`` by ``***@``.
+
+    Examples
+    --------
+    >>> redact_credentials("cannot reach mongodb://ann:s3cret@db.example:27017/tg")
+    'cannot reach mongodb://***@db.example:27017/tg'
+    """
+    return _CREDENTIALS.sub(r"\g<scheme>***@", text)
 
 
 class StoreConfig(BaseModel):
@@ -40,8 +53,12 @@ class StoreConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["monty", "mongodb"] = Field(
-        "monty", description="'monty': embedded on-disk MontyDB; 'mongodb': a MongoDB server."
+    backend: Literal["monty", "mongodb", "memory"] = Field(
+        "monty",
+        description=(
+            "'monty': embedded on-disk MontyDB; 'mongodb': a MongoDB server; 'memory': the "
+            "in-process stores of a jobflow ``JobStore(MemoryStore())`` (nothing persists)."
+        ),
     )
     path: Path | None = Field(
         None, description="Directory of the embedded database and its blob files (monty only)."
@@ -83,6 +100,8 @@ class StoreConfig(BaseModel):
         """A human-readable location with no credentials in it."""
         if self.backend == "monty":
             return str(self.path)
+        if self.backend == "memory":
+            return "memory://"
         parts = urlsplit(self.uri or "")
         host = parts.hostname or "?"
         return (
@@ -91,12 +110,21 @@ class StoreConfig(BaseModel):
 
 
 def _from_uri(uri: str) -> StoreConfig:
-    parts = urlsplit(uri)
+    shown = redact_credentials(uri)
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"malformed store URI {shown!r}: {exc}") from None
     if parts.scheme not in _MONGO_SCHEMES:
         raise ConfigError(
-            f"unknown store scheme {parts.scheme + '://'!r} in {uri!r}; allowed: mongodb://, "
+            f"unknown store scheme {parts.scheme + '://'!r} in {shown!r}; allowed: mongodb://, "
             "mongodb+srv://, a directory path, or a .yaml store config"
         )
+    if not parts.hostname:
+        raise ConfigError(f"store URI {shown!r} names no host")
+    if parts.scheme == "mongodb+srv" and port is not None:
+        raise ConfigError(f"store URI {shown!r}: a mongodb+srv:// URI cannot have a port")
     database = parts.path.lstrip("/") or "thermogap"
     return StoreConfig(backend="mongodb", uri=uri, database=database)
 

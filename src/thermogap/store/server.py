@@ -42,7 +42,13 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from thermogap.errors import ConfigError, InputError, StoreConnectionError, StoreError
+from thermogap.errors import (
+    ConfigError,
+    InputError,
+    StoreAuthenticationError,
+    StoreConnectionError,
+    StoreError,
+)
 
 __all__ = [
     "SERVER_EXECUTABLE",
@@ -219,6 +225,10 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
     except pymongo.errors.PyMongoError as exc:
         parts = urlsplit(uri)
         where = parts.netloc.rsplit("@", 1)[-1] or uri
+        if getattr(exc, "code", None) == 18:  # AuthenticationFailed: the server did answer
+            raise StoreAuthenticationError(
+                f"authentication failed at MongoDB {where}: check the user name and password"
+            ) from None
         raise StoreConnectionError(
             f"cannot reach MongoDB at {where} within {timeout_s:g} s ({type(exc).__name__})"
         ) from None

@@ -171,9 +171,9 @@ def load_structure(path_or_name: str | Path) -> Structure:
                 f"could not read a structure from {str(path)!r} ({type(exc).__name__}: {exc}); "
                 f"supported formats: {_FILE_FORMATS}"
             ) from exc
-        if len(structure) == 0:
-            raise InputError(f"{str(path)!r} contains no atoms")
-        return structure
+        from thermogap.structures.validation import validate_structure
+
+        return validate_structure(structure, repr(str(path)))
     by_lower = {name.lower(): name for name in KNOWN_PROTOTYPES}
     name = by_lower.get(str(path_or_name).strip().lower())
     if name is not None:

@@ -139,7 +139,17 @@ def scaling_matrix(supercell: SupercellSpec) -> np.ndarray:
 
 
 def make_supercell(parent: Structure, supercell: SupercellSpec = (2, 2, 2)) -> Structure:
-    """Repeat ``parent`` by ``supercell`` (three integers or a 3x3 integer matrix)."""
+    """Repeat ``parent`` by ``supercell`` (three integers or a 3x3 integer matrix).
+
+    Raises
+    ------
+    InputError
+        For a malformed supercell or one above the size cap
+        (:func:`thermogap.structures.validation.max_supercell_atoms`).
+    """
+    from thermogap.structures.validation import validate_supercell
+
+    validate_supercell(supercell, len(parent))
     return parent.copy().make_supercell(scaling_matrix(supercell), in_place=False)
 
 

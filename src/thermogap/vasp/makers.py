@@ -7,8 +7,9 @@ jobflow script); the labelling flow uses the same input sets through
 Examples
 --------
 >>> from thermogap.levels import load_level
+>>> from thermogap.structures import load_structure
 >>> maker = static_maker(load_level("hsesol"))
->>> job = maker.make(structure)  # doctest: +SKIP
+>>> job = maker.make(load_structure("Ag3SBr"))
 """
 
 from __future__ import annotations

@@ -12,7 +12,12 @@ from thermogap.schemas.labels import LabelDoc, label_id
 if TYPE_CHECKING:
     from emmet.core.tasks import TaskDoc
 
-__all__ = ["KBAR_TO_EV_PER_ANG3", "label_doc_from_task_doc", "vasp_stress_to_ase"]
+__all__ = [
+    "KBAR_TO_EV_PER_ANG3",
+    "label_doc_from_task_doc",
+    "label_doc_from_job_output",
+    "vasp_stress_to_ase",
+]
 
 #: 1 kbar = 0.1 GPa; 1 eV/Å^3 = 160.21766 GPa
 KBAR_TO_EV_PER_ANG3 = 0.1 / 160.21766208
@@ -120,3 +125,40 @@ def label_doc_from_task_doc(
         engine_info=engine_info,
         provenance=make_provenance(level=level),
     )
+
+
+def label_doc_from_job_output(
+    task_doc: TaskDoc | dict[str, Any] | None,
+    config_id: str,
+    level: str,
+    structure: dict[str, Any],
+) -> LabelDoc:
+    """Build a label document from the output of an atomate2 VASP static job.
+
+    Parameters
+    ----------
+    task_doc
+        The job's ``TaskDoc`` (or its dictionary), or ``None`` when the job failed (custodian
+        gave up, VASP crashed) and jobflow passed a missing reference on as ``None``.
+    config_id, level, structure
+        As in :func:`label_doc_from_task_doc`.
+
+    Returns
+    -------
+    LabelDoc
+        As :func:`label_doc_from_task_doc`; a failed job gives ``status="failed"``.
+    """
+    if task_doc is None:
+        return LabelDoc.failed(
+            config_id,
+            level,
+            structure,
+            "the atomate2 VASP static job failed (custodian gave up or VASP did not run); "
+            "its error is in the job's state in the queue",
+            engine_info={"engine": "vasp"},
+        )
+    if isinstance(task_doc, dict):
+        from emmet.core.tasks import TaskDoc
+
+        task_doc = TaskDoc.model_validate(task_doc)
+    return label_doc_from_task_doc(task_doc, config_id, level, structure)

@@ -133,9 +133,10 @@ class ThermogapStaticSetGenerator(_ThermogapSettingsMixin, StaticSetGenerator):
 
     Examples
     --------
+    >>> from thermogap.structures import load_structure
     >>> gen = ThermogapStaticSetGenerator(functional="HSEsol")
-    >>> vis = gen.get_input_set(structure, potcar_spec=True)  # doctest: +SKIP
-    >>> vis.incar["LHFCALC"], vis.incar["AEXX"]  # doctest: +SKIP
+    >>> vis = gen.get_input_set(load_structure("Ag3SBr"), potcar_spec=True)
+    >>> vis.incar["LHFCALC"], vis.incar["AEXX"]
     (True, 0.25)
     """
 
