@@ -130,3 +130,24 @@ def test_presets_build(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     flow = build_preset_flow(preset, overrides)
     n_compounds = len(preset.settings.get("examples") or []) or 2
     assert len(flow.jobs) == n_compounds + 1
+
+
+def test_run_flow_into_results_db_then_query(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from thermogap.cli.query import command as query_command
+    from thermogap.execution.local import run_flow
+    from thermogap.store import ResultsDB
+
+    store = str(tmp_path / "db")
+    db = ResultsDB.from_spec(store)
+    run_flow(_maker([300.0]).make([_cu()]), db)
+    derived = db.query("tdph", {"compound_id": "Cu"})
+    db.close()
+    assert len(derived) == 1 and derived[0]["temperature_k"] == 300.0
+    out = CliRunner().invoke(query_command, ["tdph", "--store", store, "--json"])
+    assert out.exit_code == 0, out.output
+    (doc,) = json.loads(out.output)
+    assert doc["compound_id"] == "Cu" and doc["r_onsite_max"] == derived[0]["r_onsite_max"]

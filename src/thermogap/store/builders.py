@@ -157,4 +157,5 @@ def _register_builtin() -> None:
 _BUILTIN: list[tuple[str, str, str]] = [
     ("optics", "OpticsResultDoc", "job_uuid"),
     ("optics_spectra", "OpticsSpectrumDoc", "job_uuid"),
+    ("tdph", "TdphDoc", "job_uuid"),
 ]
