@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -113,3 +114,43 @@ def test_trend_tables_and_criteria() -> None:
     assert trends_png(docs)[:4] == b"\x89PNG"
     with pytest.raises(InputError):
         tdph_criteria(min_r_onsite=-1.0)
+
+
+def test_forest_option_fits_on_stored_docs(tmp_path: Path) -> None:
+    from pymatgen.core import Structure
+
+    from thermogap.flows.tdph import TDPH_EXAMPLES, example_structures
+
+    rng = np.random.default_rng(0)
+    docs = []
+    for i in range(12):  # shipped cells, slightly strained, with made-up metrics
+        name = TDPH_EXAMPLES[i % len(TDPH_EXAMPLES)]
+        s = Structure.from_file(example_structures([name])[0])
+        s.scale_lattice(s.volume * (1 + 0.02 * i))
+        d = _doc(
+            f"{name}-{i}",
+            s.composition.reduced_formula,
+            221,
+            {site.specie.symbol: float(rng.uniform(0.01, 0.5)) for site in s},
+            0.1,
+        )
+        d.structure = s.as_dict()
+        docs.append(d)
+    path = str(tmp_path / "db")
+    db = ResultsDB.from_spec(path)
+    db.jobstore().docs_store.update(
+        [
+            {"uuid": f"f{i}", "index": 1, "output": json.loads(d.model_dump_json())}
+            for i, d in enumerate(docs)
+        ],
+        key=["uuid", "index"],
+    )
+    db.close()
+    out = CliRunner().invoke(
+        query_command, ["tdph", "--store", path, "--forest", str(tmp_path / "rf"), "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    report = json.loads((tmp_path / "rf" / "forest.json").read_text())
+    assert report["global"]["n_samples"] == 12
+    assert (tmp_path / "rf" / "forest_global.png").read_bytes()[:4] == b"\x89PNG"
+    assert "structure" not in json.loads(out.stdout)[0]

@@ -138,6 +138,12 @@ _TDPH_SUMMARY_FIELDS = [
 @click.option("--spacegroup", type=int, default=None, help="Space-group number.")
 @click.option("--failed", is_flag=True, help="List failed compounds (with reasons) instead.")
 @click.option("--plots", "plots_dir", default=None, help="Write dispersion and trend PNGs here.")
+@click.option(
+    "--forest",
+    "forest_dir",
+    default=None,
+    help="Fit the paper's random forests on the matching results; write parity plots here.",
+)
 @json_option
 def tdph(
     store: str | None,
@@ -148,6 +154,7 @@ def tdph(
     spacegroup: int | None,
     failed: bool,
     plots_dir: str | None,
+    forest_dir: str | None,
     as_json: bool,
 ) -> None:
     """Temperature-dependent phonons: R_full, R_onsite, frequency-shift norm per (compound, T)."""
@@ -165,16 +172,20 @@ def tdph(
         failed=failed,
     )
     db = open_existing_db(store)
-    fields = _TDPH_SUMMARY_FIELDS + (
-        [
-            "band_labels",
-            "band_distances",
-            "band_segment_ends",
-            "bands_harmonic_thz",
-            "bands_renormalised_thz",
-        ]
-        if plots_dir
-        else []
+    fields = (
+        _TDPH_SUMMARY_FIELDS
+        + (
+            [
+                "band_labels",
+                "band_distances",
+                "band_segment_ends",
+                "bands_harmonic_thz",
+                "bands_renormalised_thz",
+            ]
+            if plots_dir
+            else []
+        )
+        + (["structure"] if forest_dir else [])
     )
     found = db.jobstore().query(
         criteria, properties=[f"output.{f}" for f in fields], sort={"output.r_onsite_max": -1}
@@ -199,6 +210,14 @@ def tdph(
                 "bands_renormalised_thz",
             ):
                 d.pop(key, None)
+    if forest_dir:
+        from thermogap.tdph.forest import forest_report
+
+        report = forest_report([d for d in docs if d.get("status") == "ok"], forest_dir)
+        for kind, info in report.items():
+            click.echo(f"{kind} forest: {info}", err=True)
+        for d in docs:
+            d.pop("structure", None)
     if as_json:
         echo_json(docs)
         return
