@@ -158,9 +158,6 @@ def tdph(
     as_json: bool,
 ) -> None:
     """Temperature-dependent phonons: R_full, R_onsite, frequency-shift norm per (compound, T)."""
-    from pathlib import Path
-
-    from thermogap.tdph.figures import dispersion_png, trends_png
     from thermogap.tdph.results import tdph_criteria
 
     criteria = tdph_criteria(
@@ -171,56 +168,56 @@ def tdph(
         spacegroup_number=spacegroup,
         failed=failed,
     )
+    fields = list(_TDPH_SUMMARY_FIELDS)
+    fields += list(_TDPH_BAND_FIELDS) if plots_dir else []
+    fields += ["structure"] if forest_dir else []
     db = open_existing_db(store)
-    fields = (
-        _TDPH_SUMMARY_FIELDS
-        + (
-            [
-                "band_labels",
-                "band_distances",
-                "band_segment_ends",
-                "bands_harmonic_thz",
-                "bands_renormalised_thz",
-            ]
-            if plots_dir
-            else []
-        )
-        + (["structure"] if forest_dir else [])
-    )
     found = db.jobstore().query(
         criteria, properties=[f"output.{f}" for f in fields], sort={"output.r_onsite_max": -1}
     )
     docs = [d["output"] for d in found]
     db.close()
+    ok = [d for d in docs if d.get("status") == "ok"]
     if plots_dir:
-        out = Path(plots_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        ok = [d for d in docs if d.get("status") == "ok"]
-        for d in ok:
-            name = f"tdph_{d['compound_id']}_{d['temperature_k']:g}K.png"
-            (out / name).write_bytes(dispersion_png(d))
-        if ok:
-            (out / "tdph_trends.png").write_bytes(trends_png(ok))
-        for d in ok:
-            for key in (
-                "band_labels",
-                "band_distances",
-                "band_segment_ends",
-                "bands_harmonic_thz",
-                "bands_renormalised_thz",
-            ):
-                d.pop(key, None)
+        _tdph_plots(ok, plots_dir)
     if forest_dir:
         from thermogap.tdph.forest import forest_report
 
-        report = forest_report([d for d in docs if d.get("status") == "ok"], forest_dir)
-        for kind, info in report.items():
+        for kind, info in forest_report(ok, forest_dir).items():
             click.echo(f"{kind} forest: {info}", err=True)
-        for d in docs:
-            d.pop("structure", None)
+    for d in docs:
+        for key in (*_TDPH_BAND_FIELDS, "structure"):
+            d.pop(key, None)
     if as_json:
         echo_json(docs)
-        return
+    else:
+        _echo_tdph_table(docs)
+
+
+_TDPH_BAND_FIELDS = (
+    "band_labels",
+    "band_distances",
+    "band_segment_ends",
+    "bands_harmonic_thz",
+    "bands_renormalised_thz",
+)
+
+
+def _tdph_plots(docs: list[dict[str, Any]], plots_dir: str) -> None:
+    from pathlib import Path
+
+    from thermogap.tdph.figures import dispersion_png, trends_png
+
+    out = Path(plots_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for d in docs:
+        name = f"tdph_{d['compound_id']}_{d['temperature_k']:g}K.png"
+        (out / name).write_bytes(dispersion_png(d))
+    if docs:
+        (out / "tdph_trends.png").write_bytes(trends_png(docs))
+
+
+def _echo_tdph_table(docs: list[dict[str, Any]]) -> None:
     if not docs:
         click.echo("no tdph results match")
     for d in docs:

@@ -294,7 +294,7 @@ def forest_report(
         if len(y) < 10:
             report[kind] = {"skipped": f"{len(y)} samples; at least 10 are needed"}
             continue
-        result = fit_forest(x, y, names, kind, seed=seed)  # type: ignore[arg-type]
+        result = fit_forest(x, y, names, kind, seed=seed)
         (out / f"forest_{kind}.png").write_bytes(parity_png(result, title=f"{kind} model"))
         report[kind] = {
             "n_samples": len(y),
