@@ -239,7 +239,13 @@ def _average_hessian(
                     shifted[atom, axis] += sign * step_ang
                     atoms.set_positions(shifted)
                     atoms.calc = calculator
-                    pair.append(np.asarray(atoms.get_forces(), dtype=float))
+                    try:
+                        pair.append(np.asarray(atoms.get_forces(), dtype=float))
+                    except Exception as exc:  # calculators raise anything; say where
+                        raise CalculationError(
+                            f"calculator {type(calculator).__name__} failed on a Hessian step "
+                            f"(atom {atom}, axis {axis}): {type(exc).__name__}: {exc}"
+                        ) from exc
                 hessian[atom, axis] -= (pair[0] - pair[1]) / (2 * step_ang)
     hessian /= len(displacements)
     fc = np.ascontiguousarray(hessian.transpose(0, 2, 1, 3))  # (i, j, alpha, beta)
