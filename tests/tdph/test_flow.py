@@ -151,3 +151,14 @@ def test_run_flow_into_results_db_then_query(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     (doc,) = json.loads(out.output)
     assert doc["compound_id"] == "Cu" and doc["r_onsite_max"] == derived[0]["r_onsite_max"]
+
+
+def test_second_run_reuses_finished_jobs(tmp_path: Path) -> None:
+    from thermogap.execution.local import run_flow
+    from thermogap.store import ResultsDB
+
+    db = ResultsDB.from_spec(str(tmp_path / "db"))
+    first = run_flow(_maker([300.0]).make([_cu()]), db)
+    second = run_flow(_maker([300.0]).make([_cu()]), db)
+    db.close()
+    assert first.n_reused == 0 and second.n_reused >= 2  # harmonic + renormalise reused

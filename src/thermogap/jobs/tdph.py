@@ -1,7 +1,8 @@
 """jobflow Makers of the temperature-dependent phonon (tdph) flow.
 
 Data path: every job gets its inputs by reference and returns its document; none opens the
-results database. Force constants go to the job store's ``data`` store. A step that fails
+results database. The jobs are resumable (:func:`thermogap.execution.tg_job`): a rerun of the
+same flow against the same store reuses finished outputs (failed-compound documents included). Force constants go to the job store's ``data`` store. A step that fails
 returns a document with ``status="failed"`` and the reason, and downstream steps of the same
 compound pass it on, so one compound never stops the others.
 """
@@ -18,6 +19,7 @@ from jobflow import Maker, job
 from jobflow.core.reference import OnMissing
 from pymatgen.core import Structure
 
+from thermogap.execution import tg_job
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.tdph import (
     IterationDoc,
@@ -103,7 +105,7 @@ class TdphHarmonicMaker(Maker):
     max_relax_steps: int = 300
     displacement_ang: float = 0.01
 
-    @job(data=_FC_FIELDS)
+    @tg_job(data=_FC_FIELDS)
     def make(
         self,
         structure: Structure | None = None,
@@ -214,7 +216,7 @@ class TdphRenormaliseMaker(Maker):
     calculator_kwargs: dict[str, Any] = field(default_factory=dict)
     settings: TdphSettings = field(default_factory=TdphSettings)
 
-    @job(data=_FC_FIELDS)
+    @tg_job(data=_FC_FIELDS)
     def make(self, harmonic: TdphHarmonicDoc, temperature_k: float) -> TdphDoc:
         """Renormalise the harmonic force constants of ``harmonic`` at ``temperature_k`` (K)."""
         harmonic = TdphHarmonicDoc.model_validate(harmonic)
@@ -386,7 +388,7 @@ class TdphFineTuneMaker(Maker):
     validation_fraction: float = 0.05
     seed: int = 0
 
-    @job(data=["model_state_b64"])
+    @tg_job(data=["model_state_b64"])
     def make(
         self, references: list[TdphHarmonicDoc], held_out: list[TdphHarmonicDoc] | None = None
     ) -> TdphFineTuneDoc:
