@@ -1,10 +1,11 @@
 """jobflow Makers of the temperature-dependent phonon (tdph) flow.
 
 Data path: every job gets its inputs by reference and returns its document; none opens the
-results database. The jobs are resumable (:func:`thermogap.execution.tg_job`): a rerun of the
-same flow against the same store reuses finished outputs (failed-compound documents included). Force constants go to the job store's ``data`` store. A step that fails
-returns a document with ``status="failed"`` and the reason, and downstream steps of the same
-compound pass it on, so one compound never stops the others.
+results database. Force constants go to the job store's ``data`` store. The jobs are
+resumable (:func:`thermogap.execution.tg_job`): a rerun of the same flow against the same store
+reuses finished outputs (failed-compound documents included). A step that fails returns a
+document with ``status="failed"`` and the reason, and downstream steps of the same compound
+pass it on, so one compound never stops the others.
 """
 
 from __future__ import annotations
