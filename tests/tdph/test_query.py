@@ -154,3 +154,16 @@ def test_forest_option_fits_on_stored_docs(tmp_path: Path) -> None:
     assert report["global"]["n_samples"] == 12
     assert (tmp_path / "rf" / "forest_global.png").read_bytes()[:4] == b"\x89PNG"
     assert "structure" not in json.loads(out.stdout)[0]
+
+
+def test_rerun_copies_are_listed_once() -> None:
+    from thermogap.tdph.results import unique_results
+
+    out = {"compound_id": "A", "temperature_k": 300.0, "calculator": "chgnet", "r_full": 0.1}
+    records = [
+        {"completed_at": "2026-01-01", "output": out},
+        {"completed_at": "2026-01-02", "output": out | {"r_full": 0.2}},
+        {"completed_at": "2026-01-01", "output": out | {"temperature_k": 600.0}},
+    ]
+    unique = unique_results(records)
+    assert [r["output"]["r_full"] for r in unique] == [0.2, 0.1]

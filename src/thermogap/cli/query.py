@@ -158,7 +158,7 @@ def tdph(
     as_json: bool,
 ) -> None:
     """Temperature-dependent phonons: R_full, R_onsite, frequency-shift norm per (compound, T)."""
-    from thermogap.tdph.results import tdph_criteria
+    from thermogap.tdph.results import tdph_criteria, unique_results
 
     criteria = tdph_criteria(
         min_r_onsite=min_r_onsite,
@@ -168,14 +168,16 @@ def tdph(
         spacegroup_number=spacegroup,
         failed=failed,
     )
-    fields = list(_TDPH_SUMMARY_FIELDS)
+    fields = [*_TDPH_SUMMARY_FIELDS, "structure_id", "settings"]
     fields += list(_TDPH_BAND_FIELDS) if plots_dir else []
     fields += ["structure"] if forest_dir else []
     db = open_existing_db(store)
     found = db.jobstore().query(
-        criteria, properties=[f"output.{f}" for f in fields], sort={"output.r_onsite_max": -1}
+        criteria,
+        properties=["completed_at"] + [f"output.{f}" for f in fields],
+        sort={"output.r_onsite_max": -1},
     )
-    docs = [d["output"] for d in found]
+    docs = [d["output"] for d in unique_results(list(found))]
     db.close()
     ok = [d for d in docs if d.get("status") == "ok"]
     if plots_dir:

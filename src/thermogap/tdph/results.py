@@ -6,7 +6,7 @@ from typing import Any
 
 from thermogap.errors import InputError
 
-__all__ = ["TDPH_MARKER_FIELDS", "tdph_criteria"]
+__all__ = ["TDPH_MARKER_FIELDS", "tdph_criteria", "unique_results"]
 
 #: Fields only a :class:`thermogap.schemas.tdph.TdphDoc` output has; they select tdph docs.
 TDPH_MARKER_FIELDS = ("output.compound_id", "output.frequency_shift_norm")
@@ -51,3 +51,34 @@ def tdph_criteria(
     if spacegroup_number is not None:
         criteria["output.spacegroup_number"] = spacegroup_number
     return criteria
+
+
+def unique_results(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One output per (compound, structure, T, calculator, settings): the newest.
+
+    ``records`` are job-store documents with ``output`` and ``completed_at``; a rerun that
+    reused finished jobs stores their outputs again under new job ids, and those copies
+    must not be listed twice. The order of first appearance is kept.
+    """
+    import json
+
+    newest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        out = record["output"]
+        key = json.dumps(
+            [
+                out.get("compound_id"),
+                out.get("structure_id"),
+                out.get("temperature_k"),
+                out.get("calculator"),
+                out.get("settings"),
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        seen = newest.get(key)
+        if seen is None or str(record.get("completed_at") or "") > str(
+            seen.get("completed_at") or ""
+        ):
+            newest[key] = record
+    return list(newest.values())
