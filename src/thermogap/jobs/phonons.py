@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from jobflow import Maker
 from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from thermogap.execution import tg_job
 from thermogap.phonons.analysis import PhononAnalysis, analyse_phonons
@@ -20,6 +21,8 @@ from thermogap.schemas.phonons import (
     PhononDoc,
     PhononDosDoc,
     PhononSettings,
+    RelaxedStructureDoc,
+    SoftModeDoc,
 )
 from thermogap.structures.identity import structure_id
 
@@ -27,7 +30,14 @@ if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
     from phonopy import Phonopy
 
-__all__ = ["PhononMaker", "build_calculator", "phonon_document", "store_structure"]
+__all__ = [
+    "ParentRelaxMaker",
+    "PhononMaker",
+    "build_calculator",
+    "phonon_document",
+    "relaxed_lattice_parameters",
+    "store_structure",
+]
 
 STRUCTURES_COLLECTION = "structures"
 
@@ -69,14 +79,30 @@ class PhononMaker(Maker):
     settings: PhononSettings = field(default_factory=PhononSettings)
 
     @tg_job
-    def make(self, structure: Structure, model_id: str | None = None) -> PhononDoc:
-        """Compute and store the phonons of ``structure`` (an ordered unit cell)."""
+    def make(
+        self,
+        structure: Structure,
+        model_id: str | None = None,
+        relaxation: RelaxedStructureDoc | None = None,
+    ) -> PhononDoc:
+        """Compute and store the phonons of ``structure`` (an ordered unit cell).
+
+        ``relaxation`` (the output of :class:`ParentRelaxMaker`) replaces ``structure`` by
+        the relaxed cell and marks the document ``relaxed``.
+        """
         # a model made earlier in the same flow arrives as an argument (a resolved reference)
         model_id = model_id or self.model_id
+        from thermogap.mlip.relaxation import pressure_gpa, single_point
         from thermogap.store import current_db
 
+        if relaxation is not None:
+            relaxation = RelaxedStructureDoc.model_validate(relaxation)
+            structure = relaxation.structure
         db = current_db()
         calc = build_calculator(self.calculator, self.calculator_kwargs, model_id, db)
+        pressure = pressure_gpa(
+            single_point(AseAtomsAdaptor.get_atoms(structure), calc).stress_ev_per_ang3
+        )
         phonon = compute_force_constants(
             structure,
             calc,
@@ -104,6 +130,15 @@ class PhononMaker(Maker):
             model_id=model_id,
             settings=self.settings,
             model_sha256=_model_sha256(db, model_id),
+            relaxed=relaxation is not None,
+            pressure_gpa=pressure,
+        )
+        print(  # the lattice parameter behind every phonon result, on screen
+            f"{doc.formula}: phonons with {doc.calculator} at "
+            f"a = {doc.lattice_parameter_ang:.4f} Å "
+            f"({'relaxed' if doc.relaxed else 'NOT relaxed'}, p = {pressure:+.2f} GPa); "
+            f"{doc.soft_modes.n_imaginary if doc.soft_modes else 0} imaginary modes "
+            f"({doc.soft_modes.fraction_of_modes if doc.soft_modes else 0.0:.0%}) on the DOS mesh"
         )
         store_structure(db, structure, role="phonon unit cell")
         db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
@@ -134,8 +169,13 @@ def phonon_document(
     model_id: str | None,
     settings: PhononSettings,
     model_sha256: str | None = None,
+    relaxed: bool = False,
+    pressure_gpa: float | None = None,
 ) -> PhononDoc:
     """Build the :class:`PhononDoc` of a finished calculation."""
+    from thermogap.sampling.amplitudes import soft_mode_analysis
+
+    soft = soft_mode_analysis(phonon, 300.0, mesh=settings.dos_mesh)
     calculator_id = (
         f"model:{model_id}" if model_id else f"{calculator}:{sorted(calculator_kwargs.items())}"
     )
@@ -182,8 +222,112 @@ def phonon_document(
             mesh=list(analysis.dos.mesh),
         ),
         settings=settings,
+        lattice_abc_ang=[float(v) for v in structure.lattice.abc],
+        lattice_parameter_ang=float(structure.volume ** (1 / 3)),
+        relaxed=relaxed,
+        pressure_gpa=None
+        if pressure_gpa is None or not np.isfinite(pressure_gpa)
+        else pressure_gpa,
+        soft_modes=SoftModeDoc(**soft.as_dict()),
         provenance=make_provenance(model_id=model_id, model_sha256=model_sha256),
     )
+
+
+@dataclass
+class ParentRelaxMaker(Maker):
+    """Relax a parent unit cell, cell and ions, with the engine of its phonons.
+
+    The cubic prototypes are built at fixed, approximate lattice parameters (4.90 / 4.98 Å);
+    at those CHGNet sees +1.9 / +1.1 GPa and most modes come out imaginary.  This job
+    relaxes the cell (ASE ``FrechetCellFilter``, space group kept with ``FixSymmetry``) with
+    the same engine as the phonons, so that they are computed at the engine's own zero-
+    pressure lattice.  The job does not open the database.
+
+    Parameters
+    ----------
+    name : str
+        Job name.
+    calculator : str
+        Engine name (:func:`thermogap.engines.get_calculator`).
+    calculator_kwargs : dict
+        Keyword arguments of the engine factory.
+    fmax_ev_per_ang : float
+        Force (and cell) threshold, eV/Å (paper's VASP relaxations: 0.005 eV/Å).
+    max_steps : int
+        Optimiser steps.
+    optimizer : str
+        ``"BFGS"`` or ``"FIRE"``.
+    keep_symmetry : bool
+        Keep the starting space group.
+
+    Examples
+    --------
+    >>> from thermogap.structures import load_structure
+    >>> job = ParentRelaxMaker(calculator="chgnet").make(load_structure("Ag3SBr"))
+    """
+
+    name: str = "relax parent"
+    calculator: str = "chgnet"
+    calculator_kwargs: dict[str, Any] = field(default_factory=dict)
+    fmax_ev_per_ang: float = 0.005
+    max_steps: int = 300
+    optimizer: str = "BFGS"
+    keep_symmetry: bool = True
+
+    @tg_job
+    def make(self, structure: Structure) -> RelaxedStructureDoc:
+        """Relax ``structure`` (cell and ions) and return the relaxed cell with its pressure."""
+        from thermogap.mlip.relaxation import pressure_gpa, relax, single_point
+
+        calc = build_calculator(self.calculator, self.calculator_kwargs)
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        initial = pressure_gpa(single_point(atoms, calc).stress_ev_per_ang3)
+        result = relax(
+            atoms,
+            calc,
+            fmax_ev_per_ang=self.fmax_ev_per_ang,
+            relax_cell=True,
+            max_steps=self.max_steps,
+            keep_symmetry=self.keep_symmetry,
+            optimizer=self.optimizer,
+        )
+        relaxed = AseAtomsAdaptor.get_structure(result.atoms)
+        doc = RelaxedStructureDoc(
+            formula=relaxed.composition.reduced_formula,
+            structure_id=structure_id(relaxed),
+            structure=relaxed,
+            initial_structure=structure,
+            calculator=self.calculator,
+            lattice_abc_ang=[float(v) for v in relaxed.lattice.abc],
+            lattice_parameter_ang=float(relaxed.volume ** (1 / 3)),
+            initial_lattice_parameter_ang=float(structure.volume ** (1 / 3)),
+            initial_pressure_gpa=initial,
+            pressure_gpa=pressure_gpa(result.final.stress_ev_per_ang3),
+            max_force_ev_per_ang=float(
+                np.linalg.norm(result.final.forces_ev_per_ang, axis=1).max()
+            ),
+            converged=result.converged,
+            n_steps=result.n_steps,
+            fmax_ev_per_ang=self.fmax_ev_per_ang,
+        )
+        print(  # the lattice parameter every later stage builds on, on screen
+            f"{doc.formula} relaxed with {self.calculator}: a = {doc.lattice_parameter_ang:.4f} Å "
+            f"(from {doc.initial_lattice_parameter_ang:.4f} Å; p = {doc.initial_pressure_gpa:+.2f}"
+            f" -> {doc.pressure_gpa:+.3f} GPa, {'converged' if doc.converged else 'NOT converged'}"
+            f" in {doc.n_steps} steps)"
+        )
+        return doc
+
+
+@tg_job
+def relaxed_lattice_parameters(structures: list[Structure], species: list[str]) -> dict[str, float]:
+    """``{species[i]: a_i}``: cube root of each relaxed end member's volume (Vegard input), Å."""
+    values = {}
+    for symbol, structure in zip(species, structures, strict=True):
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
+        values[str(symbol)] = float(structure.volume ** (1 / 3))
+    return values
 
 
 def store_structure(db: Any, structure: Structure, *, role: str) -> str:
