@@ -355,3 +355,108 @@ def _model_sha256(db: Any, model_id: str | None) -> str | None:
         return None
     doc = db.query_one("models", {"model_id": model_id}, properties=["sha256"])
     return None if doc is None else doc.get("sha256")
+
+
+@tg_job
+def store_external_phonons(
+    structure: Structure,
+    force_constants: Any,
+    supercell_matrix: Any,
+    calculator: str,
+    settings: PhononSettings | None = None,
+) -> PhononDoc:
+    """Store force constants computed elsewhere (atomate2's VASP phonon flow) as a PhononDoc.
+
+    Parameters
+    ----------
+    structure : Structure
+        Unit cell of the force constants (atomate2: ``PhononBSDOSDoc.structure``).
+    force_constants : array-like or atomate2 ``ForceConstants``
+        shape=(n_super, n_super, 3, 3), eV/Å².
+    supercell_matrix : 3x3 ints
+    calculator : str
+        Name of the level that computed the forces (e.g. ``"pbesol"``).
+    """
+    from thermogap.phonons.harmonic import phonopy_from_force_constants
+    from thermogap.store import current_db
+
+    settings = settings or PhononSettings()
+    if isinstance(structure, dict):
+        structure = Structure.from_dict(structure)
+    raw = getattr(force_constants, "force_constants", force_constants)
+    if isinstance(raw, dict):
+        raw = raw["force_constants"]
+    fc = np.asarray(raw, dtype=float)
+    phonon = phonopy_from_force_constants(structure, supercell_matrix, fc)
+    analysis = analyse_phonons(
+        phonon,
+        band_npoints=settings.band_npoints,
+        dos_mesh=settings.dos_mesh,
+        stability_tolerance_thz=settings.stability_tolerance_thz,
+        max_imaginary_modes=settings.max_imaginary_modes,
+        path_type=settings.band_path_type,
+    )
+    db = current_db()
+    fc_ref = db.blobs.put_array(fc, kind="force_constants")
+    doc = phonon_document(
+        structure,
+        phonon,
+        analysis,
+        force_constants_ref=fc_ref.model_dump(),
+        calculator=calculator,
+        calculator_kwargs={},
+        model_id=None,
+        settings=settings,
+        relaxed=True,
+    )
+    store_structure(db, structure, role="phonon unit cell")
+    db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
+    return doc
+
+
+def vasp_parent_phonon_jobs(
+    structure: Structure, level_name: str, supercell_matrix: Any
+) -> tuple[list[Any], Any, Any]:
+    """atomate2 VASP jobs for one parent: relax (cell + ions), phonopy, store as PhononDoc.
+
+    Returns
+    -------
+    jobs : list
+        The relax job, atomate2's phonon flow and :func:`store_external_phonons`.
+    relaxed_structure : OutputReference
+        The relaxed unit cell.
+    phonon_doc : OutputReference
+        The stored :class:`PhononDoc`.
+    """
+    from atomate2.vasp.flows.phonons import PhononMaker as VaspPhononMaker
+    from atomate2.vasp.jobs.phonons import PhononDisplacementMaker
+
+    from thermogap.levels import load_level
+    from thermogap.vasp.custodian import run_vasp_kwargs
+    from thermogap.vasp.makers import relax_maker
+    from thermogap.vasp.sets import static_set_generator
+
+    level = load_level(level_name)
+    relax = relax_maker(level).make(structure)
+    matrix = np.asarray(supercell_matrix)
+    matrix = np.diag(matrix) if matrix.shape == (3,) else matrix
+    assert level.vasp is not None  # relax_maker raised otherwise
+    phonons = VaspPhononMaker(
+        name=f"{level.name} phonons",
+        bulk_relax_maker=None,
+        static_energy_maker=None,
+        born_maker=None,
+        min_length=None,
+        store_force_constants=True,
+        phonon_displacement_maker=PhononDisplacementMaker(
+            input_set_generator=static_set_generator(level.vasp),
+            run_vasp_kwargs=run_vasp_kwargs(level.vasp.custodian),
+        ),
+    ).make(relax.output.structure, supercell_matrix=matrix.tolist())
+    store = store_external_phonons(
+        phonons.output.structure,
+        phonons.output.force_constants,
+        phonons.output.supercell_matrix,
+        level.name,
+    )
+    return [relax, phonons, store], relax.output.structure, store.output
