@@ -60,6 +60,16 @@ class TemperatureStudySettings(BaseModel):
     # disorder, phonons, MD
     relax_fmax_ev_per_ang: float = Field(0.05, gt=0, description="Relaxation threshold, eV/Å.")
     relax_max_steps: int = Field(300, ge=1, description="BFGS steps per configuration.")
+    relax_cell: bool = Field(
+        True, description="Relax the cell too ('fully relaxed', the paper); False: ions only."
+    )
+    relax_parents: bool = Field(
+        True,
+        description="Relax the parents (cell + ions) with parent_calculator; Vegard from them.",
+    )
+    parent_fmax_ev_per_ang: float = Field(
+        0.005, gt=0, description="Force/cell threshold of the parent relaxations, eV/Å."
+    )
     phonon_supercell: tuple[int, int, int] = Field(
         (1, 1, 1), description="Repetition of the relaxed supercell for its 0 K phonons."
     )
@@ -138,6 +148,37 @@ def labelled_config_ids(level: str, criteria: dict[str, Any], after: Any = None)
     return sorted(done)
 
 
+def _relaxed_parents(
+    settings: TemperatureStudySettings, parents: list[Any], lattice: dict[str, float]
+) -> tuple[list[Job], Any]:
+    """Relax the parents with the parent engine; return (jobs, Vegard lattice parameters)."""
+    if not settings.relax_parents:
+        return [], lattice
+    from thermogap.flows.dataset import _vasp_level
+    from thermogap.jobs.phonons import ParentRelaxMaker, relaxed_lattice_parameters
+
+    level = _vasp_level(settings.parent_calculator)
+    jobs: list[Job] = []
+    structures = []
+    for parent in parents:
+        if level is not None:
+            from thermogap.levels import load_level
+            from thermogap.vasp.makers import relax_maker
+
+            job = relax_maker(load_level(level)).make(parent)
+        else:
+            job = ParentRelaxMaker(
+                calculator=settings.parent_calculator,
+                fmax_ev_per_ang=settings.parent_fmax_ev_per_ang,
+            ).make(parent)
+        job.name = f"relax parent {parent.composition.reduced_formula}"
+        jobs.append(job)
+        structures.append(job.output.structure)
+    vegard = relaxed_lattice_parameters(structures, list(settings.species))
+    vegard.name = "relaxed lattice parameters"
+    return [*jobs, vegard], vegard.output
+
+
 def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any, Any, list[str]]:
     """Jobs that make the MLIP and GNN (unless given); return jobs, model ids and levels."""
     from thermogap.flows.dataset import dataset_flow
@@ -150,7 +191,12 @@ def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any
     gnn_id: Any = settings.gnn_model_id
     if mlip_id is not None and gnn_id is not None:
         return jobs, mlip_id, gnn_id, [settings.level_a, settings.level_b]
-    data_settings: dict[str, Any] = {"compositions": settings.compositions, "seed": settings.seed}
+    data_settings: dict[str, Any] = {
+        "compositions": settings.compositions,
+        "seed": settings.seed,
+        "relax_parents": settings.relax_parents,
+        "parent_fmax_ev_per_ang": settings.parent_fmax_ev_per_ang,
+    }
     data = dataset_flow(
         settings.parents,
         site=settings.site,
@@ -167,10 +213,13 @@ def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any
     ids_b = labelled_config_ids(settings.level_b, criteria, labels_b.output)
     jobs += [data, labels_a, labels_b, ids_a, ids_b]
     if mlip_id is None:
+        # the paper: equilibrium configurations train the GNN, not the MLIP
+        displaced = criteria | {"scheme": {"$ne": "equilibrium"}}
+        ids_mlip = labelled_config_ids(settings.level_a, displaced, labels_a.output)
         mace = MaceTrainingMaker(settings=settings.mace, foundation=settings.foundation_model).make(
-            [settings.level_a], ids_a.output
+            [settings.level_a], ids_mlip.output
         )
-        jobs.append(mace)
+        jobs += [ids_mlip, mace]
         mlip_id = mace.output.model_id
     if gnn_id is None:
         gnn = GNNTransferFlowMaker(
@@ -206,7 +255,7 @@ def _n_branches(settings: TemperatureStudySettings, parent: Any, x: float) -> in
 def _composition(
     settings: TemperatureStudySettings,
     parent: Any,
-    lattice: dict[str, float],
+    lattice: Any,
     x: float,
     n_sites: int,
     models: tuple[Any, Any],
@@ -238,6 +287,7 @@ def _composition(
         fmax_ev_per_ang=settings.relax_fmax_ev_per_ang,
         max_steps=settings.relax_max_steps,
         family=settings.family,
+        relax_cell=settings.relax_cell,
     ).make(enum.output, parent, x, mlip_id, lattice)
     select = select_configurations(rank.output, settings.selection, settings.max_configurations)
     jobs: list[Flow | Job] = [enum, rank, select]
@@ -399,7 +449,9 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
     if not settings.compositions:
         raise InputError("compositions is empty; give at least one x on the supercell grid")
     parents, lattice, n_sites = _validate(settings, db)
+    parent_jobs, lattice = _relaxed_parents(settings, parents, lattice)
     jobs, mlip_id, gnn_id, levels = _training(settings)
+    jobs = [*parent_jobs, *jobs]
     results: list[Job] = []
     for x in settings.compositions:
         composition_jobs, composition_results = _composition(
