@@ -39,7 +39,7 @@ def test_naive_finetuning_has_no_replay(tmp_path):
 
 
 def test_multihead_without_replay_data_names_the_options(tmp_path):
-    with pytest.raises(InputError, match="replay_file.*naive"):
+    with pytest.raises(InputError, match=r"replay_file.*naive"):
         _args(tmp_path)
 
 
