@@ -80,6 +80,12 @@ class TemperatureStudySettings(BaseModel):
         default_factory=dict, description="NMDSettings overrides (default: MD's equilibration)."
     )
     electron_phonon: bool = Field(True, description="Mode-resolved coupling at each T > 0.")
+    self_check: bool = Field(
+        False,
+        description="Compute level_b's gap directly on the 0 K structures and on "
+        "self_check_snapshots MD frames per (x, T) and compare with the GNN (embedded level_b).",
+    )
+    self_check_snapshots: int = Field(20, ge=2, description="MD frames per (x, T) checked.")
 
     @field_validator("temperatures_k")
     @classmethod
@@ -294,6 +300,7 @@ def _composition(
     for job, stage in ((enum, "enumerate"), (rank, "relax and rank"), (select, "select")):
         job.name = f"{stage} {tag}"
     static: list[Any] = []
+    checks: dict[float, Any] = {}
     snapshots: dict[float, list[Any]] = {t: [] for t in settings.temperatures_k if t > 0}
     phonon_ids: list[Any] = []
     trajectories: dict[float, Any] = {}
@@ -307,6 +314,8 @@ def _composition(
         jobs += [gap0, phonon]
         static.append(gap0.output)
         phonon_ids.append(phonon.output.phonon_id)
+        if settings.self_check and i == 0:
+            jobs += _reference_check(settings, structure, gnn_id, x, tag, checks)
         for t in snapshots:
             md = LangevinMDMaker(settings=settings.md, progress=True).make(
                 structure, mlip_id, t, sid, x
@@ -315,6 +324,8 @@ def _composition(
             md.name, gaps.name = f"md {tag} {t:g} K #{i}", f"snapshot gaps {tag} {t:g} K #{i}"
             jobs += [md, gaps]
             snapshots[t].append(gaps.output)
+            if settings.self_check and i == 0:
+                jobs += _reference_check(settings, md.output, gnn_id, x, tag, checks, t)
             trajectories.setdefault(t, md.output.trajectory_id)
     jobs += _finite_temperature_extras(settings, phonon_ids[0], trajectories, gnn_id, tag)
     results = []
@@ -335,10 +346,40 @@ def _composition(
             mlip_id,
             select.output["structure_ids"],
             rank.output.formula,
+            checks.get(t),
         )
         result.name = f"band gap {tag} {t:g} K"
         results.append(result)
     return jobs + results, results
+
+
+def _reference_check(
+    settings: TemperatureStudySettings,
+    source: Any,
+    gnn_id: Any,
+    x: float,
+    tag: str,
+    checks: dict[float, Any],
+    temperature_k: float = 0.0,
+) -> list[Job]:
+    """Reference-level check of the 0 K structure (T = 0) or of an MD trajectory (T > 0)."""
+    from thermogap.jobs.self_check import reference_snapshot_check, reference_static_check
+
+    if temperature_k == 0.0:
+        job = reference_static_check(source, gnn_id, settings.level_b, x)
+        job.name = f"self-check 0 K {tag}"
+    else:
+        job = reference_snapshot_check(
+            source,
+            gnn_id,
+            checks[0.0],
+            temperature_k,
+            settings.self_check_snapshots,
+            settings.equilibration_fraction,
+        )
+        job.name = f"self-check {tag} {temperature_k:g} K"
+    checks[temperature_k] = job.output
+    return [job]
 
 
 def _finite_temperature_extras(
@@ -394,7 +435,12 @@ def electron_phonon_coupling(phonon_id: str, gap_model_id: str, temperature_k: f
 
 @tg_job
 def summarize_study(
-    results: list[Any], family: str, levels: list[str], mlip_model_id: Any, gnn_model_id: Any
+    results: list[Any],
+    family: str,
+    levels: list[str],
+    mlip_model_id: Any,
+    gnn_model_id: Any,
+    self_check: Any = None,
 ) -> Any:
     """Collect the Eg(x, T) results into a table and store the study's figures."""
     from thermogap.results.plots import (
@@ -414,14 +460,19 @@ def summarize_study(
         "relative_change": blobs.put_bytes(plot_relative_change(rows), kind="png"),
     }
     keys = ("x", "temperature_k", "band_gap_ev", "stderr_ev", "delta_gap_ev", "relative_change")
+    extra = ("reference_delta_gap_ev", "gnn_reference_mae_ev")
     return TemperatureStudyDoc(
         family=family,
         levels_of_theory=levels,
         result_ids=[d.result_id for d in docs],
-        table=[{k: row[k] for k in keys} for row in rows],
+        table=[
+            {k: row[k] for k in keys} | {k: row[k] for k in extra if row.get(k) is not None}
+            for row in rows
+        ],
         plots=plots,
         mlip_model_id=mlip_model_id,
         gnn_model_id=gnn_model_id,
+        self_check=self_check,
     )
 
 
@@ -449,6 +500,14 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
     if not settings.compositions:
         raise InputError("compositions is empty; give at least one x on the supercell grid")
     parents, lattice, n_sites = _validate(settings, db)
+    if settings.self_check:
+        from thermogap.levels import load_level
+
+        if load_level(settings.level_b).embedded is None:
+            raise InputError(
+                f"self_check needs an embedded level_b to compute in-process; "
+                f"{settings.level_b!r} is not (use self_check: false)"
+            )
     parent_jobs, lattice = _relaxed_parents(settings, parents, lattice)
     jobs, mlip_id, gnn_id, levels = _training(settings)
     jobs = [*parent_jobs, *jobs]
@@ -459,7 +518,23 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
         )
         jobs += composition_jobs
         results += composition_results
-    summary = summarize_study([r.output for r in results], settings.family, levels, mlip_id, gnn_id)
+    verdict = None
+    if settings.self_check:
+        from thermogap.jobs.self_check import self_check_summary
+
+        static_checks = [
+            j.output for j in jobs if getattr(j, "name", "").startswith("self-check 0 K")
+        ]
+        snapshot_checks = [
+            j.output for j in jobs if getattr(j, "name", "").startswith("self-check x=")
+        ]
+        check = self_check_summary(static_checks, snapshot_checks, settings.level_b)
+        check.name = "self-check summary"
+        jobs.append(check)
+        verdict = check.output
+    summary = summarize_study(
+        [r.output for r in results], settings.family, levels, mlip_id, gnn_id, verdict
+    )
     summary.name = "study summary"
     flow = Flow([*jobs, summary], output=summary.output, name=f"Eg(T) {settings.family}")
     _record_upstream(flow, results)
