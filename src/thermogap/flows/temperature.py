@@ -171,7 +171,7 @@ def _relaxed_parents(
             from thermogap.levels import load_level
             from thermogap.vasp.makers import relax_maker
 
-            job = relax_maker(load_level(level)).make(parent)
+            job = relax_maker(load_level(level)).make(parent)  # type: ignore[misc]
         else:
             job = ParentRelaxMaker(
                 calculator=settings.parent_calculator,

@@ -437,7 +437,7 @@ def vasp_parent_phonon_jobs(
     from thermogap.vasp.sets import static_set_generator
 
     level = load_level(level_name)
-    relax = relax_maker(level).make(structure)
+    relax = relax_maker(level).make(structure)  # type: ignore[misc]
     matrix = np.asarray(supercell_matrix)
     matrix = np.diag(matrix) if matrix.shape == (3,) else matrix
     assert level.vasp is not None  # relax_maker raised otherwise

@@ -70,8 +70,8 @@ def _stderr(values: np.ndarray) -> float:
 
 
 def compare_snapshot_gaps(
-    reference_ev: Sequence[float],
-    gnn_ev: Sequence[float],
+    reference_ev: Sequence[float] | np.ndarray,
+    gnn_ev: Sequence[float] | np.ndarray,
     reference_0k_ev: float,
     gnn_0k_ev: float,
     test_mae_ev: float | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from phonopy import Phonopy
@@ -137,7 +137,7 @@ def sample_displacements(
     frequency_floor_thz: float = DEFAULT_FREQUENCY_FLOOR_THZ,
     soft_mode_threshold: float = DEFAULT_SOFT_MODE_THRESHOLD,
     calculator: Calculator | None = None,
-    md_settings: dict[str, float] | None = None,
+    md_settings: dict[str, Any] | None = None,
 ) -> DisplacementBatch:
     """Draw the displacements of ``n_configurations`` configurations of ``supercell``.
 
@@ -208,7 +208,7 @@ def sample_displacements(
             supercell, calculator, temperature_k, n_configurations, rng, **(md_settings or {})
         )
         return DisplacementBatch(displacements, soft_modes=soft, soft_mode_treatment=treatment)
-    treat = {
+    treat: dict[str, Any] = {
         "frequency_cutoff_thz": frequency_cutoff_thz,
         "soft_mode_treatment": treatment,
         "frequency_floor_thz": frequency_floor_thz,
