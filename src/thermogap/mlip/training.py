@@ -176,7 +176,10 @@ def build_run_train_args(
     if s.ema:
         args += ["--ema", f"--ema_decay={s.ema_decay}"]
     if foundation is not None:
-        args += [f"--foundation_model={foundation.path}", *_finetuning_args(s)]
+        args += [
+            f"--foundation_model={foundation.path}",
+            *_finetuning_args(s, Path(foundation.path).parent),
+        ]
     else:
         args += [
             "--model=MACE",
@@ -193,7 +196,7 @@ def build_run_train_args(
     return args + list(s.extra_args)
 
 
-def _finetuning_args(settings: MaceTrainingSettings) -> list[str]:
+def _finetuning_args(settings: MaceTrainingSettings, model_dir: Path) -> list[str]:
     """mace-torch arguments of multihead (replay) or naive fine-tuning.
 
     Multihead fine-tuning replays the foundation's own training data on a second head; for a
@@ -202,7 +205,7 @@ def _finetuning_args(settings: MaceTrainingSettings) -> list[str]:
     """
     if settings.finetuning == "naive":
         return ["--multiheads_finetuning=False"]
-    replay = _replay_path(settings.replay_file)
+    replay = _replay_path(settings.replay_file, model_dir)
     return [
         "--multiheads_finetuning=True",
         f"--pt_train_file={replay}",
@@ -212,7 +215,8 @@ def _finetuning_args(settings: MaceTrainingSettings) -> list[str]:
     ]
 
 
-def _replay_path(replay_file: str | None) -> Path:
+def _replay_path(replay_file: str | None, model_dir: Path) -> Path:
+    """Find the replay file: a path, else beside the foundation, else in the model directory."""
     from thermogap.mlip.foundation import default_model_dir
 
     if replay_file is None:
@@ -221,9 +225,9 @@ def _replay_path(replay_file: str | None) -> Path:
             "mace.replay_file to an extended-XYZ file (path, or name in $THERMOGAP_MODEL_DIR), "
             "or mace.finetuning='naive'"
         )
-    path = Path(replay_file).expanduser()
-    if not path.is_file():
-        path = default_model_dir() / replay_file
+    candidates = [Path(replay_file).expanduser(), model_dir / replay_file]
+    candidates.append(default_model_dir() / replay_file)
+    path = next((c for c in candidates if c.is_file()), candidates[-1])
     if not path.is_file():
         raise InputError(
             f"replay_file={replay_file!r} is neither a file nor in {default_model_dir()}; "
