@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -133,12 +134,13 @@ class PhononMaker(Maker):
             relaxed=relaxation is not None,
             pressure_gpa=pressure,
         )
-        print(  # the lattice parameter behind every phonon result, on screen
+        print(  # the lattice parameter behind every phonon result, on screen (stderr: --json)
             f"{doc.formula}: phonons with {doc.calculator} at "
             f"a = {doc.lattice_parameter_ang:.4f} Å "
             f"({'relaxed' if doc.relaxed else 'NOT relaxed'}, p = {pressure:+.2f} GPa); "
             f"{doc.soft_modes.n_imaginary if doc.soft_modes else 0} imaginary modes "
-            f"({doc.soft_modes.fraction_of_modes if doc.soft_modes else 0.0:.0%}) on the DOS mesh"
+            f"({doc.soft_modes.fraction_of_modes if doc.soft_modes else 0.0:.0%}) on the DOS mesh",
+            file=sys.stderr,
         )
         store_structure(db, structure, role="phonon unit cell")
         db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
@@ -314,7 +316,8 @@ class ParentRelaxMaker(Maker):
             f"{doc.formula} relaxed with {self.calculator}: a = {doc.lattice_parameter_ang:.4f} Å "
             f"(from {doc.initial_lattice_parameter_ang:.4f} Å; p = {doc.initial_pressure_gpa:+.2f}"
             f" -> {doc.pressure_gpa:+.3f} GPa, {'converged' if doc.converged else 'NOT converged'}"
-            f" in {doc.n_steps} steps)"
+            f" in {doc.n_steps} steps)",
+            file=sys.stderr,
         )
         return doc
 

@@ -8,6 +8,7 @@ documents and the study summary carry (see :mod:`thermogap.results.self_check`).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -141,5 +142,5 @@ def self_check_summary(
         level,
     )
     verdict["static"] = [dict(c) for c in static_checks]
-    print(verdict["line"])  # the demo's self-check, on screen as soon as it is known
+    print(verdict["line"], file=sys.stderr)  # on screen as soon as known (stdout: --json)
     return verdict
