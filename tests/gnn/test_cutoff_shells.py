@@ -49,8 +49,6 @@ def test_cosine_envelope_takes_edge_weights_smoothly_to_zero():
     # the dense path used at inference agrees with the edge list
     settings = GraphSettings(envelope="cosine")
     cell = antiperovskite(4.90)
-    dense = dense_adjacency_batched(
-        cell.lattice.matrix[None], cell.frac_coords[None], settings
-    )
+    dense = dense_adjacency_batched(cell.lattice.matrix[None], cell.frac_coords[None], settings)
     edges = batch_graphs([cell], settings)
     assert dense.sum() == pytest.approx(edges.edge_weight.sum().item(), rel=1e-4)
