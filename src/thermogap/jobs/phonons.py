@@ -135,9 +135,10 @@ class PhononMaker(Maker):
             pressure_gpa=pressure,
         )
         print(  # the lattice parameter behind every phonon result, on screen (stderr: --json)
-            f"{doc.formula}: phonons with {doc.calculator} at "
-            f"a = {doc.lattice_parameter_ang:.4f} Å "
-            f"({'relaxed' if doc.relaxed else 'NOT relaxed'}, p = {pressure:+.2f} GPa); "
+            f"{doc.formula}: phonons with {doc.calculator} of a {len(structure)}-atom cell, "
+            f"V^(1/3) = {doc.lattice_parameter_ang:.4f} Å "
+            f"({'relaxed by ParentRelaxMaker' if doc.relaxed else 'cell as given'}, "
+            f"p = {pressure:+.2f} GPa); "
             f"{doc.soft_modes.n_imaginary if doc.soft_modes else 0} imaginary modes "
             f"({doc.soft_modes.fraction_of_modes if doc.soft_modes else 0.0:.0%}) on the DOS mesh",
             file=sys.stderr,

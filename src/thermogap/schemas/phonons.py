@@ -129,7 +129,9 @@ class PhononDoc(ThermogapDocument):
         None, description="Cube root of the unit-cell volume (a of a cubic cell), Å."
     )
     relaxed: bool = Field(
-        False, description="Whether the unit cell was relaxed (cell and ions) with this engine."
+        False,
+        description="Whether the cell came from a ParentRelaxMaker (or VASP) relaxation with "
+        "this engine; cells relaxed elsewhere (disorder ranking) are recorded as given.",
     )
     pressure_gpa: float | None = Field(
         None, description="Hydrostatic pressure of the unit cell with this engine, GPa."
