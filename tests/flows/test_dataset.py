@@ -32,7 +32,7 @@ def make_flow(
     maker = DatasetMaker(
         phonon_maker=PhononMaker(settings=PhononSettings(band_npoints=5, dos_mesh=[4, 4, 4])),
         sampling_maker=DisplacedConfigurationsMaker(
-            n_configurations=N_PER_BATCH, seed=seed, mesh=[4, 4, 4]
+            n_configurations=N_PER_BATCH, seed=seed, mesh=[4, 4, 4], soft_mode_treatment="exclude"
         ),
         compositions=list(compositions),
         temperatures_k=list(temperatures),
@@ -173,6 +173,8 @@ def test_preset_builder_scales_supercells_by_vegards_law():
     flow = dataset_flow(compositions=[0.0, 0.5, 1.0], schemes=["equilibrium"])
     sizes = {}
     for job in flow.jobs:
+        if not job.name.startswith("displaced configurations"):
+            continue
         supercell, x = job.function_args[0], job.function_args[1]
         sizes[x] = (supercell.volume / 8) ** (1 / 3)
     a_br = load_structure("Ag3SBr").lattice.a
@@ -180,3 +182,31 @@ def test_preset_builder_scales_supercells_by_vegards_law():
     assert sizes[1.0] == pytest.approx(a_br)
     assert sizes[0.0] == pytest.approx(a_i)
     assert sizes[0.5] == pytest.approx(0.5 * (a_br + a_i))
+
+
+def test_supercells_follow_vegards_law_between_the_relaxed_parents(dataset):
+    """The stored undisplaced supercells are scaled to the parents relaxed with their engine."""
+    db, _ = dataset
+    relaxed = {d["formula"]: d for d in db.query("phonons")}
+    a_br = relaxed["Ag3SBr"]["lattice_parameter_ang"]
+    a_i = relaxed["Ag3SI"]["lattice_parameter_ang"]
+    assert relaxed["Ag3SBr"]["relaxed"] and relaxed["Ag3SI"]["relaxed"]
+    # CHGNet's own lattice parameters, not the 4.90 / 4.98 Å starting values
+    assert abs(a_br - 4.90) > 0.02 and abs(a_i - 4.98) > 0.01
+    for x, expected in [(1.0, a_br), (0.5, 0.5 * (a_br + a_i))]:
+        doc = db.query_one("configurations", {"x": x, "scheme": "equilibrium"})
+        cell = Structure.from_dict(doc["structure"])
+        assert (cell.volume / 8) ** (1 / 3) == pytest.approx(expected, abs=1e-6)
+
+
+def test_soft_modes_are_reported_in_phonon_and_configuration_documents(dataset):
+    db, _ = dataset
+    for phonon in db.query("phonons"):
+        soft = phonon["soft_modes"]
+        assert soft["n_imaginary"] > 0 and 0 < soft["fraction_of_modes"] <= 1
+        assert 0 < soft["variance_fraction"] <= 1
+    doc = db.query_one("configurations", {"scheme": "gaussian"})
+    assert doc["soft_mode_treatment"] == "exclude" and doc["n_imaginary_modes"] > 0
+    assert doc["soft_mode_fraction"] > 0.1 and doc["soft_mode_variance_fraction"] > 0
+    out = db.query_one("outputs", {"output.scheme": "phonon"}, properties=["output"])["output"]
+    assert out["dense_mesh"] == [6, 6, 6] and out["amplitude_mesh_change"] > 0

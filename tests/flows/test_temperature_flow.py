@@ -25,6 +25,7 @@ TINY = {
         "schemes": ["phonon"],
         "n_per_batch": 3,
         "mesh": [4, 4, 4],
+        "soft_mode_treatment": "absolute",
     },
     "mace": {
         "num_channels": 8,
@@ -44,6 +45,8 @@ TINY = {
     "relax_max_steps": 10,
     "md": {"total_time_ps": 0.1, "save_interval_steps": 2},
     "finite_temperature_phonons": False,  # 0.1 ps cannot resolve the stability threshold
+    "self_check": True,
+    "self_check_snapshots": 3,
 }
 
 
@@ -132,6 +135,7 @@ def test_rerun_reuses_the_expensive_jobs(study):
         "select configurations to label",
         "labeling summary",
         "store_inputs",
+        "self-check summary",
     )
     expensive = sorted(name for name in ran if not name.startswith(cheap))
     assert ran and not expensive, expensive
@@ -243,3 +247,43 @@ def test_boltzmann_selection_simulates_the_lowest_few_configurations():
         "md x=0.5 300 K #1",
         "md x=0.5 300 K #2",
     ]
+
+
+def test_band_gaps_carry_the_reference_level_computed_directly(study):
+    """Independent check: IPEA1-xTB (level B's gap Hamiltonian) on the relaxed 0 K structure."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from thermogap.engines.embedded import xtb_band_edges
+    from thermogap.levels import load_level
+
+    db, first, _ = study
+    gap = load_level("chgnet-ipea1-xtb").embedded
+    for x in (0.0, 0.5):
+        ranking = db.query_one("disorder", {"x": x})
+        lowest = min(ranking["configurations"], key=lambda c: c["energy_per_atom_ev"])
+        atoms = AseAtomsAdaptor.get_atoms(Structure.from_dict(lowest["structure"]))
+        expected = xtb_band_edges(
+            atoms, gap.gap_method, gap.gap_accuracy, gap.gap_max_iterations
+        ).band_gap_ev
+        zero = db.query_one("band_gaps", {"x": x, "temperature_k": 0.0})
+        assert zero["reference_band_gap_ev"] == pytest.approx(expected, abs=1e-6)
+        hot = db.query_one("band_gaps", {"x": x, "temperature_k": 300.0})
+        assert hot["reference_band_gap_0k_ev"] == pytest.approx(expected, abs=1e-6)
+        assert hot["n_reference_snapshots"] == 3 and hot["reference_level"] == "chgnet-ipea1-xtb"
+        assert hot["reference_delta_gap_ev"] == pytest.approx(
+            hot["reference_band_gap_ev"] - expected
+        )
+        assert hot["gnn_reference_mae_ev"] > 0
+    check = first.outputs["flow"].self_check
+    assert check["line"].startswith("self-check vs chgnet-ipea1-xtb on 6 MD snapshots")
+    assert isinstance(check["passed"], bool) and len(check["comparisons"]) == 2
+
+
+def test_configurations_are_fully_relaxed_with_the_cell():
+    flow = temperature_flow(**TINY)
+    ranks = [j for j, _ in flow.iterflow() if j.name.startswith("relax and rank")]
+    assert ranks and all(j.maker.relax_cell for j in ranks)
+    ions_only = temperature_flow(**(TINY | {"relax_cell": False}))
+    assert not any(
+        j.maker.relax_cell for j, _ in ions_only.iterflow() if j.name.startswith("relax and rank")
+    )

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from ase.io import write
 from jobflow import Flow
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -62,8 +63,12 @@ def test_train_finetune_and_use_models(db, tmp_path):
     # fine-tune the scratch model as a local "foundation" file, found by name in a model dir
     path, _ = materialise_model_file(db, base["model_id"], cache_dir=tmp_path / "models")
     path.rename(tmp_path / "models" / "tiny-foundation.model")
+    # multihead replay fine-tuning (the default): the "pre-training" data lies beside the file
+    write(tmp_path / "models" / "replay.xyz", rattled_ag3sbr_labels(8, seed=9), format="extxyz")
     finetune = MaceTrainingMaker(
-        settings=settings.model_copy(update={"max_num_epochs": 2}),
+        settings=settings.model_copy(
+            update={"max_num_epochs": 2, "replay_file": "replay.xyz", "num_samples_pt": 8}
+        ),
         foundation="tiny-foundation",
         model_dir=str(tmp_path / "models"),
     ).make(levels=["chgnet"])

@@ -89,7 +89,16 @@ def _report(summary: RunSummary, levels: list[str], as_json: bool, label: str) -
             f"  x={row['x']:.3f}  T={row['temperature_k']:6.1f} K  "
             f"Eg={row['band_gap_ev']:.3f} ± {row['stderr_ev']:.3f} eV  "
             f"ΔEg={row['delta_gap_ev']:+.3f} eV"
+            + (
+                f"  reference ΔEg={row['reference_delta_gap_ev']:+.3f} eV"
+                f"  GNN error {row['gnn_reference_mae_ev']:.3f} eV"
+                if row.get("reference_delta_gap_ev") is not None
+                else ""
+            )
         )
+    check = output.get("self_check") if isinstance(output, dict) else None
+    if check:
+        click.echo(check["line"])
 
 
 def _store_exists(db: Any) -> bool:

@@ -16,7 +16,12 @@ from jobflow import Flow, Job, Maker
 from pymatgen.core import Structure
 
 from thermogap.errors import InputError
-from thermogap.jobs.phonons import PhononMaker
+from thermogap.jobs.phonons import (
+    ParentRelaxMaker,
+    PhononMaker,
+    relaxed_lattice_parameters,
+    vasp_parent_phonon_jobs,
+)
 from thermogap.jobs.sampling import DisplacedConfigurationsMaker
 from thermogap.sampling.batch import SCHEMES
 from thermogap.sampling.displacements import batch_rng
@@ -41,6 +46,16 @@ class DatasetMaker(Maker):
         Flow name.
     phonon_maker : PhononMaker
         Parent (end-member) phonons; its ``supercell_matrix`` is also the sampling supercell.
+    relax_maker : ParentRelaxMaker or None
+        Relaxes each parent (cell and ions) with the phonons' engine before phonopy; the
+        relaxed lattice parameters also set the Vegard lattices of the supercells.  None:
+        use the parents as given.
+    vasp_level : str or None
+        Name of a VASP level (e.g. ``"pbesol"``): parents are relaxed and their phonons
+        computed with VASP through atomate2 instead of ``phonon_maker``'s engine.
+    vegard_from_relaxed : bool
+        Rescale the supercells, when the job runs, to Vegard's law between the relaxed
+        parents (instead of ``lattice_parameters``).
     sampling_maker : DisplacedConfigurationsMaker
         Template of the batch jobs; ``scheme`` is replaced per batch, ``n_configurations`` and
         ``seed`` are used as given.
@@ -53,7 +68,8 @@ class DatasetMaker(Maker):
     temperatures_k : list of float
         Temperatures of the phonon and gaussian schemes, K (paper: 100-600 K).
     schemes : list of str
-        Any of ``"phonon"``, ``"gaussian"``, ``"random"``, ``"equilibrium"``.
+        Any of ``"phonon"``, ``"gaussian"``, ``"random"``, ``"equilibrium"`` (default:
+        gaussian and equilibrium; the paper: phonon and equilibrium).
     random_amplitudes_ang : list of float
         Lengths a of the random scheme, Å (dataset study: 0.1-0.8 Å).
     n_equilibrium : int
@@ -73,6 +89,9 @@ class DatasetMaker(Maker):
 
     name: str = "configuration dataset"
     phonon_maker: PhononMaker = field(default_factory=PhononMaker)
+    relax_maker: ParentRelaxMaker | None = field(default_factory=ParentRelaxMaker)
+    vasp_level: str | None = None
+    vegard_from_relaxed: bool = True
     sampling_maker: DisplacedConfigurationsMaker = field(
         default_factory=DisplacedConfigurationsMaker
     )
@@ -82,7 +101,7 @@ class DatasetMaker(Maker):
     temperatures_k: list[float] = field(
         default_factory=lambda: [100.0, 200.0, 300.0, 400.0, 500.0, 600.0]
     )
-    schemes: list[str] = field(default_factory=lambda: ["phonon"])
+    schemes: list[str] = field(default_factory=lambda: ["gaussian", "equilibrium"])
     random_amplitudes_ang: list[float] = field(default_factory=lambda: [0.1, 0.2, 0.4, 0.8])
     n_equilibrium: int = 1
     n_orderings: int = 1
@@ -99,18 +118,20 @@ class DatasetMaker(Maker):
         """
         self._validate(parents)
         needs_phonons = any(s in ("phonon", "gaussian") for s in self.schemes)
-        # tg_job-decorated makes return a Job when called (typed as their output document)
-        phonon_jobs = [cast(Job, self.phonon_maker.make(p)) for p in parents if needs_phonons]
-        for job, parent in zip(phonon_jobs, parents, strict=False):
-            job.name = f"{self.phonon_maker.name} {parent.composition.reduced_formula}"
-        phonon_ids = [j.output.phonon_id for j in phonon_jobs]
+        parent_jobs, relaxed, phonon_ids = self._parent_jobs(parents, needs_phonons)
+        lattice: Any = None
+        if relaxed and len(parents) == 2 and self.vegard_from_relaxed:
+            lattice_job = relaxed_lattice_parameters(relaxed, list(self.species))
+            lattice_job.name = "relaxed lattice parameters"
+            parent_jobs.append(lattice_job)
+            lattice = lattice_job.output
         batch_jobs: list[Job] = []
         for x in self.compositions:
             for k, supercell in enumerate(self._supercells(parents[0], x)):
                 for scheme in self.schemes:
-                    batch_jobs.extend(self._batches(supercell, x, k, scheme, phonon_ids))
+                    batch_jobs.extend(self._batches(supercell, x, k, scheme, phonon_ids, lattice))
         return Flow(
-            [*phonon_jobs, *batch_jobs],
+            [*parent_jobs, *batch_jobs],
             output={
                 "phonon_ids": phonon_ids,
                 "batch_ids": [j.output.batch_id for j in batch_jobs],
@@ -119,8 +140,54 @@ class DatasetMaker(Maker):
             name=self.name,
         )
 
+    def _parent_jobs(
+        self, parents: Sequence[Structure], needs_phonons: bool
+    ) -> tuple[list[Any], list[Any], list[Any]]:
+        """Relaxation and phonon jobs of the parents; (jobs, relaxed cells, phonon ids)."""
+        jobs: list[Any] = []
+        relaxed: list[Any] = []
+        phonon_ids: list[Any] = []
+        for parent in parents:
+            formula = parent.composition.reduced_formula
+            if self.vasp_level is not None:
+                vasp_jobs, structure, doc = vasp_parent_phonon_jobs(
+                    parent, self.vasp_level, self.phonon_maker.supercell_matrix
+                )
+                jobs += vasp_jobs if needs_phonons else vasp_jobs[:1]
+                relaxed.append(structure)
+                if needs_phonons:
+                    phonon_ids.append(doc.phonon_id)
+                continue
+            relaxation = None
+            if self.relax_maker is not None:
+                relax_job = cast(
+                    Job,
+                    replace(
+                        self.relax_maker,
+                        calculator=self.phonon_maker.calculator,
+                        calculator_kwargs=dict(self.phonon_maker.calculator_kwargs),
+                    ).make(parent),
+                )
+                relax_job.name = f"{self.relax_maker.name} {formula}"
+                jobs.append(relax_job)
+                relaxed.append(relax_job.output.structure)
+                relaxation = relax_job.output
+            if needs_phonons:
+                # tg_job-decorated makes return a Job when called (typed as their output)
+                job = cast(Job, self.phonon_maker.make(parent, None, relaxation))
+                job.name = f"{self.phonon_maker.name} {formula}"
+                jobs.append(job)
+                phonon_ids.append(job.output.phonon_id)
+        return jobs, relaxed, phonon_ids
+
     def _batches(
-        self, supercell: Structure, x: float, ordering: int, scheme: str, phonon_ids: list[Any]
+        self,
+        supercell: Structure,
+        x: float,
+        ordering: int,
+        scheme: str,
+        phonon_ids: list[Any],
+        lattice: Any = None,
     ) -> list[Job]:
         maker = replace(self.sampling_maker, scheme=scheme)
         tag = f"x={x:g} ordering {ordering} {scheme}"
@@ -129,17 +196,27 @@ class DatasetMaker(Maker):
             for t in self.temperatures_k:
                 job = cast(
                     Job,
-                    maker.make(supercell, x, temperature_k=float(t), parent_phonon_ids=phonon_ids),
+                    maker.make(
+                        supercell,
+                        x,
+                        temperature_k=float(t),
+                        parent_phonon_ids=phonon_ids,
+                        lattice_parameters=lattice,
+                    ),
                 )
                 job.name = f"{maker.name} {tag} T={t:g} K"
                 jobs.append(job)
         elif scheme == "random":
             for a in self.random_amplitudes_ang:
-                job = cast(Job, maker.make(supercell, x, amplitude_ang=float(a)))
+                job = cast(
+                    Job,
+                    maker.make(supercell, x, amplitude_ang=float(a), lattice_parameters=lattice),
+                )
                 job.name = f"{maker.name} {tag} a={a:g} Å"
                 jobs.append(job)
         elif self.n_equilibrium > 0:
-            job = cast(Job, replace(maker, n_configurations=self.n_equilibrium).make(supercell, x))
+            equilibrium = replace(maker, n_configurations=self.n_equilibrium)
+            job = cast(Job, equilibrium.make(supercell, x, lattice_parameters=lattice))
             job.name = f"{maker.name} {tag}"
             jobs.append(job)
         return jobs
@@ -200,7 +277,7 @@ def dataset_flow(
     species: Sequence[str] = ("Br", "I"),
     compositions: Sequence[float] = (0.0, 0.5, 1.0),
     temperatures_k: Sequence[float] = (100.0, 300.0, 600.0),
-    schemes: Sequence[str] = ("phonon",),
+    schemes: Sequence[str] = ("gaussian", "equilibrium"),
     n_per_batch: int = 10,
     random_amplitudes_ang: Sequence[float] = (0.1, 0.2, 0.4, 0.8),
     n_equilibrium: int = 1,
@@ -212,8 +289,20 @@ def dataset_flow(
     supercell: Sequence[int] = (2, 2, 2),
     mesh: Sequence[int] = (8, 8, 8),
     lattice_parameters: dict[str, float] | None = None,
+    relax_parents: bool = True,
+    parent_fmax_ev_per_ang: float = 0.005,
+    soft_mode_treatment: str | None = None,
+    frequency_floor_thz: float = 0.5,
+    soft_mode_threshold: float = 0.10,
+    md_settings: dict[str, float] | None = None,
 ) -> Flow:
     """Flow builder for presets (``flow: dataset``): settings in, validated flow out.
+
+    ``calculator`` may name an engine (``"chgnet"``) or a VASP level (``"pbesol"``: relaxation
+    and phonons through atomate2).  With ``relax_parents`` (default) each parent is relaxed,
+    cell and ions, with that engine before its phonons, and the supercells follow Vegard's
+    law between the relaxed parents.  ``soft_mode_treatment`` says what to do with imaginary
+    modes (see :class:`~thermogap.jobs.sampling.DisplacedConfigurationsMaker`).
 
     ``parents`` are structure files or known prototype names (see
     :func:`thermogap.structures.load_structure`); with two parents (first: pure ``species[0]``,
@@ -223,6 +312,8 @@ def dataset_flow(
     cells = [load_structure(p) for p in parents]
     if len(species) != 2:
         raise InputError(f"species={list(species)!r} must be two element symbols, e.g. ['Br', 'I']")
+    vasp_level = _vasp_level(calculator)
+    explicit_lattice = lattice_parameters is not None
     if lattice_parameters is None and len(cells) == 2:
         # Vegard's law between the two end members, each at its own cell size
         lattice_parameters = {
@@ -236,8 +327,21 @@ def dataset_flow(
             model_id=model_id,
             supercell_matrix=list(supercell),
         ),
+        relax_maker=ParentRelaxMaker(fmax_ev_per_ang=parent_fmax_ev_per_ang)
+        if relax_parents
+        else None,
+        vasp_level=vasp_level,
+        vegard_from_relaxed=not explicit_lattice,
         sampling_maker=DisplacedConfigurationsMaker(
-            n_configurations=n_per_batch, seed=seed, mesh=list(mesh)
+            n_configurations=n_per_batch,
+            seed=seed,
+            mesh=list(mesh),
+            soft_mode_treatment=soft_mode_treatment,
+            frequency_floor_thz=frequency_floor_thz,
+            soft_mode_threshold=soft_mode_threshold,
+            calculator=calculator,
+            calculator_kwargs=dict(calculator_kwargs or {}),
+            md_settings=dict(md_settings or {}),
         ),
         site=site,
         species=(species[0], species[1]),
@@ -250,3 +354,19 @@ def dataset_flow(
         lattice_parameters=lattice_parameters,
     )
     return maker.make(cells)
+
+
+def _vasp_level(calculator: str) -> str | None:
+    """Return ``calculator`` if it names a VASP level (not an engine), else None."""
+    from thermogap.engines import engine_names
+
+    if calculator in engine_names():
+        return None
+    from thermogap.levels import level_names, load_level
+
+    if calculator in level_names() and load_level(calculator).engine == "vasp":
+        return calculator
+    raise InputError(
+        f"calculator={calculator!r} is neither an engine ({', '.join(engine_names())}) nor a "
+        f"VASP level ({', '.join(level_names())})"
+    )

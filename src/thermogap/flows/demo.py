@@ -27,6 +27,8 @@ def summarize_phonons(docs: list[Any]) -> list[dict[str, Any]]:
             "dynamically_stable": d.dynamically_stable,
             "min_frequency_thz": d.min_frequency_thz,
             "n_imaginary_modes": len(d.imaginary_modes),
+            "lattice_parameter_ang": d.lattice_parameter_ang,
+            "relaxed": d.relaxed,
         }
         for d in docs
     ]
@@ -37,6 +39,7 @@ def parent_phonons_flow(
     calculator: str = "chgnet",
     supercell: Sequence[int] = (2, 2, 2),
     calculator_kwargs: dict[str, Any] | None = None,
+    relax: bool = True,
 ) -> Flow:
     """Phonons of parent compounds with one engine.
 
@@ -48,6 +51,8 @@ def parent_phonons_flow(
         Engine name from :func:`thermogap.engines.engine_names`.
     supercell
         Repetitions of the unit cell for the finite displacements.
+    relax
+        Relax each cell (cell and ions) with the same engine before its phonons.
 
     Examples
     --------
@@ -65,8 +70,21 @@ def parent_phonons_flow(
         calculator_kwargs=dict(calculator_kwargs or {}),
         supercell_matrix=list(supercell),
     )
-    jobs = [maker.make(s) for s in structures]
+    relaxations: list[Any] = []
+    if relax:
+        from thermogap.jobs.phonons import ParentRelaxMaker
+
+        relaxer = ParentRelaxMaker(
+            calculator=calculator, calculator_kwargs=dict(calculator_kwargs or {})
+        )
+        relaxations = [relaxer.make(s) for s in structures]
+        for job, compound in zip(relaxations, compounds, strict=True):
+            job.name = f"relax {compound}"
+    jobs = [
+        maker.make(s, None, relaxations[i].output if relax else None)
+        for i, s in enumerate(structures)
+    ]
     for job, compound in zip(jobs, compounds, strict=True):
         job.name = f"phonons {compound}"
     summary = summarize_phonons([j.output for j in jobs])
-    return Flow([*jobs, summary], output=summary.output, name="parent phonons")
+    return Flow([*relaxations, *jobs, summary], output=summary.output, name="parent phonons")

@@ -60,6 +60,16 @@ class TemperatureStudySettings(BaseModel):
     # disorder, phonons, MD
     relax_fmax_ev_per_ang: float = Field(0.05, gt=0, description="Relaxation threshold, eV/Å.")
     relax_max_steps: int = Field(300, ge=1, description="BFGS steps per configuration.")
+    relax_cell: bool = Field(
+        True, description="Relax the cell too ('fully relaxed', the paper); False: ions only."
+    )
+    relax_parents: bool = Field(
+        True,
+        description="Relax the parents (cell + ions) with parent_calculator; Vegard from them.",
+    )
+    parent_fmax_ev_per_ang: float = Field(
+        0.005, gt=0, description="Force/cell threshold of the parent relaxations, eV/Å."
+    )
     phonon_supercell: tuple[int, int, int] = Field(
         (1, 1, 1), description="Repetition of the relaxed supercell for its 0 K phonons."
     )
@@ -72,6 +82,12 @@ class TemperatureStudySettings(BaseModel):
         default_factory=dict, description="NMDSettings overrides (default: MD's equilibration)."
     )
     electron_phonon: bool = Field(True, description="Mode-resolved coupling at each T > 0.")
+    self_check: bool = Field(
+        False,
+        description="Compute level_b's gap directly on the 0 K structures and on "
+        "self_check_snapshots MD frames per (x, T) and compare with the GNN (embedded level_b).",
+    )
+    self_check_snapshots: int = Field(20, ge=2, description="MD frames per (x, T) checked.")
 
     @field_validator("temperatures_k")
     @classmethod
@@ -144,6 +160,37 @@ def labelled_config_ids(level: str, criteria: dict[str, Any], after: Any = None)
     return sorted(done)
 
 
+def _relaxed_parents(
+    settings: TemperatureStudySettings, parents: list[Any], lattice: dict[str, float]
+) -> tuple[list[Job], Any]:
+    """Relax the parents with the parent engine; return (jobs, Vegard lattice parameters)."""
+    if not settings.relax_parents:
+        return [], lattice
+    from thermogap.flows.dataset import _vasp_level
+    from thermogap.jobs.phonons import ParentRelaxMaker, relaxed_lattice_parameters
+
+    level = _vasp_level(settings.parent_calculator)
+    jobs: list[Job] = []
+    structures = []
+    for parent in parents:
+        if level is not None:
+            from thermogap.levels import load_level
+            from thermogap.vasp.makers import relax_maker
+
+            job = relax_maker(load_level(level)).make(parent)  # type: ignore[misc]
+        else:
+            job = ParentRelaxMaker(
+                calculator=settings.parent_calculator,
+                fmax_ev_per_ang=settings.parent_fmax_ev_per_ang,
+            ).make(parent)
+        job.name = f"relax parent {parent.composition.reduced_formula}"
+        jobs.append(job)
+        structures.append(job.output.structure)
+    vegard = relaxed_lattice_parameters(structures, list(settings.species))
+    vegard.name = "relaxed lattice parameters"
+    return [*jobs, vegard], vegard.output
+
+
 def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any, Any, list[str]]:
     """Jobs that make the MLIP and GNN (unless given); return jobs, model ids and levels."""
     from thermogap.flows.dataset import dataset_flow
@@ -156,7 +203,12 @@ def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any
     gnn_id: Any = settings.gnn_model_id
     if mlip_id is not None and gnn_id is not None:
         return jobs, mlip_id, gnn_id, [settings.level_a, settings.level_b]
-    data_settings: dict[str, Any] = {"compositions": settings.compositions, "seed": settings.seed}
+    data_settings: dict[str, Any] = {
+        "compositions": settings.compositions,
+        "seed": settings.seed,
+        "relax_parents": settings.relax_parents,
+        "parent_fmax_ev_per_ang": settings.parent_fmax_ev_per_ang,
+    }
     data = dataset_flow(
         settings.parents,
         site=settings.site,
@@ -173,10 +225,13 @@ def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any
     ids_b = labelled_config_ids(settings.level_b, criteria, labels_b.output)
     jobs += [data, labels_a, labels_b, ids_a, ids_b]
     if mlip_id is None:
+        # the paper: equilibrium configurations train the GNN, not the MLIP
+        displaced = criteria | {"scheme": {"$ne": "equilibrium"}}
+        ids_mlip = labelled_config_ids(settings.level_a, displaced, labels_a.output)
         mace = MaceTrainingMaker(settings=settings.mace, foundation=settings.foundation_model).make(
-            [settings.level_a], ids_a.output
+            [settings.level_a], ids_mlip.output
         )
-        jobs.append(mace)
+        jobs += [ids_mlip, mace]
         mlip_id = mace.output.model_id
     if gnn_id is None:
         gnn = GNNTransferFlowMaker(
@@ -212,7 +267,7 @@ def _n_branches(settings: TemperatureStudySettings, parent: Any, x: float) -> in
 def _composition(
     settings: TemperatureStudySettings,
     parent: Any,
-    lattice: dict[str, float],
+    lattice: Any,
     x: float,
     n_sites: int,
     models: tuple[Any, Any],
@@ -244,12 +299,14 @@ def _composition(
         fmax_ev_per_ang=settings.relax_fmax_ev_per_ang,
         max_steps=settings.relax_max_steps,
         family=settings.family,
+        relax_cell=settings.relax_cell,
     ).make(enum.output, parent, x, mlip_id, lattice)
     select = select_configurations(rank.output, settings.selection, settings.max_configurations)
     jobs: list[Flow | Job] = [enum, rank, select]
     for job, stage in ((enum, "enumerate"), (rank, "relax and rank"), (select, "select")):
         job.name = f"{stage} {tag}"
     static: list[Any] = []
+    checks: dict[float, Any] = {}
     snapshots: dict[float, list[Any]] = {t: [] for t in settings.temperatures_k if t > 0}
     phonon_ids: list[Any] = []
     trajectories: dict[float, Any] = {}
@@ -263,6 +320,8 @@ def _composition(
         jobs += [gap0, phonon]
         static.append(gap0.output)
         phonon_ids.append(phonon.output.phonon_id)
+        if settings.self_check and i == 0:
+            jobs += _reference_check(settings, structure, gnn_id, x, tag, checks)
         for t in snapshots:
             md = LangevinMDMaker(settings=settings.md, progress=True).make(
                 structure, mlip_id, t, sid, x
@@ -271,6 +330,8 @@ def _composition(
             md.name, gaps.name = f"md {tag} {t:g} K #{i}", f"snapshot gaps {tag} {t:g} K #{i}"
             jobs += [md, gaps]
             snapshots[t].append(gaps.output)
+            if settings.self_check and i == 0:
+                jobs += _reference_check(settings, md.output, gnn_id, x, tag, checks, t)
             trajectories.setdefault(t, md.output.trajectory_id)
     md_inputs = (select.output["structures"][0], mlip_id, x)
     jobs += _finite_temperature_extras(
@@ -294,10 +355,40 @@ def _composition(
             mlip_id,
             select.output["structure_ids"],
             rank.output.formula,
+            checks.get(t),
         )
         result.name = f"band gap {tag} {t:g} K"
         results.append(result)
     return jobs + results, results
+
+
+def _reference_check(
+    settings: TemperatureStudySettings,
+    source: Any,
+    gnn_id: Any,
+    x: float,
+    tag: str,
+    checks: dict[float, Any],
+    temperature_k: float = 0.0,
+) -> list[Job]:
+    """Reference-level check of the 0 K structure (T = 0) or of an MD trajectory (T > 0)."""
+    from thermogap.jobs.self_check import reference_snapshot_check, reference_static_check
+
+    if temperature_k == 0.0:
+        job = reference_static_check(source, gnn_id, settings.level_b, x)
+        job.name = f"self-check 0 K {tag}"
+    else:
+        job = reference_snapshot_check(
+            source,
+            gnn_id,
+            checks[0.0],
+            temperature_k,
+            settings.self_check_snapshots,
+            settings.equilibration_fraction,
+        )
+        job.name = f"self-check {tag} {temperature_k:g} K"
+    checks[temperature_k] = job.output
+    return [job]
 
 
 def _finite_temperature_extras(
@@ -404,7 +495,12 @@ def electron_phonon_coupling(
 
 @tg_job
 def summarize_study(
-    results: list[Any], family: str, levels: list[str], mlip_model_id: Any, gnn_model_id: Any
+    results: list[Any],
+    family: str,
+    levels: list[str],
+    mlip_model_id: Any,
+    gnn_model_id: Any,
+    self_check: Any = None,
 ) -> Any:
     """Collect the Eg(x, T) results into a table and store the study's figures."""
     from thermogap.results.plots import (
@@ -424,14 +520,19 @@ def summarize_study(
         "relative_change": blobs.put_bytes(plot_relative_change(rows), kind="png"),
     }
     keys = ("x", "temperature_k", "band_gap_ev", "stderr_ev", "delta_gap_ev", "relative_change")
+    extra = ("reference_delta_gap_ev", "gnn_reference_mae_ev")
     return TemperatureStudyDoc(
         family=family,
         levels_of_theory=levels,
         result_ids=[d.result_id for d in docs],
-        table=[{k: row[k] for k in keys} for row in rows],
+        table=[
+            {k: row[k] for k in keys} | {k: row[k] for k in extra if row.get(k) is not None}
+            for row in rows
+        ],
         plots=plots,
         mlip_model_id=mlip_model_id,
         gnn_model_id=gnn_model_id,
+        self_check=self_check,
     )
 
 
@@ -459,7 +560,17 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
     if not settings.compositions:
         raise InputError("compositions is empty; give at least one x on the supercell grid")
     parents, lattice, n_sites = _validate(settings, db)
+    if settings.self_check:
+        from thermogap.levels import load_level
+
+        if load_level(settings.level_b).embedded is None:
+            raise InputError(
+                f"self_check needs an embedded level_b to compute in-process; "
+                f"{settings.level_b!r} is not (use self_check: false)"
+            )
+    parent_jobs, lattice = _relaxed_parents(settings, parents, lattice)
     jobs, mlip_id, gnn_id, levels = _training(settings)
+    jobs = [*parent_jobs, *jobs]
     results: list[Job] = []
     for x in settings.compositions:
         composition_jobs, composition_results = _composition(
@@ -467,7 +578,23 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
         )
         jobs += composition_jobs
         results += composition_results
-    summary = summarize_study([r.output for r in results], settings.family, levels, mlip_id, gnn_id)
+    verdict = None
+    if settings.self_check:
+        from thermogap.jobs.self_check import self_check_summary
+
+        static_checks = [
+            j.output for j in jobs if getattr(j, "name", "").startswith("self-check 0 K")
+        ]
+        snapshot_checks = [
+            j.output for j in jobs if getattr(j, "name", "").startswith("self-check x=")
+        ]
+        check = self_check_summary(static_checks, snapshot_checks, settings.level_b)
+        check.name = "self-check summary"
+        jobs.append(check)
+        verdict = check.output
+    summary = summarize_study(
+        [r.output for r in results], settings.family, levels, mlip_id, gnn_id, verdict
+    )
     summary.name = "study summary"
     flow = Flow([*jobs, summary], output=summary.output, name=f"Eg(T) {settings.family}")
     _record_upstream(flow, results)

@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CUTOFF_ANG",
+    "ENVELOPES",
+    "CutoffShellWarning",
+    "cutoff_envelope",
+    "shells_near_cutoff",
+    "warn_if_shells_near_cutoff",
     "dense_adjacency_batched",
     "GraphBatch",
     "GraphSettings",
@@ -54,6 +59,9 @@ _SELF_TOLERANCE_ANG = 1e-8
 #: Largest number of pair separations formed at once (bounds memory to ~100 MB).
 _MAX_BLOCK_PAIRS = 4_000_000
 
+#: Smooth cutoff envelopes of the edge weights.
+ENVELOPES = ("none", "cosine")
+
 
 @dataclass(frozen=True)
 class GraphSettings:
@@ -68,13 +76,23 @@ class GraphSettings:
     distance_range_ang
         ``(min, max)`` in Å used to normalise the edge distance to [0, 1]; ``None`` means
         ``(0, cutoff_ang)``.
+    envelope
+        ``"none"`` (default, the paper's benitez2026 graphs: the edge weight jumps from
+        about 1 to 0 at the cutoff) or ``"cosine"``: the weight is multiplied by
+        ``(1 + cos(π d / cutoff)) / 2``, so an atom crossing the cutoff changes the
+        prediction continuously.
     """
 
     cutoff_ang: float = DEFAULT_CUTOFF_ANG
     feature_ranges: FeatureRanges = field(default_factory=lambda: DEFAULT_FEATURE_RANGES)
     distance_range_ang: tuple[float, float] | None = None
+    envelope: str = "none"
 
     def __post_init__(self) -> None:
+        if self.envelope not in ENVELOPES:
+            raise InputError(
+                f"envelope={self.envelope!r} is unknown; allowed: {', '.join(ENVELOPES)}"
+            )
         if not (math.isfinite(self.cutoff_ang) and self.cutoff_ang > 0):
             raise InputError(f"cutoff_ang={self.cutoff_ang!r} must be a positive length in Å")
         if (
@@ -103,6 +121,7 @@ class GraphSettings:
             "cutoff_ang": float(self.cutoff_ang),
             "feature_ranges": self.feature_ranges.to_dict(),
             "distance_range_ang": list(self.distance_bounds),
+            "envelope": self.envelope,
         }
 
     @classmethod
@@ -117,6 +136,7 @@ class GraphSettings:
             distance_range_ang=None
             if distance is None
             else (float(distance[0]), float(distance[1])),
+            envelope=str(data.get("envelope", "none")),
         )
 
 
@@ -311,9 +331,14 @@ def dense_adjacency_batched(
     d2 += np.einsum("bsj,bsj->bs", shift_cart, shift_cart).astype(np.float32)[:, :, None]
     d2[:, origin, :: n_atoms + 1] = np.inf  # an atom and itself without translation
     inside = d2 < np.float32(cutoff * cutoff)
-    dist_sum = np.sqrt(d2, where=inside, out=np.zeros_like(d2)).sum(axis=1)
-    if low != 0.0:
-        dist_sum -= low * inside.sum(axis=1)
+    dist = np.sqrt(d2, where=inside, out=np.zeros_like(d2))
+    if settings.envelope != "none":
+        factor = cutoff_envelope(dist, cutoff, settings.envelope).astype(np.float32) * inside
+        dist_sum = ((dist - np.float32(low)) * factor).sum(axis=1)
+    else:
+        dist_sum = dist.sum(axis=1)
+        if low != 0.0:
+            dist_sum -= low * inside.sum(axis=1)
     return (dist_sum / np.float32(high - low)).reshape(n_cells, n_atoms, n_atoms).astype(np.float32)
 
 
@@ -364,9 +389,71 @@ def structure_arrays(structure: Structure) -> tuple[np.ndarray, np.ndarray, np.n
     return lattice, frac, numbers
 
 
+def cutoff_envelope(dist_ang: np.ndarray, cutoff_ang: float, envelope: str) -> np.ndarray:
+    """Smooth cutoff factor of each edge: 1 for ``"none"``, (1 + cos(π d / r_c)) / 2 else."""
+    dist = np.asarray(dist_ang, dtype=float)
+    if envelope == "none":
+        return np.ones_like(dist)
+    return 0.5 * (np.cos(np.pi * np.clip(dist / cutoff_ang, 0.0, 1.0)) + 1.0)
+
+
 def _normalised_distance(dist: np.ndarray, settings: GraphSettings) -> np.ndarray:
     low, high = settings.distance_bounds
-    return ((dist - low) / (high - low)).astype(np.float32)
+    weight = (dist - low) / (high - low)
+    if settings.envelope != "none":
+        weight = weight * cutoff_envelope(dist, settings.cutoff_ang, settings.envelope)
+    return weight.astype(np.float32)
+
+
+def shells_near_cutoff(
+    structure: Structure, cutoff_ang: float = DEFAULT_CUTOFF_ANG, tolerance_ang: float = 0.1
+) -> list[tuple[str, str, float]]:
+    """Neighbour shells of ``structure`` within ``tolerance_ang`` of the graph cutoff.
+
+    A shell that sits on the cutoff makes the graph (and the GNN's prediction) jump when
+    thermal motion moves it across.  Give an undisplaced (ideal or relaxed) structure: in a
+    displaced one every distance is its own "shell".
+
+    Returns
+    -------
+    list of (str, str, float)
+        ``(species_i, species_j, distance_ang)`` of each distinct shell (distances rounded to
+        1e-3 Å), sorted by distance.
+    """
+    found = set()
+    for i, neighbours in enumerate(structure.get_all_neighbors(cutoff_ang + tolerance_ang)):
+        for n in neighbours:
+            if abs(n.nn_distance - cutoff_ang) < tolerance_ang:
+                pair = sorted((structure[i].specie.symbol, n.specie.symbol))
+                found.add((pair[0], pair[1], round(float(n.nn_distance), 3)))
+    return sorted(found, key=lambda shell: (shell[2], shell[0], shell[1]))
+
+
+def warn_if_shells_near_cutoff(
+    structure: Structure, settings: GraphSettings | None = None, tolerance_ang: float = 0.1
+) -> list[tuple[str, str, float]]:
+    """Warn (``CutoffShellWarning``) when a neighbour shell lies within tolerance of the cutoff.
+
+    Returns the shells found (empty: no warning).
+    """
+    import warnings
+
+    settings = settings or GraphSettings()
+    shells = shells_near_cutoff(structure, settings.cutoff_ang, tolerance_ang)
+    if shells:
+        listed = ", ".join(f"{a}-{b} {d:.3f} Å" for a, b, d in shells)
+        warnings.warn(
+            f"{structure.composition.reduced_formula}: neighbour shells within {tolerance_ang} Å "
+            f"of the {settings.cutoff_ang} Å graph cutoff ({listed}); thermal motion moves them "
+            "across it and the GNN's gap jumps. Use another cutoff or envelope='cosine'.",
+            CutoffShellWarning,
+            stacklevel=2,
+        )
+    return shells
+
+
+class CutoffShellWarning(UserWarning):
+    """A neighbour shell lies on the graph cutoff."""
 
 
 def structure_to_data(

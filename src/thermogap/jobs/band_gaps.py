@@ -157,8 +157,13 @@ class BandGapResultMaker(Maker):
         mlip_model_id: str | None = None,
         structure_ids: list[str] | None = None,
         formula: str = "",
+        reference: dict[str, Any] | None = None,
     ) -> BandGapDoc:
-        """Build, store and return the result of (x, T); ``snapshots`` is None at 0 K."""
+        """Build, store and return the result of (x, T); ``snapshots`` is None at 0 K.
+
+        ``reference`` (a self-check output, :mod:`thermogap.jobs.self_check`) adds the
+        reference level's directly computed gap to the document.
+        """
         from jobflow import CURRENT_JOB
 
         from thermogap.store import current_db
@@ -228,6 +233,31 @@ class BandGapResultMaker(Maker):
             provenance=make_provenance(level=self.level, model_id=gnn_model_id),
             **timing,
             **stats,
+            **_reference_fields(reference),
         )
         db.upsert(BAND_GAPS_COLLECTION, [doc.model_dump(mode="json")], key="result_id")
         return doc
+
+
+def _reference_fields(reference: dict[str, Any] | None) -> dict[str, Any]:
+    """BandGapDoc fields of a self-check output (static at 0 K, snapshots at T > 0)."""
+    if not reference:
+        return {}
+    fields = {
+        "reference_level": reference["reference_level"],
+        "reference_band_gap_0k_ev": reference["reference_0k_ev"],
+    }
+    if "reference_mean_ev" in reference:
+        return fields | {
+            "reference_band_gap_ev": reference["reference_mean_ev"],
+            "reference_stderr_ev": reference["reference_stderr_ev"],
+            "reference_delta_gap_ev": reference["reference_delta_ev"],
+            "gnn_reference_mae_ev": reference["mae_ev"],
+            "n_reference_snapshots": reference["n_snapshots"],
+        }
+    return fields | {
+        "reference_band_gap_ev": reference["reference_0k_ev"],
+        "reference_delta_gap_ev": 0.0,
+        "gnn_reference_mae_ev": abs(reference["gnn_0k_ev"] - reference["reference_0k_ev"]),
+        "n_reference_snapshots": 1,
+    }

@@ -35,7 +35,8 @@ class RelaxAndRankMaker(Maker):
     """Relax the enumerated configurations of one composition and rank them by energy.
 
     Every configuration (all of them when listed, the sample otherwise) is built on the
-    supercell, relaxed with the MLIP (BFGS, ions only) and stored with its multiplicity and
+    supercell, fully relaxed with the MLIP (BFGS; cell and ions, as the paper's "fully
+    relaxed", unless ``relax_cell`` is False) and stored with its multiplicity and
     energy in the ``disorder`` collection; the relaxed structures go to ``structures``.
 
     Parameters
@@ -51,6 +52,8 @@ class RelaxAndRankMaker(Maker):
         BFGS step limit per configuration.
     family
         Name of the solid-solution family, stored with the results.
+    relax_cell
+        Relax the lattice vectors too (ASE ``FrechetCellFilter``); False: ions only.
 
     Examples
     --------
@@ -68,6 +71,7 @@ class RelaxAndRankMaker(Maker):
     fmax_ev_per_ang: float = 0.05
     max_steps: int = 300
     family: str = "Ag3SBr_xI_(1-x)"
+    relax_cell: bool = True
 
     @tg_job
     def make(
@@ -109,6 +113,7 @@ class RelaxAndRankMaker(Maker):
                 calculator,
                 fmax_ev_per_ang=self.fmax_ev_per_ang,
                 max_steps=self.max_steps,
+                relax_cell=self.relax_cell,
             )
             relaxed = AseAtomsAdaptor.get_structure(result.atoms)
             store_structure(db, relaxed, role=f"relaxed configuration x={x:g}")

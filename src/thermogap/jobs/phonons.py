@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from jobflow import Maker
 from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from thermogap.execution import tg_job
 from thermogap.phonons.analysis import PhononAnalysis, analyse_phonons
@@ -20,6 +22,8 @@ from thermogap.schemas.phonons import (
     PhononDoc,
     PhononDosDoc,
     PhononSettings,
+    RelaxedStructureDoc,
+    SoftModeDoc,
 )
 from thermogap.structures.identity import structure_id
 
@@ -27,7 +31,14 @@ if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
     from phonopy import Phonopy
 
-__all__ = ["PhononMaker", "build_calculator", "phonon_document", "store_structure"]
+__all__ = [
+    "ParentRelaxMaker",
+    "PhononMaker",
+    "build_calculator",
+    "phonon_document",
+    "relaxed_lattice_parameters",
+    "store_structure",
+]
 
 STRUCTURES_COLLECTION = "structures"
 
@@ -69,14 +80,30 @@ class PhononMaker(Maker):
     settings: PhononSettings = field(default_factory=PhononSettings)
 
     @tg_job
-    def make(self, structure: Structure, model_id: str | None = None) -> PhononDoc:
-        """Compute and store the phonons of ``structure`` (an ordered unit cell)."""
+    def make(
+        self,
+        structure: Structure,
+        model_id: str | None = None,
+        relaxation: RelaxedStructureDoc | None = None,
+    ) -> PhononDoc:
+        """Compute and store the phonons of ``structure`` (an ordered unit cell).
+
+        ``relaxation`` (the output of :class:`ParentRelaxMaker`) replaces ``structure`` by
+        the relaxed cell and marks the document ``relaxed``.
+        """
         # a model made earlier in the same flow arrives as an argument (a resolved reference)
         model_id = model_id or self.model_id
+        from thermogap.mlip.relaxation import pressure_gpa, single_point
         from thermogap.store import current_db
 
+        if relaxation is not None:
+            relaxation = RelaxedStructureDoc.model_validate(relaxation)
+            structure = relaxation.structure
         db = current_db()
         calc = build_calculator(self.calculator, self.calculator_kwargs, model_id, db)
+        pressure = pressure_gpa(
+            single_point(AseAtomsAdaptor.get_atoms(structure), calc).stress_ev_per_ang3
+        )
         phonon = compute_force_constants(
             structure,
             calc,
@@ -104,6 +131,17 @@ class PhononMaker(Maker):
             model_id=model_id,
             settings=self.settings,
             model_sha256=_model_sha256(db, model_id),
+            relaxed=relaxation is not None,
+            pressure_gpa=pressure,
+        )
+        print(  # the lattice parameter behind every phonon result, on screen (stderr: --json)
+            f"{doc.formula}: phonons with {doc.calculator} of a {len(structure)}-atom cell, "
+            f"V^(1/3) = {doc.lattice_parameter_ang:.4f} Å "
+            f"({'relaxed by ParentRelaxMaker' if doc.relaxed else 'cell as given'}, "
+            f"p = {pressure:+.2f} GPa); "
+            f"{doc.soft_modes.n_imaginary if doc.soft_modes else 0} imaginary modes "
+            f"({doc.soft_modes.fraction_of_modes if doc.soft_modes else 0.0:.0%}) on the DOS mesh",
+            file=sys.stderr,
         )
         store_structure(db, structure, role="phonon unit cell")
         db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
@@ -134,8 +172,13 @@ def phonon_document(
     model_id: str | None,
     settings: PhononSettings,
     model_sha256: str | None = None,
+    relaxed: bool = False,
+    pressure_gpa: float | None = None,
 ) -> PhononDoc:
     """Build the :class:`PhononDoc` of a finished calculation."""
+    from thermogap.sampling.amplitudes import soft_mode_analysis
+
+    soft = soft_mode_analysis(phonon, 300.0, mesh=settings.dos_mesh)
     calculator_id = (
         f"model:{model_id}" if model_id else f"{calculator}:{sorted(calculator_kwargs.items())}"
     )
@@ -182,8 +225,113 @@ def phonon_document(
             mesh=list(analysis.dos.mesh),
         ),
         settings=settings,
+        lattice_abc_ang=[float(v) for v in structure.lattice.abc],
+        lattice_parameter_ang=float(structure.volume ** (1 / 3)),
+        relaxed=relaxed,
+        pressure_gpa=None
+        if pressure_gpa is None or not np.isfinite(pressure_gpa)
+        else pressure_gpa,
+        soft_modes=SoftModeDoc(**soft.as_dict()),
         provenance=make_provenance(model_id=model_id, model_sha256=model_sha256),
     )
+
+
+@dataclass
+class ParentRelaxMaker(Maker):
+    """Relax a parent unit cell, cell and ions, with the engine of its phonons.
+
+    The cubic prototypes are built at fixed, approximate lattice parameters (4.90 / 4.98 Å);
+    at those CHGNet sees +1.9 / +1.1 GPa and most modes come out imaginary.  This job
+    relaxes the cell (ASE ``FrechetCellFilter``, space group kept with ``FixSymmetry``) with
+    the same engine as the phonons, so that they are computed at the engine's own zero-
+    pressure lattice.  The job does not open the database.
+
+    Parameters
+    ----------
+    name : str
+        Job name.
+    calculator : str
+        Engine name (:func:`thermogap.engines.get_calculator`).
+    calculator_kwargs : dict
+        Keyword arguments of the engine factory.
+    fmax_ev_per_ang : float
+        Force (and cell) threshold, eV/Å (paper's VASP relaxations: 0.005 eV/Å).
+    max_steps : int
+        Optimiser steps.
+    optimizer : str
+        ``"BFGS"`` or ``"FIRE"``.
+    keep_symmetry : bool
+        Keep the starting space group.
+
+    Examples
+    --------
+    >>> from thermogap.structures import load_structure
+    >>> job = ParentRelaxMaker(calculator="chgnet").make(load_structure("Ag3SBr"))
+    """
+
+    name: str = "relax parent"
+    calculator: str = "chgnet"
+    calculator_kwargs: dict[str, Any] = field(default_factory=dict)
+    fmax_ev_per_ang: float = 0.005
+    max_steps: int = 300
+    optimizer: str = "BFGS"
+    keep_symmetry: bool = True
+
+    @tg_job
+    def make(self, structure: Structure) -> RelaxedStructureDoc:
+        """Relax ``structure`` (cell and ions) and return the relaxed cell with its pressure."""
+        from thermogap.mlip.relaxation import pressure_gpa, relax, single_point
+
+        calc = build_calculator(self.calculator, self.calculator_kwargs)
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        initial = pressure_gpa(single_point(atoms, calc).stress_ev_per_ang3)
+        result = relax(
+            atoms,
+            calc,
+            fmax_ev_per_ang=self.fmax_ev_per_ang,
+            relax_cell=True,
+            max_steps=self.max_steps,
+            keep_symmetry=self.keep_symmetry,
+            optimizer=self.optimizer,
+        )
+        relaxed = AseAtomsAdaptor.get_structure(result.atoms)
+        doc = RelaxedStructureDoc(
+            formula=relaxed.composition.reduced_formula,
+            structure_id=structure_id(relaxed),
+            structure=relaxed,
+            initial_structure=structure,
+            calculator=self.calculator,
+            lattice_abc_ang=[float(v) for v in relaxed.lattice.abc],
+            lattice_parameter_ang=float(relaxed.volume ** (1 / 3)),
+            initial_lattice_parameter_ang=float(structure.volume ** (1 / 3)),
+            initial_pressure_gpa=initial,
+            pressure_gpa=pressure_gpa(result.final.stress_ev_per_ang3),
+            max_force_ev_per_ang=float(
+                np.linalg.norm(result.final.forces_ev_per_ang, axis=1).max()
+            ),
+            converged=result.converged,
+            n_steps=result.n_steps,
+            fmax_ev_per_ang=self.fmax_ev_per_ang,
+        )
+        print(  # the lattice parameter every later stage builds on, on screen
+            f"{doc.formula} relaxed with {self.calculator}: a = {doc.lattice_parameter_ang:.4f} Å "
+            f"(from {doc.initial_lattice_parameter_ang:.4f} Å; p = {doc.initial_pressure_gpa:+.2f}"
+            f" -> {doc.pressure_gpa:+.3f} GPa, {'converged' if doc.converged else 'NOT converged'}"
+            f" in {doc.n_steps} steps)",
+            file=sys.stderr,
+        )
+        return doc
+
+
+@tg_job
+def relaxed_lattice_parameters(structures: list[Structure], species: list[str]) -> dict[str, float]:
+    """``{species[i]: a_i}``: cube root of each relaxed end member's volume (Vegard input), Å."""
+    values = {}
+    for symbol, structure in zip(species, structures, strict=True):
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
+        values[str(symbol)] = float(structure.volume ** (1 / 3))
+    return values
 
 
 def store_structure(db: Any, structure: Structure, *, role: str) -> str:
@@ -211,3 +359,108 @@ def _model_sha256(db: Any, model_id: str | None) -> str | None:
         return None
     doc = db.query_one("models", {"model_id": model_id}, properties=["sha256"])
     return None if doc is None else doc.get("sha256")
+
+
+@tg_job
+def store_external_phonons(
+    structure: Structure,
+    force_constants: Any,
+    supercell_matrix: Any,
+    calculator: str,
+    settings: PhononSettings | None = None,
+) -> PhononDoc:
+    """Store force constants computed elsewhere (atomate2's VASP phonon flow) as a PhononDoc.
+
+    Parameters
+    ----------
+    structure : Structure
+        Unit cell of the force constants (atomate2: ``PhononBSDOSDoc.structure``).
+    force_constants : array-like or atomate2 ``ForceConstants``
+        shape=(n_super, n_super, 3, 3), eV/Å².
+    supercell_matrix : 3x3 ints
+    calculator : str
+        Name of the level that computed the forces (e.g. ``"pbesol"``).
+    """
+    from thermogap.phonons.harmonic import phonopy_from_force_constants
+    from thermogap.store import current_db
+
+    settings = settings or PhononSettings()
+    if isinstance(structure, dict):
+        structure = Structure.from_dict(structure)
+    raw = getattr(force_constants, "force_constants", force_constants)
+    if isinstance(raw, dict):
+        raw = raw["force_constants"]
+    fc = np.asarray(raw, dtype=float)
+    phonon = phonopy_from_force_constants(structure, supercell_matrix, fc)
+    analysis = analyse_phonons(
+        phonon,
+        band_npoints=settings.band_npoints,
+        dos_mesh=settings.dos_mesh,
+        stability_tolerance_thz=settings.stability_tolerance_thz,
+        max_imaginary_modes=settings.max_imaginary_modes,
+        path_type=settings.band_path_type,
+    )
+    db = current_db()
+    fc_ref = db.blobs.put_array(fc, kind="force_constants")
+    doc = phonon_document(
+        structure,
+        phonon,
+        analysis,
+        force_constants_ref=fc_ref.model_dump(),
+        calculator=calculator,
+        calculator_kwargs={},
+        model_id=None,
+        settings=settings,
+        relaxed=True,
+    )
+    store_structure(db, structure, role="phonon unit cell")
+    db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
+    return doc
+
+
+def vasp_parent_phonon_jobs(
+    structure: Structure, level_name: str, supercell_matrix: Any
+) -> tuple[list[Any], Any, Any]:
+    """atomate2 VASP jobs for one parent: relax (cell + ions), phonopy, store as PhononDoc.
+
+    Returns
+    -------
+    jobs : list
+        The relax job, atomate2's phonon flow and :func:`store_external_phonons`.
+    relaxed_structure : OutputReference
+        The relaxed unit cell.
+    phonon_doc : OutputReference
+        The stored :class:`PhononDoc`.
+    """
+    from atomate2.vasp.flows.phonons import PhononMaker as VaspPhononMaker
+    from atomate2.vasp.jobs.phonons import PhononDisplacementMaker
+
+    from thermogap.levels import load_level
+    from thermogap.vasp.custodian import run_vasp_kwargs
+    from thermogap.vasp.makers import relax_maker
+    from thermogap.vasp.sets import static_set_generator
+
+    level = load_level(level_name)
+    relax = relax_maker(level).make(structure)  # type: ignore[misc]
+    matrix = np.asarray(supercell_matrix)
+    matrix = np.diag(matrix) if matrix.shape == (3,) else matrix
+    assert level.vasp is not None  # relax_maker raised otherwise
+    phonons = VaspPhononMaker(
+        name=f"{level.name} phonons",
+        bulk_relax_maker=None,
+        static_energy_maker=None,
+        born_maker=None,
+        min_length=None,
+        store_force_constants=True,
+        phonon_displacement_maker=PhononDisplacementMaker(
+            input_set_generator=static_set_generator(level.vasp),
+            run_vasp_kwargs=run_vasp_kwargs(level.vasp.custodian),
+        ),
+    ).make(relax.output.structure, supercell_matrix=matrix.tolist())
+    store = store_external_phonons(
+        phonons.output.structure,
+        phonons.output.force_constants,
+        phonons.output.supercell_matrix,
+        level.name,
+    )
+    return [relax, phonons, store], relax.output.structure, store.output

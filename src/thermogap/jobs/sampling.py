@@ -14,8 +14,17 @@ from thermogap.errors import InputError
 from thermogap.execution import tg_job
 from thermogap.jobs.phonons import store_structure
 from thermogap.phonons.storage import load_phonopy
-from thermogap.sampling.amplitudes import DEFAULT_FREQUENCY_CUTOFF_THZ
-from thermogap.sampling.batch import SCHEMES, DisplacementBatch, sample_displacements
+from thermogap.sampling.amplitudes import (
+    DEFAULT_FREQUENCY_CUTOFF_THZ,
+    DEFAULT_FREQUENCY_FLOOR_THZ,
+    SOFT_MODE_TREATMENTS,
+)
+from thermogap.sampling.batch import (
+    DEFAULT_SOFT_MODE_THRESHOLD,
+    SCHEMES,
+    DisplacementBatch,
+    sample_displacements,
+)
 from thermogap.sampling.displacements import (
     batch_rng,
     configuration_id,
@@ -43,8 +52,9 @@ class DisplacedConfigurationsMaker(Maker):
     name : str
         Job name.
     scheme : str
-        ``"phonon"`` (u = ε ζ(T)), ``"gaussian"`` (harmonic multivariate normal at T),
-        ``"random"`` (u = ε a) or ``"equilibrium"``.
+        ``"gaussian"`` (default: harmonic multivariate normal at T, variance ζ² per
+        component), ``"phonon"`` (the paper's u = ε ζ(T), ε ~ U[-1, 1]: variance ζ²/3, an
+        effective temperature of about T/3), ``"random"`` (u = ε a) or ``"equilibrium"``.
     n_configurations : int
         Configurations in the batch.
     seed : int
@@ -53,6 +63,19 @@ class DisplacedConfigurationsMaker(Maker):
         q mesh of the phonon-scheme amplitudes.
     frequency_cutoff_thz : float
         Modes at or below this frequency (imaginary, acoustic at Γ) are left out, THz.
+    soft_mode_treatment : str or None
+        ``"exclude"``, ``"absolute"`` (|ω|, phonopy's choice), ``"floor"`` or ``"md"``
+        (short MD with ``calculator``). None: ``"exclude"`` unless more than
+        ``soft_mode_threshold`` of a parent's modes are soft, in which case the job stops
+        with an error naming these options.
+    frequency_floor_thz : float
+        Floor of the ``"floor"`` treatment, THz.
+    soft_mode_threshold : float
+        Fraction of imaginary / below-cutoff modes tolerated without a chosen treatment.
+    calculator, calculator_kwargs : str, dict
+        Engine of the parent phonons, used by the ``"md"`` treatment.
+    md_settings : dict
+        Keyword arguments of :func:`thermogap.sampling.molecular_dynamics.md_displacements`.
 
     Examples
     --------
@@ -67,15 +90,27 @@ class DisplacedConfigurationsMaker(Maker):
     """
 
     name: str = "displaced configurations"
-    scheme: str = "phonon"
+    scheme: str = "gaussian"
     n_configurations: int = 10
     seed: int = 0
     mesh: list[int] = field(default_factory=lambda: [8, 8, 8])
     frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ
+    soft_mode_treatment: str | None = None
+    frequency_floor_thz: float = DEFAULT_FREQUENCY_FLOOR_THZ
+    soft_mode_threshold: float = DEFAULT_SOFT_MODE_THRESHOLD
+    calculator: str = "chgnet"
+    calculator_kwargs: dict[str, Any] = field(default_factory=dict)
+    md_settings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
             raise InputError(f"scheme={self.scheme!r} is unknown; allowed: {', '.join(SCHEMES)}")
+        treatments = (None, *SOFT_MODE_TREATMENTS)
+        if self.soft_mode_treatment not in treatments:
+            raise InputError(
+                f"soft_mode_treatment={self.soft_mode_treatment!r} is unknown; allowed: "
+                f"{', '.join(SOFT_MODE_TREATMENTS)} (or none: refuse above the threshold)"
+            )
         if self.n_configurations < 0:
             raise InputError(f"n_configurations={self.n_configurations} must be >= 0")
 
@@ -87,6 +122,7 @@ class DisplacedConfigurationsMaker(Maker):
         temperature_k: float | None = None,
         amplitude_ang: float | None = None,
         parent_phonon_ids: Sequence[str] = (),
+        lattice_parameters: dict[str, float] | None = None,
     ) -> ConfigurationBatchDoc:
         """Sample the batch and write it to the ``configurations`` collection.
 
@@ -102,10 +138,16 @@ class DisplacedConfigurationsMaker(Maker):
             Å; needed by the random scheme.
         parent_phonon_ids : sequence of str
             Phonon calculations (``phonons`` collection) of the parent unit cells.
+        lattice_parameters : dict, optional
+            ``{species: a}`` of the relaxed end members, Å (a reference to
+            :func:`thermogap.jobs.phonons.relaxed_lattice_parameters`): the supercell is
+            rescaled to Vegard's law between them before sampling.
         """
         from thermogap.store import current_db
 
         db = current_db()
+        if lattice_parameters:
+            supercell = vegard_rescaled(supercell, x, lattice_parameters)
         ids = list(parent_phonon_ids) if self.scheme in ("phonon", "gaussian") else []
         parents = [load_phonopy(db, pid) for pid in ids]
         temperature = temperature_k if self.scheme in ("phonon", "gaussian") else None
@@ -122,6 +164,11 @@ class DisplacedConfigurationsMaker(Maker):
             amplitude_ang=amplitude,
             mesh=self.mesh,
             frequency_cutoff_thz=self.frequency_cutoff_thz,
+            soft_mode_treatment=self.soft_mode_treatment,
+            frequency_floor_thz=self.frequency_floor_thz,
+            soft_mode_threshold=self.soft_mode_threshold,
+            calculator=self._md_calculator(),
+            md_settings=self.md_settings,
         )
         provenance = make_provenance()
         docs = configuration_documents(
@@ -135,6 +182,9 @@ class DisplacedConfigurationsMaker(Maker):
             parent_phonon_ids=ids,
             provenance=provenance,
         )
+        soft = _soft_summary(batch)
+        for d in docs:
+            d.update(soft)
         if docs:  # the documents are built as plain dicts for speed; keep them on contract
             ConfigurationDoc.model_validate(docs[0])
         store_structure(db, supercell, role="undisplaced supercell")
@@ -161,8 +211,52 @@ class DisplacedConfigurationsMaker(Maker):
             mean_square_displacement_ang2=float(np.mean(np.sum(disp**2, axis=-1)))
             if disp.size
             else 0.0,
+            amplitude_mesh_change=batch.amplitude_mesh_change,
+            dense_mesh=None if batch.dense_mesh is None else list(batch.dense_mesh),
             provenance=provenance,
+            **soft,
         )
+
+    def _md_calculator(self) -> Any:
+        if self.soft_mode_treatment != "md" or self.scheme not in ("phonon", "gaussian"):
+            return None
+        from thermogap.jobs.phonons import build_calculator
+
+        return build_calculator(self.calculator, self.calculator_kwargs)
+
+
+def vegard_rescaled(
+    supercell: Structure, x: float, lattice_parameters: dict[str, float]
+) -> Structure:
+    """``supercell`` scaled isotropically to Vegard's law between the relaxed end members.
+
+    The number of parent cells is taken from the current cell size and the mean of the two
+    end members, so the supercell keeps its shape and fractional coordinates.
+    """
+    from thermogap.structures.solid_solution import vegard_lattice_parameter
+
+    first, second = list(lattice_parameters)
+    target = vegard_lattice_parameter(
+        x, float(lattice_parameters[first]), float(lattice_parameters[second])
+    )
+    a_mean = 0.5 * (float(lattice_parameters[first]) + float(lattice_parameters[second]))
+    # integer number of parent cells: the cell was built near the end members' size
+    n_cells = max(1, round(supercell.volume / a_mean**3))
+    scaled = supercell.copy()
+    scaled.scale_lattice(n_cells * target**3)
+    return scaled
+
+
+def _soft_summary(batch: DisplacementBatch) -> dict[str, Any]:
+    """Soft-mode fields shared by the batch and its configuration documents."""
+    worst = max(batch.soft_modes, key=lambda s: s.fraction_of_modes, default=None)
+    return {
+        "soft_mode_treatment": batch.soft_mode_treatment,
+        "n_imaginary_modes": None if worst is None else worst.n_imaginary,
+        "n_below_cutoff_modes": None if worst is None else worst.n_below_cutoff,
+        "soft_mode_fraction": None if worst is None else worst.fraction_of_modes,
+        "soft_mode_variance_fraction": None if worst is None else worst.variance_fraction,
+    }
 
 
 def configuration_documents(

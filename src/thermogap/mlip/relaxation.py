@@ -14,7 +14,31 @@ if TYPE_CHECKING:
     from ase import Atoms
     from ase.calculators.calculator import Calculator
 
-__all__ = ["RelaxationResult", "SinglePointResult", "relax", "single_point"]
+__all__ = [
+    "EV_PER_ANG3_TO_GPA",
+    "RelaxationResult",
+    "SinglePointResult",
+    "pressure_gpa",
+    "relax",
+    "single_point",
+]
+
+#: 1 eV/Å^3 in GPa.
+EV_PER_ANG3_TO_GPA = 160.21766208
+
+
+def pressure_gpa(stress_ev_per_ang3: np.ndarray | None) -> float:
+    """Hydrostatic pressure p = -tr(σ)/3 of an ASE stress tensor (positive = compressed), GPa."""
+    if _stress_missing(stress_ev_per_ang3):
+        return float("nan")
+    stress = np.asarray(stress_ev_per_ang3, dtype=float)
+    stress = stress[:3] if stress.shape == (6,) else np.diag(stress.reshape(3, 3))
+    return float(-np.mean(stress) * EV_PER_ANG3_TO_GPA)
+
+
+def _stress_missing(stress: np.ndarray | None) -> bool:
+    """Whether no stress was computed (molecules, or ``with_stress=False``)."""
+    return stress is None
 
 
 @dataclass
@@ -65,8 +89,10 @@ def relax(
     fmax_ev_per_ang: float = 0.05,
     relax_cell: bool = False,
     max_steps: int = 500,
+    keep_symmetry: bool = False,
+    optimizer: str = "BFGS",
 ) -> RelaxationResult:
-    """Relax ``atoms`` with BFGS until the largest force is below ``fmax_ev_per_ang``.
+    """Relax ``atoms`` with BFGS (or FIRE) until the largest force is below ``fmax_ev_per_ang``.
 
     Parameters
     ----------
@@ -80,10 +106,20 @@ def relax(
     relax_cell
         Relax the lattice vectors too.
     max_steps
-        Maximum BFGS steps; reaching it gives ``converged=False``, not an error.
+        Maximum optimiser steps; reaching it gives ``converged=False``, not an error.
+    keep_symmetry
+        Constrain forces and cell to the starting space group (ASE ``FixSymmetry``): a cubic
+        parent stays cubic while its lattice parameter relaxes.
+    optimizer
+        ``"BFGS"`` or ``"FIRE"`` (ASE optimisers).
     """
+    from ase.constraints import FixSymmetry
     from ase.filters import FrechetCellFilter
-    from ase.optimize import BFGS
+    from ase.optimize import BFGS, FIRE
+
+    optimisers = {"BFGS": BFGS, "FIRE": FIRE}
+    if optimizer not in optimisers:
+        raise InputError(f"{optimizer=} is not an optimiser; allowed: {', '.join(optimisers)}")
 
     if fmax_ev_per_ang <= 0:
         raise InputError(f"{fmax_ev_per_ang=} eV/Å must be positive")
@@ -91,11 +127,14 @@ def relax(
         raise InputError(f"{max_steps=} must be at least 1")
     atoms = atoms.copy()
     atoms.calc = calculator
+    if keep_symmetry:
+        atoms.set_constraint(FixSymmetry(atoms))
     target: Any = FrechetCellFilter(atoms) if relax_cell else atoms
-    optimiser = BFGS(target, logfile=io.StringIO())
+    optimiser = optimisers[optimizer](target, logfile=io.StringIO())
     energies: list[float] = []
     optimiser.attach(lambda: energies.append(float(atoms.get_potential_energy())))
     converged = bool(optimiser.run(fmax=fmax_ev_per_ang, steps=max_steps))
+    atoms.set_constraint()
     final = single_point(atoms, calculator)
     atoms.calc = None
     return RelaxationResult(atoms, final, int(optimiser.nsteps), converged, energies)

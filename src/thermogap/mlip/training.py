@@ -182,9 +182,13 @@ def build_run_train_args(
         args.append(f"--test_file={files['test']}")
     e0s = s.e0s if s.e0s != "auto" else ("foundation" if foundation else "average")
     args.append(f"--E0s={e0s}")
+    if s.ema:
+        args += ["--ema", f"--ema_decay={s.ema_decay}"]
     if foundation is not None:
-        # A local file offline: no replay of the pre-training data (it would be downloaded).
-        args += [f"--foundation_model={foundation.path}", "--multiheads_finetuning=False"]
+        args += [
+            f"--foundation_model={foundation.path}",
+            *_finetuning_args(s, Path(foundation.path).parent),
+        ]
     else:
         args += [
             "--model=MACE",
@@ -199,6 +203,46 @@ def build_run_train_args(
             f"--MLP_irreps={s.mlp_irreps}",
         ]
     return args + list(s.extra_args)
+
+
+def _finetuning_args(settings: MaceTrainingSettings, model_dir: Path) -> list[str]:
+    """mace-torch arguments of multihead (replay) or naive fine-tuning.
+
+    Multihead fine-tuning replays the foundation's own training data on a second head; for a
+    local foundation file mace-torch needs that data as ``--pt_train_file`` (it would
+    otherwise fall back to naive fine-tuning with only a log line), so it must be given.
+    """
+    if settings.finetuning == "naive":
+        return ["--multiheads_finetuning=False"]
+    replay = _replay_path(settings.replay_file, model_dir)
+    return [
+        "--multiheads_finetuning=True",
+        f"--pt_train_file={replay}",
+        f"--num_samples_pt={settings.num_samples_pt}",
+        f"--weight_pt_head={settings.weight_pt_head}",
+        f"--force_mh_ft_lr={settings.force_mh_ft_lr}",
+    ]
+
+
+def _replay_path(replay_file: str | None, model_dir: Path) -> Path:
+    """Find the replay file: a path, else beside the foundation, else in the model directory."""
+    from thermogap.mlip.foundation import default_model_dir
+
+    if replay_file is None:
+        raise InputError(
+            "multihead (replay) fine-tuning needs the foundation's training data: set "
+            "mace.replay_file to an extended-XYZ file (path, or name in $THERMOGAP_MODEL_DIR), "
+            "or mace.finetuning='naive'"
+        )
+    candidates = [Path(replay_file).expanduser(), model_dir / replay_file]
+    candidates.append(default_model_dir() / replay_file)
+    path = next((c for c in candidates if c.is_file()), candidates[-1])
+    if not path.is_file():
+        raise InputError(
+            f"replay_file={replay_file!r} is neither a file nor in {default_model_dir()}; "
+            "give the foundation's training data (extxyz) or set mace.finetuning='naive'"
+        )
+    return path.resolve()
 
 
 def _write_splits(

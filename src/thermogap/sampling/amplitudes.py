@@ -6,8 +6,15 @@ For atom ``j`` of the unit cell and Cartesian direction ``α``
 
 with ``N`` the number of q-points of the mesh, ``n`` the Bose–Einstein occupation and ``e`` the
 mass-weighted eigenvectors.  ζ² is the harmonic mean-square displacement ⟨u_{j,α}²⟩, i.e. what
-phonopy calls the thermal displacement.  Imaginary and near-zero modes (the acoustic modes at
-Γ) have no finite harmonic amplitude and are left out of the sum; their number is reported.
+phonopy calls the thermal displacement.  Near-zero modes (the acoustic modes at Γ) have no
+finite harmonic amplitude and are always left out of the sum.
+
+Imaginary (and soft) modes have no harmonic amplitude either; what to do with them is a choice
+(:data:`SOFT_MODE_TREATMENTS`): leave them out (``"exclude"``), use |ω| as phonopy's random
+displacements do (``"absolute"``), or raise every frequency below a floor to the floor
+(``"floor"``).  Configurations drawn from short MD with the parent's engine (``"md"``) are the
+fourth option, handled by :mod:`thermogap.sampling.batch`.  :func:`soft_mode_analysis` counts
+the soft modes and the share of the displacement variance they would carry.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from phonopy import Phonopy
@@ -25,6 +33,11 @@ from thermogap.phonons.harmonic import SupercellMatrix, modes_at_qpoints
 
 __all__ = [
     "DEFAULT_FREQUENCY_CUTOFF_THZ",
+    "DEFAULT_FREQUENCY_FLOOR_THZ",
+    "SOFT_MODE_TREATMENTS",
+    "SoftModeAnalysis",
+    "effective_frequencies",
+    "soft_mode_analysis",
     "ThermalAmplitudes",
     "gamma_centred_mesh",
     "mode_variances",
@@ -43,6 +56,12 @@ ANG2_PER_M2 = 1e20
 #: Modes with frequency at or below this (THz) are left out: imaginary modes and the
 #: acoustic modes at Γ, whose harmonic amplitude diverges.
 DEFAULT_FREQUENCY_CUTOFF_THZ = 0.05
+
+#: Frequency below which the ``"floor"`` treatment raises every included mode, THz.
+DEFAULT_FREQUENCY_FLOOR_THZ = 0.5
+
+#: Ways to treat imaginary and soft modes when sampling displacements from harmonic phonons.
+SOFT_MODE_TREATMENTS = ("exclude", "absolute", "floor", "md")
 
 _Q_CHUNK = 64  # q-points diagonalised at a time: bounds memory for large cells
 
@@ -100,6 +119,154 @@ def mode_variances(frequencies_thz: np.ndarray, temperatures_k: np.ndarray) -> n
     return HBAR_J_S * coth / (2.0 * omega) / AMU_KG * ANG2_PER_M2
 
 
+def effective_frequencies(
+    frequencies_thz: np.ndarray,
+    frequency_cutoff_thz: float,
+    treatment: str | None = "exclude",
+    frequency_floor_thz: float = DEFAULT_FREQUENCY_FLOOR_THZ,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies that enter the harmonic amplitudes, and which modes enter at all.
+
+    Parameters
+    ----------
+    frequencies_thz : numpy.ndarray
+        Phonon frequencies (negative: imaginary), THz, any shape ``S``.
+    frequency_cutoff_thz : float
+        Modes with ``|f| <=`` this are always left out (acoustic modes at Γ), THz.
+    treatment : str or None
+        ``"exclude"`` (or None): imaginary modes are left out; ``"absolute"``: they enter with
+        ``|f|``; ``"floor"``: every included mode enters with ``max(f, floor)`` (imaginary modes
+        with the floor).  ``"md"`` does not use harmonic amplitudes and is refused here.
+    frequency_floor_thz : float
+        Floor of the ``"floor"`` treatment, THz.
+
+    Returns
+    -------
+    frequencies : numpy.ndarray
+        shape ``S``, positive where included (1.0 elsewhere), THz.
+    included : numpy.ndarray
+        shape ``S``, bool.
+    """
+    freqs = np.asarray(frequencies_thz, dtype=float)
+    treatment = treatment or "exclude"
+    if treatment == "exclude":
+        included = freqs > frequency_cutoff_thz
+        effective = freqs
+    elif treatment == "absolute":
+        included = np.abs(freqs) > frequency_cutoff_thz
+        effective = np.abs(freqs)
+    elif treatment == "floor":
+        if not frequency_floor_thz > frequency_cutoff_thz:
+            raise InputError(
+                f"{frequency_floor_thz=} THz must be above {frequency_cutoff_thz=} THz"
+            )
+        included = np.abs(freqs) > frequency_cutoff_thz
+        effective = np.maximum(freqs, frequency_floor_thz)
+    else:
+        raise InputError(
+            f"soft-mode treatment {treatment!r} has no harmonic amplitudes; allowed here: "
+            "exclude, absolute, floor ('md' samples configurations from molecular dynamics)"
+        )
+    return np.where(included, effective, 1.0), included
+
+
+@dataclass
+class SoftModeAnalysis:
+    """Imaginary and soft modes of a phonon calculation on a q mesh.
+
+    Attributes
+    ----------
+    mesh : tuple of int
+    n_modes : int
+        All (q, ν) modes of the mesh.
+    n_imaginary : int
+        Modes with f < -cutoff.
+    n_below_cutoff : int
+        Modes with |f| <= cutoff, not counting the three acoustic modes at Γ.
+    fraction_of_modes : float
+        (n_imaginary + n_below_cutoff) / (n_modes - 3).
+    variance_fraction : float
+        Share of Σ_modes ⟨u²⟩ (mass-weighted eigenvectors, |f| for imaginary modes, frequencies
+        clipped at the cutoff from below) that the imaginary and below-cutoff modes carry.
+    temperature_k, frequency_cutoff_thz : float
+    """
+
+    mesh: tuple[int, int, int]
+    n_modes: int
+    n_imaginary: int
+    n_below_cutoff: int
+    fraction_of_modes: float
+    variance_fraction: float
+    temperature_k: float
+    frequency_cutoff_thz: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (for :class:`thermogap.schemas.phonons.SoftModeDoc`)."""
+        return {
+            "mesh": list(self.mesh),
+            "n_modes": self.n_modes,
+            "n_imaginary": self.n_imaginary,
+            "n_below_cutoff": self.n_below_cutoff,
+            "fraction_of_modes": self.fraction_of_modes,
+            "variance_fraction": self.variance_fraction,
+            "temperature_k": self.temperature_k,
+            "frequency_cutoff_thz": self.frequency_cutoff_thz,
+        }
+
+
+def soft_mode_analysis(
+    phonon: Phonopy,
+    temperature_k: float = 300.0,
+    *,
+    mesh: Sequence[int] = (8, 8, 8),
+    frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ,
+) -> SoftModeAnalysis:
+    """Count the imaginary / soft modes on a Γ-centred mesh and the variance they would carry.
+
+    Examples
+    --------
+    >>> soft = soft_mode_analysis(phonon, 300.0, mesh=(6, 6, 6))  # doctest: +SKIP
+    >>> soft.fraction_of_modes > 0.1  # doctest: +SKIP
+    """
+    temps = _check_temperatures([temperature_k])
+    if phonon.force_constants is None:
+        raise InputError("the Phonopy object has no force constants; produce or set them first")
+    mesh_t = _check_mesh(mesh)
+    qpoints = gamma_centred_mesh(mesh_t)
+    inv_mass = 1.0 / np.repeat(np.asarray(phonon.primitive.masses, dtype=float), 3)
+    n_imag = n_low = 0
+    soft_var = total_var = 0.0
+    for start in range(0, len(qpoints), _Q_CHUNK):
+        chunk = qpoints[start : start + _Q_CHUNK]
+        freqs, vecs = _modes_at(phonon, chunk)
+        # the three acoustic modes at Γ are translations, not soft modes
+        translation = np.zeros(freqs.shape, dtype=bool)
+        for i in np.flatnonzero(np.all(np.abs(chunk) < 1e-12, axis=1)):
+            translation[i, np.argsort(np.abs(freqs[i]))[:3]] = True
+        imaginary = (freqs < -frequency_cutoff_thz) & ~translation
+        low = (np.abs(freqs) <= frequency_cutoff_thz) & ~translation
+        n_imag += int(np.count_nonzero(imaginary))
+        n_low += int(np.count_nonzero(low))
+        clipped = np.maximum(np.abs(freqs), frequency_cutoff_thz)
+        per_mode = mode_variances(clipped, temps)[0] * np.einsum(
+            "qan,a->qn", np.abs(vecs) ** 2, inv_mass
+        )
+        per_mode = np.where(translation, 0.0, per_mode)
+        total_var += float(per_mode.sum())
+        soft_var += float(per_mode[imaginary | low].sum())
+    n_modes = len(qpoints) * len(inv_mass)
+    return SoftModeAnalysis(
+        mesh=mesh_t,
+        n_modes=n_modes,
+        n_imaginary=n_imag,
+        n_below_cutoff=n_low,
+        fraction_of_modes=(n_imag + n_low) / max(n_modes - 3, 1),
+        variance_fraction=soft_var / total_var if total_var > 0 else 0.0,
+        temperature_k=float(temps[0]),
+        frequency_cutoff_thz=float(frequency_cutoff_thz),
+    )
+
+
 def gamma_centred_mesh(mesh: Sequence[int]) -> np.ndarray:
     """All q-points of a Γ-centred mesh, shape=(prod(mesh), 3), fractional coordinates."""
     values = _check_mesh(mesh)
@@ -120,6 +287,8 @@ def thermal_amplitude_analysis(
     *,
     mesh: Sequence[int] = (8, 8, 8),
     frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ,
+    soft_mode_treatment: str | None = "exclude",
+    frequency_floor_thz: float = DEFAULT_FREQUENCY_FLOOR_THZ,
 ) -> ThermalAmplitudes:
     """Thermal amplitudes ζ(T) of every unit-cell atom and direction, with mode counts.
 
@@ -133,6 +302,10 @@ def thermal_amplitude_analysis(
         Γ-centred q-point mesh over which the sum runs (not reduced by symmetry).
     frequency_cutoff_thz : float
         Modes with frequency ≤ this (THz) are excluded (imaginary and near-zero modes).
+    soft_mode_treatment : str or None
+        How imaginary modes enter (see :func:`effective_frequencies`); default: left out.
+    frequency_floor_thz : float
+        Floor of the ``"floor"`` treatment, THz.
 
     Returns
     -------
@@ -151,16 +324,17 @@ def thermal_amplitude_analysis(
     n_imag = n_zero = 0
     for start in range(0, len(qpoints), _Q_CHUNK):
         freqs, vecs = _modes_at(phonon, qpoints[start : start + _Q_CHUNK])
-        included = freqs > frequency_cutoff_thz
-        n_imag += int(np.count_nonzero(freqs < -frequency_cutoff_thz))
+        safe, included = effective_frequencies(
+            freqs, frequency_cutoff_thz, soft_mode_treatment, frequency_floor_thz
+        )
+        n_imag += int(np.count_nonzero((freqs < -frequency_cutoff_thz) & ~included))
         n_zero += int(np.count_nonzero(np.abs(freqs) <= frequency_cutoff_thz))
-        safe = np.where(included, freqs, 1.0)
         weights = mode_variances(safe, temps) * included  # (T, q, ν)
         # |e_ν^α(j, q)|², eigenvectors are columns: vecs[q, 3j+α, ν]
         msd += np.einsum("tqn,qan->ta", weights, np.abs(vecs) ** 2)
     msd /= len(qpoints) * np.repeat(masses, 3)
     if n_imag:
-        logger.warning(
+        logger.info(
             "%d imaginary modes (below -%g THz) left out of the thermal amplitudes on a %s mesh",
             n_imag,
             frequency_cutoff_thz,
@@ -233,6 +407,8 @@ def thermal_mode_basis(
     frac_positions: np.ndarray,
     *,
     frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ,
+    soft_mode_treatment: str | None = "exclude",
+    frequency_floor_thz: float = DEFAULT_FREQUENCY_FLOOR_THZ,
 ) -> tuple[np.ndarray, int, int]:
     """Real matrix ``A`` with ``A Aᵀ`` the harmonic displacement covariance of a supercell.
 
@@ -269,10 +445,12 @@ def thermal_mode_basis(
     qpoints = np.asarray(get_commensurate_points(np.asarray(matrix, dtype=int)), dtype=float)
     freqs, vecs = _modes_at(phonon, qpoints)
     masses = np.asarray(phonon.primitive.masses, dtype=float)[site_index]
-    included = freqs > frequency_cutoff_thz
-    n_imag = int(np.count_nonzero(freqs < -frequency_cutoff_thz))
+    safe, included = effective_frequencies(
+        freqs, frequency_cutoff_thz, soft_mode_treatment, frequency_floor_thz
+    )
+    n_imag = int(np.count_nonzero((freqs < -frequency_cutoff_thz) & ~included))
     n_zero = int(np.count_nonzero(np.abs(freqs) <= frequency_cutoff_thz))
-    sigma = np.sqrt(mode_variances(np.where(included, freqs, 1.0), temps)[0] * included)
+    sigma = np.sqrt(mode_variances(safe, temps)[0] * included)
     n_super = len(site_index)
     phase = np.exp(2j * np.pi * frac_positions @ qpoints.T)  # (n_super, n_q)
     # e_ν(j, q) for every supercell atom: vecs[q, 3j+α, ν] -> (n_super, 3, n_q, n_modes)

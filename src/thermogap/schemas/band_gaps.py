@@ -114,6 +114,27 @@ class BandGapDoc(ThermogapDocument):
     upstream: dict[str, Any] = Field(
         default_factory=dict, description="Every upstream job of the flow: uuid -> job name."
     )
+    reference_level: str | None = Field(
+        None, description="Level whose gap was computed directly for the self-check."
+    )
+    reference_band_gap_ev: float | None = Field(
+        None,
+        description="Reference level's gap computed directly: mean over the checked MD "
+        "snapshots (T > 0) or of the relaxed structure (0 K), eV.",
+    )
+    reference_stderr_ev: float | None = Field(
+        None, description="Standard error of reference_band_gap_ev over the snapshots, eV."
+    )
+    reference_delta_gap_ev: float | None = Field(
+        None, description="Reference <Eg>_T - Eg(0 K) on the same snapshots, eV."
+    )
+    reference_band_gap_0k_ev: float | None = Field(
+        None, description="Reference gap of the relaxed 0 K structure, eV."
+    )
+    gnn_reference_mae_ev: float | None = Field(
+        None, description="GNN mean absolute error against the reference on those snapshots, eV."
+    )
+    n_reference_snapshots: int | None = Field(None, description="Snapshots checked.")
 
 
 class TemperatureStudyDoc(ThermogapDocument):
@@ -128,3 +149,6 @@ class TemperatureStudyDoc(ThermogapDocument):
     plots: dict[str, BlobRef] = Field(default_factory=dict, description="PNG figures by name.")
     mlip_model_id: str | None = Field(None, description="MLIP of the study.")
     gnn_model_id: str | None = Field(None, description="GNN of the study.")
+    self_check: dict[str, Any] | None = Field(
+        None, description="GNN vs reference level on the study's snapshots: verdicts and line."
+    )

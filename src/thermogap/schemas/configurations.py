@@ -47,6 +47,21 @@ class ConfigurationDoc(ThermogapDocument):
         ..., description="Root-mean-square displacement from the undisplaced supercell, Å."
     )
     max_displacement_ang: float = Field(..., description="Largest atomic displacement, Å.")
+    soft_mode_treatment: str | None = Field(
+        None, description="How imaginary/soft modes were treated: exclude, absolute, floor, md."
+    )
+    n_imaginary_modes: int | None = Field(
+        None, description="Imaginary modes of the parent (the most unstable one) on the mesh."
+    )
+    n_below_cutoff_modes: int | None = Field(
+        None, description="Modes with |f| below the cutoff, acoustic modes at Γ not counted."
+    )
+    soft_mode_fraction: float | None = Field(
+        None, description="Fraction of the parent's modes that are imaginary or below cutoff."
+    )
+    soft_mode_variance_fraction: float | None = Field(
+        None, description="Share of the displacement variance those modes would carry (|f|)."
+    )
 
 
 class ConfigurationBatchDoc(ThermogapDocument):
@@ -72,3 +87,23 @@ class ConfigurationBatchDoc(ThermogapDocument):
     mean_square_displacement_ang2: float = Field(
         ..., description="Mean over the batch of the squared atomic displacement, Å²."
     )
+    soft_mode_treatment: str | None = Field(
+        None, description="How imaginary/soft modes were treated: exclude, absolute, floor, md."
+    )
+    n_imaginary_modes: int | None = Field(
+        None, description="Imaginary modes of the parent (the most unstable one) on the mesh."
+    )
+    n_below_cutoff_modes: int | None = Field(
+        None, description="Modes with |f| below the cutoff, acoustic modes at Γ not counted."
+    )
+    soft_mode_fraction: float | None = Field(
+        None, description="Fraction of the parent's modes that are imaginary or below cutoff."
+    )
+    soft_mode_variance_fraction: float | None = Field(
+        None, description="Share of the displacement variance those modes would carry (|f|)."
+    )
+    amplitude_mesh_change: float | None = Field(
+        None,
+        description="Phonon scheme: largest relative change of ζ from mesh to dense_mesh.",
+    )
+    dense_mesh: list[int] | None = Field(None, description="Denser q mesh of that check.")

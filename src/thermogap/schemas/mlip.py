@@ -64,6 +64,28 @@ class MaceTrainingSettings(BaseModel):
     default_dtype: Literal["float32", "float64"] = Field("float64", description="Precision.")
     seed: int = Field(0, description="Seed of the data split and of mace-torch.")
     num_threads: int = Field(2, ge=1, description="CPU threads of the training process.")
+    finetuning: Literal["multihead", "naive"] = Field(
+        "multihead",
+        description="With a foundation model: mace-torch's multihead replay fine-tuning "
+        "(replays replay_file on a second head so the foundation is not forgotten) or naive "
+        "fine-tuning (all weights on the new data only).",
+    )
+    replay_file: str | None = Field(
+        None,
+        description="Replay (pre-training) data for multihead fine-tuning (mace --pt_train_file):"
+        " a path, or a file name in $THERMOGAP_MODEL_DIR. Never downloaded.",
+    )
+    num_samples_pt: int = Field(
+        10000, ge=1, description="Replay configurations sampled from replay_file (mace default)."
+    )
+    weight_pt_head: float = Field(1.0, ge=0, description="Loss weight of the replay head.")
+    force_mh_ft_lr: bool = Field(
+        False,
+        description="Use lr/ema as given in multihead mode (mace otherwise sets lr 1e-4, EMA "
+        "0.99999).",
+    )
+    ema: bool = Field(False, description="Exponential moving average of the weights.")
+    ema_decay: float = Field(0.99, gt=0, lt=1, description="EMA decay.")
     extra_args: list[str] = Field(
         default_factory=list,
         description="Further mace_run_train arguments, appended verbatim (e.g. ['--ema']).",

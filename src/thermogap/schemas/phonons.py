@@ -15,6 +15,8 @@ __all__ = [
     "PhononDoc",
     "PhononDosDoc",
     "PhononSettings",
+    "RelaxedStructureDoc",
+    "SoftModeDoc",
 ]
 
 
@@ -120,3 +122,65 @@ class PhononDoc(ThermogapDocument):
     band_structure: PhononBandStructureDoc = Field(..., description="Standard-path dispersion.")
     dos: PhononDosDoc = Field(..., description="Total DOS.")
     settings: PhononSettings = Field(default_factory=PhononSettings, description="Inputs.")
+    lattice_abc_ang: list[float] = Field(
+        default_factory=list, description="Lattice lengths a, b, c of the unit cell used, Å."
+    )
+    lattice_parameter_ang: float | None = Field(
+        None, description="Cube root of the unit-cell volume (a of a cubic cell), Å."
+    )
+    relaxed: bool = Field(
+        False,
+        description="Whether the cell came from a ParentRelaxMaker (or VASP) relaxation with "
+        "this engine; cells relaxed elsewhere (disorder ranking) are recorded as given.",
+    )
+    pressure_gpa: float | None = Field(
+        None, description="Hydrostatic pressure of the unit cell with this engine, GPa."
+    )
+    soft_modes: SoftModeDoc | None = Field(
+        None, description="Imaginary / below-cutoff modes on the DOS mesh and their weight."
+    )
+
+
+class SoftModeDoc(BaseModel):
+    """How many modes are imaginary or soft and how much displacement they would carry."""
+
+    mesh: list[int] = Field(..., description="Γ-centred q mesh the modes were counted on.")
+    n_modes: int = Field(..., description="All (q, ν) modes of the mesh.")
+    n_imaginary: int = Field(..., description="Modes with f < -cutoff, THz.")
+    n_below_cutoff: int = Field(
+        ..., description="Modes with |f| <= cutoff other than the 3 acoustic modes at Γ."
+    )
+    frequency_cutoff_thz: float = Field(..., description="Cutoff, THz.")
+    fraction_of_modes: float = Field(
+        ..., description="(n_imaginary + n_below_cutoff) / (n_modes - 3)."
+    )
+    variance_fraction: float = Field(
+        ...,
+        description=(
+            "Share of the summed mean-square displacement (at the temperature below, |f| for "
+            "imaginary modes, max(|f|, cutoff) otherwise) carried by the soft modes."
+        ),
+    )
+    temperature_k: float = Field(..., description="Temperature of variance_fraction, K.")
+
+
+class RelaxedStructureDoc(ThermogapDocument):
+    """A parent unit cell relaxed (cell and ions) with the engine of its phonons."""
+
+    formula: str = Field(..., description="Reduced formula.")
+    structure_id: str = Field(..., description="Id (16 hex) of the relaxed cell.")
+    structure: Structure = Field(..., description="Relaxed unit cell (Structure.as_dict()).")
+    initial_structure: Structure = Field(..., description="Starting unit cell.")
+    calculator: str = Field(..., description="Engine the cell was relaxed with.")
+    lattice_abc_ang: list[float] = Field(..., description="Relaxed a, b, c, Å.")
+    lattice_parameter_ang: float = Field(..., description="Cube root of the cell volume, Å.")
+    initial_lattice_parameter_ang: float = Field(..., description="Starting value, Å.")
+    initial_pressure_gpa: float = Field(..., description="Pressure of the starting cell, GPa.")
+    pressure_gpa: float = Field(..., description="Pressure of the relaxed cell, GPa.")
+    max_force_ev_per_ang: float = Field(..., description="Largest residual force, eV/Å.")
+    converged: bool = Field(..., description="Whether fmax was reached.")
+    n_steps: int = Field(..., description="Optimiser steps.")
+    fmax_ev_per_ang: float = Field(..., description="Force (and cell) threshold, eV/Å.")
+
+
+PhononDoc.model_rebuild()

@@ -1,0 +1,146 @@
+"""Jobs of the self-check: the reference level's gap on the study's own structures and MD.
+
+They take the relaxed 0 K structures and the MD trajectory documents by reference, compute
+the reference level's gap directly (embedded levels only: an xTB Hamiltonian in-process) and
+the GNN's on the same structures, and return plain dictionaries that the ``band_gaps``
+documents and the study summary carry (see :mod:`thermogap.results.self_check`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from thermogap.errors import InputError
+from thermogap.execution import tg_job
+from thermogap.results.self_check import compare_snapshot_gaps, self_check_verdict, snapshot_sample
+
+__all__ = [
+    "reference_gaps",
+    "reference_snapshot_check",
+    "reference_static_check",
+    "self_check_summary",
+]
+
+
+def reference_gaps(structures: list[Structure], level: str) -> np.ndarray:
+    """Band gaps of ``structures`` at an embedded level (its xTB Hamiltonian, Γ point), eV."""
+    from thermogap.engines.embedded import xtb_band_edges
+    from thermogap.levels import load_level
+    from thermogap.threads import limited_threads
+
+    settings = load_level(level).embedded
+    if settings is None:
+        raise InputError(
+            f"level {level!r} is not embedded; the self-check computes the reference in-process"
+        )
+    with limited_threads(settings.num_threads):
+        return np.array(
+            [
+                xtb_band_edges(
+                    AseAtomsAdaptor.get_atoms(s),
+                    method=settings.gap_method,
+                    accuracy=settings.gap_accuracy,
+                    max_iterations=settings.gap_max_iterations,
+                    electronic_temperature_k=settings.electronic_temperature_k,
+                ).band_gap_ev
+                for s in structures
+            ]
+        )
+
+
+def _gnn(gnn_model_id: str) -> tuple[Any, float | None]:
+    from thermogap.gnn.bundle import load_gnn
+    from thermogap.store import current_db
+
+    db = current_db()
+    doc = db.query_one("models", {"model_id": gnn_model_id}, properties=["metrics"]) or {}
+    test_mae = ((doc.get("metrics") or {}).get("test") or {}).get("mae")
+    return load_gnn(db, gnn_model_id), test_mae
+
+
+@tg_job
+def reference_static_check(
+    structure: Structure, gnn_model_id: str, level: str, x: float
+) -> dict[str, Any]:
+    """Compute reference and GNN gap of one relaxed 0 K structure; list shells on the cutoff."""
+    from thermogap.gnn.graphs import warn_if_shells_near_cutoff
+    from thermogap.gnn.inference import predict
+
+    if isinstance(structure, dict):
+        structure = Structure.from_dict(structure)
+    bundle, test_mae = _gnn(gnn_model_id)
+    reference = float(reference_gaps([structure], level)[0])
+    gnn = float(predict(bundle, [structure])[0])
+    shells = warn_if_shells_near_cutoff(structure, bundle.graph_settings)
+    return {
+        "x": float(x),
+        "temperature_k": 0.0,
+        "reference_level": level,
+        "reference_0k_ev": reference,
+        "gnn_0k_ev": gnn,
+        "test_mae_ev": test_mae,
+        "shells_near_cutoff": [list(s) for s in shells],
+    }
+
+
+@tg_job
+def reference_snapshot_check(
+    trajectory: Any,
+    gnn_model_id: str,
+    static: dict[str, Any],
+    temperature_k: float,
+    n_snapshots: int = 20,
+    equilibration_fraction: float = 0.2,
+) -> dict[str, Any]:
+    """Compute reference and GNN gaps on ``n_snapshots`` post-equilibration MD frames."""
+    from thermogap.gnn.inference import predict
+    from thermogap.md.langevin import load_trajectory
+    from thermogap.schemas.md import TrajectoryDoc
+    from thermogap.store import current_db
+
+    trajectory = TrajectoryDoc.model_validate(trajectory)
+    loaded = load_trajectory(current_db(), trajectory.trajectory_id)
+    start = Structure.from_dict(loaded.doc.structure)
+    positions = loaded.arrays["positions_ang"]
+    chosen = snapshot_sample(len(positions), n_snapshots, equilibration_fraction)
+    frames = [
+        Structure(start.lattice, start.species, positions[i], coords_are_cartesian=True)
+        for i in chosen
+    ]
+    bundle, test_mae = _gnn(gnn_model_id)
+    level = static["reference_level"]
+    comparison = compare_snapshot_gaps(
+        reference_gaps(frames, level),
+        predict(bundle, frames),
+        static["reference_0k_ev"],
+        static["gnn_0k_ev"],
+        test_mae,
+    )
+    return comparison.as_dict() | {
+        "x": static["x"],
+        "temperature_k": float(temperature_k),
+        "reference_level": level,
+        "trajectory_id": trajectory.trajectory_id,
+        "frames": chosen.tolist(),
+    }
+
+
+@tg_job
+def self_check_summary(
+    static_checks: list[dict[str, Any]], snapshot_checks: list[dict[str, Any]], level: str
+) -> dict[str, Any]:
+    """Return the study's verdict and the one line ``thermogap demo`` prints."""
+    verdict = self_check_verdict(
+        snapshot_checks,
+        {c["x"]: c["reference_0k_ev"] for c in static_checks},
+        {c["x"]: c["gnn_0k_ev"] for c in static_checks},
+        level,
+    )
+    verdict["static"] = [dict(c) for c in static_checks]
+    print(verdict["line"], file=sys.stderr)  # on screen as soon as known (stdout: --json)
+    return verdict
