@@ -38,7 +38,6 @@ computed only on the steps whose frame is stored, and frames are written chunk b
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import hashlib
@@ -46,7 +45,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -60,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCHED_INTEGRATOR",
+    "BatchForceField",
     "BatchedRunReport",
     "MaceBatchEvaluator",
     "MemoryTrajectorySink",
@@ -143,6 +143,28 @@ class BatchedRunReport:
         return 1e3 * self.wall_time_s / max(self.replica_steps, 1)
 
 
+@runtime_checkable
+class BatchForceField(Protocol):
+    """Energies and forces of a batch of cells, as :func:`run_batched_langevin` needs them.
+
+    :class:`MaceBatchEvaluator` is the implementation for MACE models; any other force field
+    built for the replicas' cells (same order) can drive the integrator.
+    """
+
+    n_rebuilds: int
+
+    def set_active(self, replicas: Sequence[int]) -> None:
+        """Evaluate only the cells ``replicas`` (indices, in this order) from now on."""
+
+    def update_neighbours(self, positions: torch.Tensor) -> int:
+        """Refresh neighbour lists for ``positions`` (Å); return how many were rebuilt."""
+
+    def evaluate(
+        self, positions: torch.Tensor, compute_stress: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Return energies (eV), forces (eV/Å) and, if asked, stresses (eV/Å^3)."""
+
+
 @contextlib.contextmanager
 def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
     # some mace/e3nn code makes tensors in torch's default dtype: match the model's, then
@@ -157,21 +179,27 @@ def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(previous)
 
 
-def _generator_state(generator: torch.Generator) -> dict[str, Any]:
-    raw = generator.get_state().numpy().tobytes()
-    return {"torch_generator": base64.b64encode(raw).decode("ascii")}
+def _stream_seed(seed: int, step: int) -> int:
+    """Seed of a replica's random stream from step ``step`` on (64-bit, from SHA-256)."""
+    digest = hashlib.sha256(f"{int(seed)}:{int(step)}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
-def _restore_generator(generator: torch.Generator, state: dict[str, Any]) -> None:
-    import torch
+def _random_state(seed: int, step: int) -> dict[str, Any]:
+    # the stream is reseeded from (seed, step) after every stored chunk, so this small dict
+    # is the whole restart state (a torch CPU generator's own state is 5 kB per chunk)
+    return {"integrator": BATCHED_INTEGRATOR, "stream_seed": int(seed), "step": int(step)}
 
-    if "torch_generator" not in state:
+
+def _resumed_seed(state: dict[str, Any], n_steps_done: int) -> int:
+    if state.get("integrator") != BATCHED_INTEGRATOR or "stream_seed" not in state:
         raise StoreError(
             "stored trajectory was not written by the batched integrator "
-            f"(random state keys {sorted(state)}; expected 'torch_generator')"
+            f"(random state {sorted(state)}; expected integrator={BATCHED_INTEGRATOR!r})"
         )
-    raw = bytearray(base64.b64decode(state["torch_generator"]))
-    generator.set_state(torch.frombuffer(raw, dtype=torch.uint8).clone())
+    if int(state["step"]) != n_steps_done:
+        raise StoreError(f"random state of step {state['step']} stored with step {n_steps_done}")
+    return int(state["stream_seed"])
 
 
 class MaceBatchEvaluator:
@@ -321,6 +349,8 @@ class MaceBatchEvaluator:
         """
         import torch
 
+        if not bool(torch.isfinite(positions).all()):
+            raise CalculationError("non-finite atomic positions in batched MD (unstable run?)")
         stale = [r for r in self._active if self._reference[r] is None]
         if not stale:
             moved = torch.linalg.vector_norm(positions - self._reference_t, dim=1)
@@ -328,8 +358,9 @@ class MaceBatchEvaluator:
                 return 0
             worst = torch.zeros(len(self._active), dtype=moved.dtype, device=moved.device)
             worst.scatter_reduce_(0, self._layout["batch"], moved, reduce="amax")
-            stale = [r for r, d in zip(self._active, worst.tolist(), strict=True)
-                     if d > 0.5 * self.skin]
+            stale = [
+                r for r, d in zip(self._active, worst.tolist(), strict=True) if d > 0.5 * self.skin
+            ]
         host = positions.detach().cpu().numpy()
         for r in stale:
             k = self._active.index(r)
@@ -340,7 +371,7 @@ class MaceBatchEvaluator:
 
     # -- evaluation --------------------------------------------------------------------------
     def graph(self, positions: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The model input for ``positions`` (Å, float64): skin list filtered to ``r_max``."""
+        """Return the model input at ``positions`` (Å): the skin list cut to ``r_max``."""
         import torch
 
         with torch.no_grad():
@@ -371,7 +402,9 @@ class MaceBatchEvaluator:
 
         with _default_dtype(self.dtype):
             out = self.model(
-                self.graph(positions), training=False, compute_force=True,
+                self.graph(positions),
+                training=False,
+                compute_force=True,
                 compute_stress=compute_stress,
             )
         energy = out["energy"].detach().to(torch.float64)
@@ -423,9 +456,7 @@ class MemoryTrajectorySink:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """All frames, concatenated (keys of :data:`~thermogap.schemas.md.CHUNK_ARRAYS`)."""
-        return {
-            key: np.concatenate([a[key] for a, _ in self.chunks]) for key in CHUNK_ARRAYS
-        }
+        return {key: np.concatenate([a[key] for a, _ in self.chunks]) for key in CHUNK_ARRAYS}
 
 
 class _ChunkBuffer:
@@ -459,15 +490,14 @@ class _ReplicaState:
     n_atoms: int
     masses_amu: np.ndarray
     generator: Any
+    seed: int
     steps_done: int
     positions: np.ndarray
     velocities: np.ndarray
     buffer: _ChunkBuffer
 
 
-def _start(
-    replica: Replica, settings: LangevinSettings, device: Any
-) -> _ReplicaState:
+def _start(replica: Replica, settings: LangevinSettings, device: Any) -> _ReplicaState:
     import torch
     from ase import units
 
@@ -476,9 +506,10 @@ def _start(
     atoms = replica.atoms
     masses = atoms.get_masses()
     generator = torch.Generator(device=device)
-    generator.manual_seed(int(replica.seed))
+    seed = int(replica.seed)
     state: ResumeState | None = replica.sink.resume_state()
     if state is None:
+        generator.manual_seed(_stream_seed(seed, 0))
         # Maxwell–Boltzmann start, then zero total momentum (as ASE's Stationary)
         sigma = np.sqrt(KB_EV_PER_K * replica.temperature_k / masses)[:, None] * units.fs
         xi = torch.randn((len(atoms), 3), generator=generator, device=device, dtype=torch.float64)
@@ -491,7 +522,8 @@ def _start(
                 f"stored trajectory has {len(state.positions_ang)} atoms, "
                 f"structure has {len(atoms)}"
             )
-        _restore_generator(generator, state.rng_state)
+        seed = _resumed_seed(state.rng_state, state.n_steps_done)
+        generator.manual_seed(_stream_seed(seed, state.n_steps_done))
         positions = np.array(state.positions_ang, dtype=float)
         velocities = np.array(state.velocities_ang_per_fs, dtype=float)
         steps_done = state.n_steps_done
@@ -500,6 +532,7 @@ def _start(
         n_atoms=len(atoms),
         masses_amu=masses,
         generator=generator,
+        seed=seed,
         steps_done=steps_done,
         positions=positions,
         velocities=velocities,
@@ -551,7 +584,8 @@ def run_batched_langevin(
     Parameters
     ----------
     model
-        A mace-torch ``MACE``/``ScaleShiftMACE`` module (not modified).
+        A mace-torch ``MACE``/``ScaleShiftMACE`` module (not modified), or a
+        :class:`BatchForceField` made for ``[r.atoms for r in replicas]``.
     replicas
         The trajectories: start, temperature (K), sink and seed of each.
     settings
@@ -561,11 +595,11 @@ def run_batched_langevin(
         Total steps of every trajectory (including any already stored); default
         ``settings.n_steps``. Must be a multiple of ``settings.save_interval_steps``.
     dtype
-        Precision of the model evaluation (the integrator itself runs in float64).
+        Precision of a MACE model's evaluation (the integrator itself runs in float64).
     device
         Torch device, e.g. ``"cpu"`` or ``"cuda"``.
     skin_ang
-        Neighbour-list skin, Å.
+        Neighbour-list skin of a MACE model, Å.
     progress
         Show a tqdm progress bar (only when stderr is a terminal).
     profile
@@ -589,9 +623,12 @@ def run_batched_langevin(
     start_time = time.perf_counter()
     dev = torch.device(device)
     states = [_start(r, settings, dev) for r in replicas]
-    evaluator = MaceBatchEvaluator(
-        model, [r.atoms for r in replicas], dtype=dtype, device=device, skin_ang=skin_ang
-    )
+    if isinstance(model, BatchForceField):
+        evaluator = model
+    else:
+        evaluator = MaceBatchEvaluator(
+            model, [r.atoms for r in replicas], dtype=dtype, device=device, skin_ang=skin_ang
+        )
     report = BatchedRunReport()
     timer = _Timer(profile, dev)
     total = sum(n_steps for _ in states)
@@ -620,7 +657,7 @@ def run_batched_langevin(
 def _advance(
     states: list[_ReplicaState],
     active: list[int],
-    evaluator: MaceBatchEvaluator,
+    evaluator: BatchForceField,
     settings: LangevinSettings,
     n_steps: int,
     dev: Any,
@@ -637,7 +674,8 @@ def _advance(
 
     behind = min(states[k].steps_done for k in active)
     group = [k for k in active if states[k].steps_done == behind]
-    end = min(n_steps, min((states[k].steps_done for k in active if k not in group), default=n_steps))
+    ahead = [states[k].steps_done for k in active if k not in group]
+    end = min([n_steps, *ahead])
     chosen = [states[k] for k in group]
     evaluator.set_active(group)
     f64 = {"device": dev, "dtype": torch.float64}
@@ -676,10 +714,7 @@ def _advance(
             velocities += (0.5 * dt) * accel * forces
             positions += (0.5 * dt) * velocities
             noise = torch.cat(
-                [
-                    torch.randn((s.n_atoms, 3), generator=s.generator, **f64)
-                    for s in chosen
-                ]
+                [torch.randn((s.n_atoms, 3), generator=s.generator, **f64) for s in chosen]
             )
             velocities = c * velocities + noise_sigma * noise
             if settings.fix_com:
@@ -693,8 +728,9 @@ def _advance(
             velocities += (0.5 * dt) * accel * forces
         if save:
             with timer.part("io"):
-                _store_frames(chosen, step, positions, velocities, energy, stress, settings,
-                              step == n_steps)
+                _store_frames(
+                    chosen, step, positions, velocities, energy, stress, settings, step == n_steps
+                )
             bar.update(interval * len(chosen))
     for s in chosen:
         s.steps_done = end
@@ -734,4 +770,5 @@ def _store_frames(
             stress_ev_per_ang3=sigma[k],
         )
         if s.buffer.n == settings.chunk_frames or last:
-            s.replica.sink.write_chunk(s.buffer.take(), _generator_state(s.generator))
+            s.replica.sink.write_chunk(s.buffer.take(), _random_state(s.seed, step))
+            s.generator.manual_seed(_stream_seed(s.seed, step))
