@@ -44,8 +44,9 @@ def _keep_torch_default_dtype():
 def tiny_random_mace(seed: int = 0):
     """An untrained tiny ScaleShiftMACE (S, Br, Ag) with ZBL repulsion, float64."""
     with contained_mace_import():
+        from mace import modules  # first: it makes e3nn's own torch.load work
+
         from e3nn import o3
-        from mace import modules
 
     torch.manual_seed(seed)
     block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
@@ -352,3 +353,63 @@ def test_bad_inputs_are_refused():
         run_batched_langevin(model, [Replica(ag3sbr_cell(), 0.0, MemoryTrajectorySink())], settings)
     with pytest.raises(InputError, match="empty"):
         run_batched_langevin(model, [], settings)
+
+
+# ---------------------------------------------------------------------------------------------
+# the Maker in a flow
+
+
+def _store_model(db, model, tmp_path):
+    import hashlib
+
+    path = tmp_path / "tiny.model"
+    torch.save(model, path)
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    ref = db.blobs.put_bytes(data, kind="model")
+    model_id = "mace-" + sha[:16]
+    doc = {"model_id": model_id, "kind": "mace", "sha256": sha, "model_blob": ref.model_dump()}
+    db.upsert("models", [doc], key="model_id")
+    return model_id
+
+
+def test_maker_runs_replicas_in_a_flow_and_stores_readable_trajectories(db, tmp_path):
+    from jobflow import Flow
+
+    from thermogap.execution import run_flow
+    from thermogap.jobs.md import BatchedLangevinMDMaker
+    from thermogap.md.langevin import load_trajectory
+    from thermogap.schemas.md import TrajectoryDoc
+
+    model_id = _store_model(db, tiny_random_mace(), tmp_path)
+    small, large = ag3sbr_cell(), ag3sbr_cell() * (2, 1, 1)
+    structures = [AseAtomsAdaptor.get_structure(a) for a in (small, large, small)]
+    settings = LangevinSettings(total_time_ps=0.02, save_interval_steps=5, chunk_frames=3)
+    maker = BatchedLangevinMDMaker(settings=settings, progress=False)
+    job = maker.make(structures, model_id, [300.0, 300.0, 600.0], ["a", "b", "a"], [1.0, 1.0, 1.0])
+    summary = run_flow(Flow([job]), db)
+    assert summary.n_failed == 0
+    docs = [TrajectoryDoc.model_validate(d) for d in job.output.resolve(db.jobstore())]
+    assert [d.temperature_k for d in docs] == [300.0, 300.0, 600.0]
+    assert [d.n_atoms for d in docs] == [5, 10, 5] and [d.structure_id for d in docs] == list("aba")
+    assert len({d.trajectory_id for d in docs}) == 3 and len({d.seed for d in docs}) == 3
+    for doc in docs:
+        assert doc.completed and doc.integrator == "baoab-batched" and doc.model_dtype == "float32"
+        loaded = load_trajectory(db, doc.trajectory_id)  # what the gap and NMD jobs read
+        np.testing.assert_array_equal(loaded.arrays["steps"], [5, 10, 15, 20])
+        assert len(loaded.doc.chunks) == 2 and loaded.arrays["positions_ang"].shape[1] == doc.n_atoms
+        t = 2 * loaded.arrays["kinetic_energy_ev"] / (3 * doc.n_atoms * KB_EV_PER_K)
+        assert doc.mean_temperature_k == pytest.approx(t.mean())
+        assert np.all(np.isfinite(loaded.arrays["stress_ev_per_ang3"]))
+
+    # a longer run of the same replicas extends the stored trajectories instead of restarting
+    longer = BatchedLangevinMDMaker(settings=settings.model_copy(update={"total_time_ps": 0.03}))
+    job = longer.make(structures[:1], model_id, [300.0], ["a"], [1.0])
+    run_flow(Flow([job]), db)
+    (extended,) = job.output.resolve(db.jobstore())
+    assert extended.trajectory_id == docs[0].trajectory_id
+    stored = load_trajectory(db, extended.trajectory_id)
+    np.testing.assert_array_equal(stored.arrays["steps"], [5, 10, 15, 20, 25, 30])
+
+    # one temperature for three structures: the job fails (the error is raised when it runs)
+    assert run_flow(Flow([maker.make(structures, model_id, [300.0])]), db).n_failed == 1

@@ -210,7 +210,8 @@ class BatchedLangevinMDMaker(Maker):
         replicas = [
             Replica(AseAtomsAdaptor.get_atoms(s), sink.doc.temperature_k, sink, sink.doc.seed)
             for s, sink in zip(structures, sinks, strict=True)
-            if not sink.doc.completed
+            # (not doc.completed: a stored doc keeps the flag of its own, shorter target)
+            if sink.doc.n_steps_done < self.settings.n_steps
         ]
         if replicas:
             run_batched_langevin(

@@ -643,8 +643,10 @@ def run_batched_langevin(
             active = [k for k, s in enumerate(states) if s.steps_done < n_steps]
             if not active:
                 break
-            steps = _advance(states, active, evaluator, settings, n_steps, dev, timer, bar, units)
-            report.replica_steps += steps * len(active)
+            steps, n_advanced = _advance(
+                states, active, evaluator, settings, n_steps, dev, timer, bar, units
+            )
+            report.replica_steps += steps * n_advanced
             report.batched_steps += steps
     for s in states:
         s.replica.sink.finish(n_steps)
@@ -664,11 +666,11 @@ def _advance(
     timer: _Timer,
     bar: Any,
     units: Any,
-) -> int:
-    """Advance the replicas ``active`` (all at the same step count) until one of them ends.
+) -> tuple[int, int]:
+    """Advance the active replicas furthest behind until they catch up or end.
 
     Replicas at different step counts (a batch killed while writing its chunks) are advanced
-    in groups: the group furthest behind first.
+    in groups, the group furthest behind first; returns (steps, replicas advanced).
     """
     import torch
 
@@ -734,7 +736,7 @@ def _advance(
             bar.update(interval * len(chosen))
     for s in chosen:
         s.steps_done = end
-    return end - behind
+    return end - behind, len(chosen)
 
 
 def _store_frames(
