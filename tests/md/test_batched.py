@@ -44,7 +44,8 @@ def _keep_torch_default_dtype():
 def tiny_random_mace(seed: int = 0):
     """An untrained tiny ScaleShiftMACE (S, Br, Ag) with ZBL repulsion, float64."""
     with contained_mace_import():
-        from mace import modules  # first: it makes e3nn's own torch.load work
+        # mace first: it sets the variable under which e3nn's own torch.load works
+        from mace import modules  # noqa: I001
 
         from e3nn import o3
 
@@ -196,7 +197,7 @@ class MorseForceField:
 class ForceFieldCalculator(Calculator):
     """The same force field as an ASE calculator, for ``run_langevin``."""
 
-    implemented_properties = ["energy", "forces", "stress"]
+    implemented_properties = ("energy", "forces", "stress")
 
     def __init__(self, atoms):
         super().__init__()
@@ -221,14 +222,18 @@ def _observables(arrays, atoms, discard=0.2, n_blocks=8, max_lag_frames=40):
     temperature = 2 * arrays["kinetic_energy_ev"][skip:] / (3 * len(atoms) * KB_EV_PER_K)
     structure = AseAtomsAdaptor.get_structure(atoms)
     gaps = [
-        synthetic_gap_ev(Structure(structure.lattice, structure.species, x, coords_are_cartesian=True))
+        synthetic_gap_ev(
+            Structure(structure.lattice, structure.species, x, coords_are_cartesian=True)
+        )
         for x in arrays["positions_ang"][skip::2]
     ]
     v = arrays["velocities_ang_per_fs"][skip:]
     curves = []
     for block in np.array_split(v, n_blocks):
         n = len(block)
-        c = [np.mean(np.sum(block[: n - lag] * block[lag:], axis=2)) for lag in range(max_lag_frames)]
+        c = [
+            np.mean(np.sum(block[: n - lag] * block[lag:], axis=2)) for lag in range(max_lag_frames)
+        ]
         curves.append(np.array(c) / c[0])
     curves = np.array(curves)
     vacf = (curves.mean(axis=0), curves.std(axis=0, ddof=1) / np.sqrt(n_blocks))
@@ -251,7 +256,9 @@ def test_batched_integrator_samples_the_ase_langevin_ensemble():
     temperature = 300.0
     settings = LangevinSettings(total_time_ps=5.0, save_interval_steps=5, chunk_frames=400, seed=4)
     ase_sink = MemoryTrajectorySink()
-    run_langevin(atoms, ForceFieldCalculator(atoms), temperature, settings, ase_sink, progress=False)
+    run_langevin(
+        atoms, ForceFieldCalculator(atoms), temperature, settings, ase_sink, progress=False
+    )
     # the replica under test and, in the same batch, a negative control 50 % hotter
     batched, hotter = MemoryTrajectorySink(), MemoryTrajectorySink()
     replicas = [
@@ -312,7 +319,10 @@ def test_killed_batch_resumes_into_the_uninterrupted_trajectories():
     temps = [300.0, 700.0]
 
     def replicas(sinks):
-        return [Replica(c, t, s, seed=10 + k) for k, (c, t, s) in enumerate(zip(cells, temps, sinks))]
+        return [
+            Replica(c, t, s, seed=10 + k)
+            for k, (c, t, s) in enumerate(zip(cells, temps, sinks, strict=True))
+        ]
 
     full = [MemoryTrajectorySink(), MemoryTrajectorySink()]
     report = run_batched_langevin(model, replicas(full), settings, dtype="float64", progress=False)
@@ -324,7 +334,9 @@ def test_killed_batch_resumes_into_the_uninterrupted_trajectories():
         run_batched_langevin(model, replicas(killed), settings, dtype="float64", progress=False)
     assert [len(s.chunks) for s in killed] == [3, 2]
     resumed = [KilledSink(chunks=s.chunks) for s in killed]
-    report = run_batched_langevin(model, replicas(resumed), settings, dtype="float64", progress=False)
+    report = run_batched_langevin(
+        model, replicas(resumed), settings, dtype="float64", progress=False
+    )
     assert report.replica_steps == (60 - 45) + (60 - 30)
     for a, b in zip(full, resumed, strict=True):
         for key, values in a.arrays().items():
@@ -332,8 +344,9 @@ def test_killed_batch_resumes_into_the_uninterrupted_trajectories():
 
     # the replicas' streams are their own: another seed gives another trajectory
     other = MemoryTrajectorySink()
-    run_batched_langevin(model, [Replica(cells[0], 300.0, other, seed=99)], settings,
-                         dtype="float64", progress=False)
+    run_batched_langevin(
+        model, [Replica(cells[0], 300.0, other, seed=99)], settings, dtype="float64", progress=False
+    )
     assert not np.allclose(other.arrays()["positions_ang"], full[0].arrays()["positions_ang"])
     # a trajectory of the ASE path (numpy random state) is not continued by the batched one
     ase_sink = MemoryTrajectorySink()
@@ -397,7 +410,9 @@ def test_maker_runs_replicas_in_a_flow_and_stores_readable_trajectories(db, tmp_
         assert doc.completed and doc.integrator == "baoab-batched" and doc.model_dtype == "float32"
         loaded = load_trajectory(db, doc.trajectory_id)  # what the gap and NMD jobs read
         np.testing.assert_array_equal(loaded.arrays["steps"], [5, 10, 15, 20])
-        assert len(loaded.doc.chunks) == 2 and loaded.arrays["positions_ang"].shape[1] == doc.n_atoms
+        assert (
+            len(loaded.doc.chunks) == 2 and loaded.arrays["positions_ang"].shape[1] == doc.n_atoms
+        )
         t = 2 * loaded.arrays["kinetic_energy_ev"] / (3 * doc.n_atoms * KB_EV_PER_K)
         assert doc.mean_temperature_k == pytest.approx(t.mean())
         assert np.all(np.isfinite(loaded.arrays["stress_ev_per_ang3"]))
