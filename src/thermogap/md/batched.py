@@ -22,6 +22,10 @@ own temperature and ``torch.Generator``::
        F  = F(x)                                  (one batched model call)
     B  v += (dt/2) F/m
 
+After every stored chunk a replica's generator is reseeded from (its seed, the step), so the
+restart state stored with a chunk is a few numbers and a resumed replica draws the noise an
+uninterrupted one would have drawn.
+
 It samples the same canonical ensemble as ASE's ``Langevin`` (used by :func:`run_langevin`)
 with the same friction, time step and Maxwell–Boltzmann start; the trajectories differ (other
 splitting, other random numbers), the statistics do not (``tests/md/test_batched.py``).
