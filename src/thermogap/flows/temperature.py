@@ -276,6 +276,26 @@ class _MDStage:
         self.uuid = suid()
         self.output = OutputReference(self.uuid)
         self.requests: list[tuple[Any, float, Any, float]] = []
+        self.gaps_uuid = suid()
+        self.gaps_output = OutputReference(self.gaps_uuid)
+        self.gap_requests: list[tuple[Any, Any]] = []
+
+    def gaps(self, trajectory: Any, gnn_model_id: Any, name: str) -> tuple[list[Job], Any]:
+        """Return the jobs to add now and the reference to the trajectory's gap summary.
+
+        In batched mode the GNN gaps of every trajectory are computed by one job (one model
+        load, frames of all replicas in shared forward passes), made in :meth:`batched_jobs`.
+        """
+        from thermogap.jobs.band_gaps import trajectory_band_gaps
+
+        if not self.batched:
+            gaps = trajectory_band_gaps(
+                trajectory, gnn_model_id, self.settings.equilibration_fraction
+            )
+            gaps.name = name
+            return [gaps], gaps.output
+        self.gap_requests.append((trajectory, gnn_model_id))
+        return [], self.gaps_output[len(self.gap_requests) - 1]
 
     def trajectory(
         self, structure: Any, temperature_k: float, structure_id: Any, x: float, name: str
@@ -306,7 +326,22 @@ class _MDStage:
         md = maker.make(structures, self.mlip_id, temperatures, structure_ids, xs)
         md.set_uuid(self.uuid)
         md.name = f"batched md ({len(structures)} trajectories)"
-        return [md]
+        jobs = [md]
+        if self.gap_requests:
+            from thermogap.jobs.band_gaps import trajectories_band_gaps
+
+            gnn_ids = {str(g) for _, g in self.gap_requests}
+            if len(gnn_ids) != 1:  # one model per study; refuse rather than mix silently
+                raise InputError(f"batched gaps need one GNN model, got {sorted(gnn_ids)}")
+            gaps = trajectories_band_gaps(
+                [t for t, _ in self.gap_requests],
+                self.gap_requests[0][1],
+                self.settings.equilibration_fraction,
+            )
+            gaps.set_uuid(self.gaps_uuid)
+            gaps.name = f"snapshot gaps ({len(self.gap_requests)} trajectories)"
+            jobs.append(gaps)
+        return jobs
 
 
 def _n_branches(settings: TemperatureStudySettings, parent: Any, x: float) -> int:
@@ -337,7 +372,7 @@ def _composition(
     md_stage: _MDStage | None = None,
 ) -> tuple[list[Flow | Job], list[Job]]:
     """Jobs of one composition: rank, 0 K phonons, MD, gaps; return (jobs, result jobs)."""
-    from thermogap.jobs.band_gaps import BandGapResultMaker, static_band_gap, trajectory_band_gaps
+    from thermogap.jobs.band_gaps import BandGapResultMaker, static_band_gap
     from thermogap.jobs.disorder import EnumerateConfigurationsMaker
     from thermogap.jobs.disorder_ranking import RelaxAndRankMaker, select_configurations
     from thermogap.jobs.phonons import PhononMaker
@@ -389,10 +424,9 @@ def _composition(
             md_jobs, trajectory = md_stage.trajectory(
                 structure, t, sid, x, f"md {tag} {t:g} K #{i}"
             )
-            gaps = trajectory_band_gaps(trajectory, gnn_id, settings.equilibration_fraction)
-            gaps.name = f"snapshot gaps {tag} {t:g} K #{i}"
-            jobs += [*md_jobs, gaps]
-            snapshots[t].append(gaps.output)
+            gap_jobs, gaps = md_stage.gaps(trajectory, gnn_id, f"snapshot gaps {tag} {t:g} K #{i}")
+            jobs += [*md_jobs, *gap_jobs]
+            snapshots[t].append(gaps)
             if settings.self_check and i == 0:
                 jobs += _reference_check(settings, trajectory, gnn_id, x, tag, checks, t)
             trajectories.setdefault(t, trajectory.trajectory_id)
