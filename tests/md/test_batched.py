@@ -375,9 +375,9 @@ def test_bad_inputs_are_refused():
 def _store_model(db, model, tmp_path):
     import hashlib
 
-    path = tmp_path / "tiny.model"
-    torch.save(model, path)
-    data = path.read_bytes()
+    from thermogap.mlip.calculator import mace_model_to_safe_bytes
+
+    data = mace_model_to_safe_bytes(model)  # the weights-only form models are stored in
     sha = hashlib.sha256(data).hexdigest()
     ref = db.blobs.put_bytes(data, kind="model")
     model_id = "mace-" + sha[:16]
