@@ -71,3 +71,16 @@ def quick_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("quick_store") / "store"
     ids = build_quick_store(path)
     return path, ids
+
+
+_UNSAFE_LOAD = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
+_UNSAFE_AT_START = os.environ.get(_UNSAFE_LOAD)
+
+
+@pytest.fixture(autouse=True)
+def _torch_load_stays_safe():
+    """Fail the test after which mace's import left torch.load unsafe for the whole process."""
+    yield
+    if os.environ.get(_UNSAFE_LOAD) != _UNSAFE_AT_START:
+        leaked = os.environ.pop(_UNSAFE_LOAD, None)
+        pytest.fail(f"{_UNSAFE_LOAD}={leaked!r} leaked: import mace inside contained_mace_import()")

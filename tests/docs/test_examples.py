@@ -22,7 +22,10 @@ def example_env(quick_store, tmp_path, monkeypatch):
     monkeypatch.setenv("THERMOGAP_STORE", str(store))
     monkeypatch.setenv("THERMOGAP_EXAMPLES_OUT", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    return tmp_path, ids
+    yield tmp_path, ids
+    import matplotlib.pyplot as plt
+
+    plt.close("all")  # a notebook leaves its figures open; later tests check for none
 
 
 def test_examples_are_jupytext_percent_scripts():

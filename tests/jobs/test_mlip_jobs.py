@@ -61,8 +61,16 @@ def test_train_finetune_and_use_models(db, tmp_path):
     assert sum(n_split) == 20 and "failed:chgnet" not in base["training_label_ids"]
 
     # fine-tune the scratch model as a local "foundation" file, found by name in a model dir
+    # (store models are weights-only archives; a foundation file is mace's own pickled module,
+    # so write the stored model out in that form, as a user exporting it would)
     path, _ = materialise_model_file(db, base["model_id"], cache_dir=tmp_path / "models")
-    path.rename(tmp_path / "models" / "tiny-foundation.model")
+    import torch
+
+    from thermogap.mlip.calculator import load_mace_model_bytes
+
+    torch.save(
+        load_mace_model_bytes(path.read_bytes()), tmp_path / "models" / "tiny-foundation.model"
+    )
     # multihead replay fine-tuning (the default): the "pre-training" data lies beside the file
     write(tmp_path / "models" / "replay.xyz", rattled_ag3sbr_labels(8, seed=9), format="extxyz")
     finetune = MaceTrainingMaker(
@@ -74,7 +82,10 @@ def test_train_finetune_and_use_models(db, tmp_path):
     ).make(levels=["chgnet"])
     run_flow(Flow([finetune]), db)
     tuned = db.query_one("models", {"foundation_name": "tiny-foundation"})
-    assert tuned["foundation_sha256"] == base["sha256"] != tuned["sha256"]
+    from thermogap.mlip.calculator import file_sha256
+
+    foundation_sha = file_sha256(tmp_path / "models" / "tiny-foundation.model")
+    assert tuned["foundation_sha256"] == foundation_sha != tuned["sha256"]
     # same labels, same seed → same split; the foundation's metrics are the base model's
     assert tuned["test_label_ids"] == base["test_label_ids"]
     for split in ("train", "valid", "test"):

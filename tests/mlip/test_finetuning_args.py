@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mace.tools import build_default_arg_parser
 
 from thermogap.errors import InputError
+from thermogap.mlip.calculator import contained_mace_import
 from thermogap.mlip.foundation import FoundationModel
 from thermogap.mlip.training import build_run_train_args, split_dataset
 from thermogap.schemas.mlip import MaceTrainingSettings
+
+# importing mace sets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD for the whole process: contain it
+with contained_mace_import():
+    from mace.tools import build_default_arg_parser
 
 
 def _args(tmp_path, **settings):
