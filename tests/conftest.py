@@ -8,6 +8,7 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
+from fixtures.crystals import l12_cu3au
 from fixtures.mongo_server import mongo_database, mongo_uri  # noqa: F401
 from thermogap.store import ResultsDB, StoreConfig
 
@@ -35,17 +36,6 @@ def mongo_db(mongo_uri, mongo_database):  # noqa: F811
 def any_db(request):
     """Each results-database backend in turn: embedded MontyDB, then MongoDB."""
     return request.getfixturevalue("db" if request.param == "monty" else "mongo_db")
-
-
-def l12_cu3au(a_ang: float = 3.75):
-    """L1_2 Cu3Au, a 4-atom cubic cell that is dynamically stable with EMT."""
-    from pymatgen.core import Lattice, Structure
-
-    return Structure(
-        Lattice.cubic(a_ang),
-        ["Au", "Cu", "Cu", "Cu"],
-        [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
-    )
 
 
 @pytest.fixture

@@ -228,7 +228,7 @@ def cu3au_32_atom_phonon():
     """The same EMT crystal with phonons computed in the 2x2x2 supercell as the unit cell."""
     from ase.calculators.emt import EMT
 
-    from conftest import l12_cu3au
+    from fixtures.crystals import l12_cu3au
     from thermogap.phonons.harmonic import compute_force_constants
 
     return compute_force_constants(l12_cu3au() * (2, 2, 2), EMT(), supercell_matrix=(1, 1, 1))
