@@ -108,20 +108,11 @@ def _store_dataset(db: Any, name: str, level: str, target: str, labelled: Any) -
 def _split_with_test_ids(
     ids: list[str], test_ids: list[str] | None, settings: GNNTrainingSettings
 ) -> Any:
-    from thermogap.gnn.training import DataSplit, split_indices
+    from thermogap.splits import split_with_held_out_test
 
-    if not test_ids:
-        return split_indices(len(ids), settings.split_fractions, settings.split_seed)
-    held = set(test_ids)
-    test = np.array([i for i, k in enumerate(ids) if k in held], dtype=int)
-    rest = np.array([i for i, k in enumerate(ids) if k not in held], dtype=int)
-    f_train, f_val, _ = settings.split_fractions
-    inner = split_indices(
-        len(rest),
-        (f_train / (f_train + f_val), f_val / (f_train + f_val), 0.0),
-        settings.split_seed,
+    return split_with_held_out_test(
+        ids, test_ids, settings.split_fractions, settings.split_seed, min_train=2
     )
-    return DataSplit(rest[inner.train], rest[inner.validation], test)
 
 
 def _model_fields(
@@ -348,7 +339,7 @@ class GNNTransferSummaryMaker(Maker):
         db = _db()
         stage_a, stage_b = _doc(stage_a, GNNModelDoc), _doc(stage_b, GNNModelDoc)
         structures, targets, _ = load_dataset(db, dataset_b).subset(stage_b.test_config_ids)
-        baseline = regression_metrics(targets, predict(load_gnn(db, stage_a.model_id), structures))
+        baseline = regression_metrics(predict(load_gnn(db, stage_a.model_id), structures), targets)
         return GNNTransferDoc(
             stage_a=stage_a,
             stage_b=stage_b,
