@@ -74,3 +74,42 @@ def test_mode_variances_has_one_home() -> None:
     from thermogap.sampling import amplitudes
 
     assert amplitudes.mode_variances is mode_variances
+
+
+_DB_METHODS = {"query", "query_one", "upsert", "count", "distinct", "collection", "_raw"}
+# edited concurrently by the batched-MD work; switch them to the constants when that lands
+_PENDING = {"md/langevin.py", "jobs/md.py"}
+
+
+def literal_collection_names(source: str, collections: set[str]) -> list[str]:
+    """Return the collection names passed as string literals to a database method."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _DB_METHODS
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in collections
+        ):
+            found.append(node.args[0].value)
+    return found
+
+
+def test_collection_names_come_from_one_module() -> None:
+    from thermogap.store import collections as names
+    from thermogap.store.database import COLLECTIONS
+
+    assert COLLECTIONS is names.COLLECTIONS
+    assert set(COLLECTIONS) >= {"band_gaps", "phonons", "labels", "models", "configurations"}
+    assert literal_collection_names('db.query("labels", {})', set(COLLECTIONS)) == ["labels"]
+    offenders = {}
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        if rel in _PENDING or rel == "store/collections.py":
+            continue
+        hits = literal_collection_names(path.read_text(encoding="utf-8"), set(COLLECTIONS))
+        if hits:
+            offenders[rel] = hits
+    assert offenders == {}

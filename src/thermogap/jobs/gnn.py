@@ -34,6 +34,7 @@ from thermogap.schemas.gnn import (
     GNNTrainingSettings,
     GNNTransferDoc,
 )
+from thermogap.store import collections as names
 
 __all__ = [
     "DatasetStudySummaryMaker",
@@ -48,7 +49,7 @@ __all__ = [
     "load_dataset",
 ]
 
-LABELS_COLLECTION = "labels"
+LABELS_COLLECTION = names.LABELS
 _Doc = TypeVar("_Doc", bound=BaseModel)
 
 
@@ -531,7 +532,7 @@ class GNNExplainMaker(Maker):
         bundle = load_gnn(db, model_id)
         data = load_dataset(db, dataset)
         model_doc = (
-            db.query_one("models", {"model_id": model_id}, properties=["test_config_ids"]) or {}
+            db.query_one(names.MODELS, {"model_id": model_id}, properties=["test_config_ids"]) or {}
         )
         available = set(data.ids)
         preferred = [k for k in model_doc.get("test_config_ids", []) if k in available]
