@@ -60,7 +60,12 @@ def test_dry_run_prints_the_job_graph_and_creates_no_store(capsys, tmp_path):
     assert plan["settings"]["md"] == raw["md"] | {"total_time_ps": 0.5}
     # one MD run per composition and non-zero temperature of the preset
     n_md = len(raw["compositions"]) * sum(t > 0 for t in raw["temperatures_k"])
-    assert sum(n for name, n in plan["counts"].items() if name.startswith("md ")) == n_md
+    counts = plan["counts"]
+    # ...advanced together in one batched job ("batched md (N trajectories)") by default
+    batched = [name for name in counts if name.startswith("batched md (")]
+    n_batched = sum(int(name.split("(")[1].split()[0]) * counts[name] for name in batched)
+    assert sum(n for name, n in counts.items() if name.startswith("md ")) + n_batched == n_md
+    assert batched == [f"batched md ({n_md} trajectories)"]
     assert plan["n_jobs"] == len(plan["jobs"]) == sum(plan["counts"].values())
     # parents come before their children in the printed order
     position = {job["uuid"]: k for k, job in enumerate(plan["jobs"])}

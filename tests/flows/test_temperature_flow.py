@@ -114,7 +114,9 @@ def test_finite_temperature_gap_is_a_snapshot_average_of_its_trajectory(study):
     assert result["n_independent"] > 0 and result["equilibration"] == "detected"
     # provenance: every upstream job, from the parent phonons to the MD, by uuid
     upstream = set(result["upstream"].values())
-    assert {"mace training", "gnn fine-tune chgnet-ipea1-xtb", "md x=0.5 300 K #0"} <= upstream
+    assert {"mace training", "gnn fine-tune chgnet-ipea1-xtb"} <= upstream
+    assert "batched md (2 trajectories)" in upstream  # two trajectories share the MLIP
+    assert "snapshot gaps (2 trajectories)" in upstream  # and one batched GNN inference
     assert "harmonic phonons Ag3SBr" in upstream
     assert result["stderr_ev"] > 0 and result["correlation_time_fs"] > 0
     assert result["snapshot_spacing_fs"] >= 2.0  # at least one saved frame (2 steps of 1 fs)
@@ -238,8 +240,16 @@ def test_cli_bad_x_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_boltzmann_selection_simulates_the_lowest_few_configurations():
-    flow = temperature_flow(**(TINY | {"selection": "boltzmann", "max_configurations": 3}))
+    boltzmann = TINY | {"selection": "boltzmann", "max_configurations": 3}
+    # by default the 4 trajectories are one batched MD job and one batched GNN-gap job
+    names = [job.name for job, _ in temperature_flow(**boltzmann).iterflow()]
+    assert names.count("batched md (4 trajectories)") == 1
+    assert names.count("snapshot gaps (4 trajectories)") == 1
+    assert not any(name.startswith(("md x=", "snapshot gaps x=")) for name in names)
+    # the ASE engine makes one MD job per trajectory
+    flow = temperature_flow(**(boltzmann | {"md_engine": "ase"}))
     names = [job.name for job, _ in flow.iterflow()]
+    assert sum(name.startswith("snapshot gaps x=0.5 300 K #") for name in names) == 3
     # x = 0 has one configuration; x = 1/2 has 6 classes, of which the 3 lowest are simulated
     assert sum(name.startswith("md x=0 ") for name in names) == 1
     assert sorted(n for n in names if n.startswith("md x=0.5 ")) == [

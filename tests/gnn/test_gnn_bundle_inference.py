@@ -137,3 +137,28 @@ def test_predict_frames_equals_predict_on_structures(trained, synthetic_data):
         predict(trained.bundle, frames),
         rtol=1e-6,
     )
+
+
+def test_predict_trajectories_matches_structure_by_structure(trained, synthetic_data):
+    """Frames of several replicas (two cell sizes) in shared passes = one structure at a time."""
+    from pymatgen.core import Structure
+
+    from thermogap.gnn.inference import predict_trajectories
+
+    structures, _ = synthetic_data
+    rng = np.random.default_rng(11)
+    bases = [structures[0], structures[1], structures[0] * (1, 1, 2)]
+    trajectories, expected = [], []
+    for n_frames, base in zip((5, 3, 4), bases, strict=True):
+        positions = base.cart_coords[None] + rng.normal(0, 0.05, (n_frames, len(base), 3))
+        numbers = np.array([site.specie.Z for site in base])
+        trajectories.append((base.lattice.matrix, positions, numbers))
+        frames = [
+            Structure(base.lattice, base.species, p, coords_are_cartesian=True)
+            for p in positions
+        ]
+        expected.append(predict(trained.bundle, frames))
+    got = predict_trajectories(trained.bundle, trajectories, batch_size=3)
+    assert [len(g) for g in got] == [5, 3, 4]
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-6)

@@ -75,6 +75,16 @@ class TemperatureStudySettings(BaseModel):
         (1, 1, 1), description="Repetition of the relaxed supercell for its 0 K phonons."
     )
     md: LangevinSettings = Field(default_factory=LangevinSettings)
+    md_engine: Literal["auto", "batched", "ase"] = Field(
+        "auto",
+        description="MD of the study: 'batched' (every trajectory in one job, one model call "
+        "per step), 'ase' (one ASE Langevin job per trajectory), 'auto' (batched when more "
+        "than one trajectory shares the MLIP).",
+    )
+    md_dtype: Literal["float32", "float64"] = Field(
+        "float32", description="Precision of the MLIP in batched MD."
+    )
+    device: str = Field("cpu", description="Torch device of the batched MD, e.g. cpu or cuda.")
     equilibration_fraction: float | None = Field(
         None, ge=0, lt=1, description="MD frames discarded; None: detected (pymbar)."
     )
@@ -250,6 +260,93 @@ def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any
     return jobs, mlip_id, gnn_id, [settings.level_a, settings.level_b]
 
 
+class _MDStage:
+    """The MD of the study: one ASE Langevin job per trajectory, or one batched job for all.
+
+    ``trajectory()`` is called once per (x, T, configuration) while the compositions' jobs
+    are made and returns the reference to that trajectory's document at once; in batched mode
+    the job that produces them is made afterwards (:meth:`batched_jobs`) under a uuid fixed
+    in advance, so the references made before it exist point to it.
+    """
+
+    def __init__(self, settings: TemperatureStudySettings, mlip_id: Any, n_trajectories: int):
+        from jobflow.core.reference import OutputReference
+        from jobflow.utils import suid
+
+        self.settings, self.mlip_id = settings, mlip_id
+        engine = settings.md_engine
+        self.batched = engine == "batched" or (engine == "auto" and n_trajectories > 1)
+        self.uuid = suid()
+        self.output = OutputReference(self.uuid)
+        self.requests: list[tuple[Any, float, Any, float]] = []
+        self.gaps_uuid = suid()
+        self.gaps_output = OutputReference(self.gaps_uuid)
+        self.gap_requests: list[tuple[Any, Any]] = []
+
+    def gaps(self, trajectory: Any, gnn_model_id: Any, name: str) -> tuple[list[Job], Any]:
+        """Return the jobs to add now and the reference to the trajectory's gap summary.
+
+        In batched mode the GNN gaps of every trajectory are computed by one job (one model
+        load, frames of all replicas in shared forward passes), made in :meth:`batched_jobs`.
+        """
+        from thermogap.jobs.band_gaps import trajectory_band_gaps
+
+        if not self.batched:
+            gaps = trajectory_band_gaps(
+                trajectory, gnn_model_id, self.settings.equilibration_fraction
+            )
+            gaps.name = name
+            return [gaps], gaps.output
+        self.gap_requests.append((trajectory, gnn_model_id))
+        return [], self.gaps_output[len(self.gap_requests) - 1]
+
+    def trajectory(
+        self, structure: Any, temperature_k: float, structure_id: Any, x: float, name: str
+    ) -> tuple[list[Job], Any]:
+        """Return the jobs to add now and the reference to the trajectory's document."""
+        from thermogap.jobs.md import LangevinMDMaker
+
+        if not self.batched:
+            maker = LangevinMDMaker(settings=self.settings.md, device=self.settings.device)
+            md = maker.make(structure, self.mlip_id, temperature_k, structure_id, x)
+            md.name = name
+            return [md], md.output
+        self.requests.append((structure, temperature_k, structure_id, x))
+        return [], self.output[len(self.requests) - 1]
+
+    def batched_jobs(self) -> list[Job]:
+        """Return the batched MD job of every requested trajectory (none in ASE mode)."""
+        from thermogap.jobs.md import BatchedLangevinMDMaker
+
+        if not self.batched or not self.requests:
+            return []
+        structures, temperatures, structure_ids, xs = (
+            list(column) for column in zip(*self.requests, strict=True)
+        )
+        maker = BatchedLangevinMDMaker(
+            settings=self.settings.md, device=self.settings.device, dtype=self.settings.md_dtype
+        )
+        md = maker.make(structures, self.mlip_id, temperatures, structure_ids, xs)
+        md.set_uuid(self.uuid)
+        md.name = f"batched md ({len(structures)} trajectories)"
+        jobs = [md]
+        if self.gap_requests:
+            from thermogap.jobs.band_gaps import trajectories_band_gaps
+
+            gnn_ids = {str(g) for _, g in self.gap_requests}
+            if len(gnn_ids) != 1:  # one model per study; refuse rather than mix silently
+                raise InputError(f"batched gaps need one GNN model, got {sorted(gnn_ids)}")
+            gaps = trajectories_band_gaps(
+                [t for t, _ in self.gap_requests],
+                self.gap_requests[0][1],
+                self.settings.equilibration_fraction,
+            )
+            gaps.set_uuid(self.gaps_uuid)
+            gaps.name = f"snapshot gaps ({len(self.gap_requests)} trajectories)"
+            jobs.append(gaps)
+        return jobs
+
+
 def _n_branches(settings: TemperatureStudySettings, parent: Any, x: float) -> int:
     """How many configurations of composition x the study simulates (known before running)."""
     if settings.selection == "lowest":
@@ -275,17 +372,18 @@ def _composition(
     n_sites: int,
     models: tuple[Any, Any],
     levels: list[str],
+    md_stage: _MDStage | None = None,
 ) -> tuple[list[Flow | Job], list[Job]]:
     """Jobs of one composition: rank, 0 K phonons, MD, gaps; return (jobs, result jobs)."""
-    from thermogap.jobs.band_gaps import BandGapResultMaker, static_band_gap, trajectory_band_gaps
+    from thermogap.jobs.band_gaps import BandGapResultMaker, static_band_gap
     from thermogap.jobs.disorder import EnumerateConfigurationsMaker
     from thermogap.jobs.disorder_ranking import RelaxAndRankMaker, select_configurations
-    from thermogap.jobs.md import LangevinMDMaker
     from thermogap.jobs.phonons import PhononMaker
     from thermogap.structures import composition_to_count
 
     tag = f"x={x:g}"
     mlip_id, gnn_id = models
+    md_stage = md_stage or _MDStage(settings, mlip_id, n_trajectories=1)
     n_substituted = n_sites - composition_to_count(x, n_sites)
     enum = EnumerateConfigurationsMaker(
         site=settings.site,
@@ -326,16 +424,15 @@ def _composition(
         if settings.self_check and i == 0:
             jobs += _reference_check(settings, structure, gnn_id, x, tag, checks)
         for t in snapshots:
-            md = LangevinMDMaker(settings=settings.md, progress=True).make(
-                structure, mlip_id, t, sid, x
+            md_jobs, trajectory = md_stage.trajectory(
+                structure, t, sid, x, f"md {tag} {t:g} K #{i}"
             )
-            gaps = trajectory_band_gaps(md.output, gnn_id, settings.equilibration_fraction)
-            md.name, gaps.name = f"md {tag} {t:g} K #{i}", f"snapshot gaps {tag} {t:g} K #{i}"
-            jobs += [md, gaps]
-            snapshots[t].append(gaps.output)
+            gap_jobs, gaps = md_stage.gaps(trajectory, gnn_id, f"snapshot gaps {tag} {t:g} K #{i}")
+            jobs += [*md_jobs, *gap_jobs]
+            snapshots[t].append(gaps)
             if settings.self_check and i == 0:
-                jobs += _reference_check(settings, md.output, gnn_id, x, tag, checks, t)
-            trajectories.setdefault(t, md.output.trajectory_id)
+                jobs += _reference_check(settings, trajectory, gnn_id, x, tag, checks, t)
+            trajectories.setdefault(t, trajectory.trajectory_id)
     md_inputs = (select.output["structures"][0], mlip_id, x)
     jobs += _finite_temperature_extras(
         settings, phonon_ids[0], trajectories, gnn_id, tag, md_inputs=md_inputs
@@ -387,7 +484,9 @@ def _reference_check(
             checks[0.0],
             temperature_k,
             settings.self_check_snapshots,
-            settings.equilibration_fraction,
+            # frames drawn for the reference: after the fixed fraction, or the first 20 %
+            # when the Eg(T) average detects its own equilibration
+            0.2 if settings.equilibration_fraction is None else settings.equilibration_fraction,
         )
         job.name = f"self-check {tag} {temperature_k:g} K"
     checks[temperature_k] = job.output
@@ -574,13 +673,18 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
     parent_jobs, lattice = _relaxed_parents(settings, parents, lattice)
     jobs, mlip_id, gnn_id, levels = _training(settings)
     jobs = [*parent_jobs, *jobs]
+    n_trajectories = sum(_n_branches(settings, parents[0], x) for x in settings.compositions) * len(
+        [t for t in settings.temperatures_k if t > 0]
+    )
+    md_stage = _MDStage(settings, mlip_id, n_trajectories)
     results: list[Job] = []
     for x in settings.compositions:
         composition_jobs, composition_results = _composition(
-            settings, parents[0], lattice, x, n_sites, (mlip_id, gnn_id), levels
+            settings, parents[0], lattice, x, n_sites, (mlip_id, gnn_id), levels, md_stage
         )
         jobs += composition_jobs
         results += composition_results
+    jobs += md_stage.batched_jobs()
     verdict = None
     if settings.self_check:
         from thermogap.jobs.self_check import self_check_summary

@@ -179,3 +179,76 @@ def predict_frames(
     finally:
         model.train(was_training)
     return bundle.scaler.denormalise(out)
+
+
+def predict_trajectories(
+    bundle: GNNBundle,
+    trajectories: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    batch_size: int = 256,
+) -> list[np.ndarray]:
+    """Predict for the frames of many trajectories at once (one model, shared forward passes).
+
+    Frames of trajectories with the same number of atoms are evaluated together, so the
+    snapshots of every replica of a study go through the model in as few batched passes as
+    memory allows, instead of one pass sequence per trajectory.
+
+    Parameters
+    ----------
+    bundle
+        A trained model.
+    trajectories
+        One ``(lattice, positions_ang, atomic_numbers)`` per trajectory, with shapes as in
+        :func:`predict_frames`: ``(3, 3)`` or ``(n_frames, 3, 3)``, ``(n_frames, n_atoms, 3)``,
+        ``(n_atoms,)``.
+    batch_size
+        Largest number of frames per forward pass.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One ``shape=(n_frames,)`` array per trajectory, in ``bundle.target_unit``.
+    """
+    if batch_size < 1:
+        raise InputError(f"{batch_size=} must be a positive integer")
+    lattices, fracs, numbers = [], [], []
+    for index, (lattice, positions_ang, atomic_numbers) in enumerate(trajectories):
+        positions = np.asarray(positions_ang, dtype=float)
+        z = np.asarray(atomic_numbers, dtype=int)
+        if positions.ndim != 3 or positions.shape[1:] != (len(z), 3):
+            raise InputError(
+                f"trajectory {index}: positions_ang shape {positions.shape} does not match "
+                f"{len(z)} atoms: expected (n_frames, n_atoms, 3)"
+            )
+        cell = np.asarray(lattice, dtype=float)
+        if cell.shape == (3, 3):
+            cell = np.broadcast_to(cell, (len(positions), 3, 3))
+        if cell.shape != (len(positions), 3, 3):
+            raise InputError(
+                f"trajectory {index}: lattice shape {cell.shape}; expected (3, 3) or "
+                f"({len(positions)}, 3, 3)"
+            )
+        frac = np.linalg.solve(cell.transpose(0, 2, 1), positions.transpose(0, 2, 1))
+        lattices.append(cell)
+        fracs.append(frac.transpose(0, 2, 1))
+        numbers.append(np.broadcast_to(z, (len(positions), len(z))))
+    out = [np.empty(len(f)) for f in fracs]
+    model = bundle.model
+    was_training = model.training
+    model.eval()
+    try:
+        for n_atoms in sorted({f.shape[1] for f in fracs}):
+            members = [k for k, f in enumerate(fracs) if f.shape[1] == n_atoms]
+            cells = np.concatenate([lattices[k] for k in members])
+            frac_all = np.concatenate([fracs[k] for k in members])
+            z_all = np.concatenate([numbers[k] for k in members])
+            values = np.empty(len(frac_all))
+            step = max(1, min(batch_size, _DENSE_BUDGET // (_TYPICAL_TRANSLATIONS * n_atoms**2)))
+            for start in range(0, len(frac_all), step):
+                sl = slice(start, start + step)
+                values[sl] = _predict_dense_arrays(bundle, cells[sl], frac_all[sl], z_all[sl])
+            bounds = np.cumsum([0, *(len(fracs[k]) for k in members)])
+            for k, lo, hi in zip(members, bounds[:-1], bounds[1:], strict=True):
+                out[k] = values[lo:hi]
+    finally:
+        model.train(was_training)
+    return [bundle.scaler.denormalise(v) for v in out]

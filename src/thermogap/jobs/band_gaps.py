@@ -72,6 +72,48 @@ def trajectory_band_gaps(
     )
 
 
+@tg_job
+def trajectories_band_gaps(
+    trajectories: list[TrajectoryDoc],
+    gnn_model_id: str,
+    equilibration_fraction: float | None = None,
+) -> list[dict[str, Any]]:
+    """GNN gaps of the frames of many trajectories in one batched inference, then summaries.
+
+    Each trajectory gets the same summary as :func:`trajectory_band_gaps`. The model is
+    loaded once and the frames of all trajectories go through it together
+    (:func:`thermogap.gnn.inference.predict_trajectories`); the statistics stay per trajectory.
+    """
+    from thermogap.gnn.bundle import load_gnn
+    from thermogap.gnn.inference import predict_trajectories
+    from thermogap.md.langevin import load_trajectory
+    from thermogap.store import current_db
+
+    db = current_db()
+    docs = [TrajectoryDoc.model_validate(t) for t in trajectories]
+    inputs = []
+    for doc in docs:
+        loaded = load_trajectory(db, doc.trajectory_id)
+        start = Structure.from_dict(loaded.doc.structure)
+        inputs.append(
+            (
+                start.lattice.matrix,
+                loaded.arrays["positions_ang"],
+                np.array(start.atomic_numbers),
+            )
+        )
+    gaps = predict_trajectories(load_gnn(db, gnn_model_id), inputs)
+    return [
+        gap_series_summary(
+            series,
+            doc.trajectory_id,
+            doc.timestep_fs * doc.save_interval_steps,
+            equilibration_fraction,
+        )
+        for series, doc in zip(gaps, docs, strict=True)
+    ]
+
+
 def gap_series_summary(
     frame_gaps_ev: np.ndarray,
     trajectory_id: str,

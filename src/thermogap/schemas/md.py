@@ -83,3 +83,11 @@ class TrajectoryDoc(ThermogapDocument):
     mean_temperature_k: float | None = Field(
         None, description="Mean kinetic temperature over the stored frames, K."
     )
+    integrator: str = Field(
+        "ase-langevin",
+        description="MD integrator: 'ase-langevin' (ASE's Langevin, one trajectory per job) "
+        "or 'baoab-batched' (thermogap.md.batched, many replicas per model call).",
+    )
+    model_dtype: str | None = Field(
+        None, description="Precision the MLIP was evaluated in (float32/float64), if recorded."
+    )
