@@ -193,9 +193,15 @@ class PhononValidationDoc(ThermogapDocument):
     frequencies_reference_thz: list[list[float]] = Field(
         ..., description="Reference frequencies, THz, (n_q, n_bands); imaginary as negative."
     )
-    frequency_mae_thz: float = Field(..., description="Mean absolute frequency error, THz.")
-    frequency_rmse_thz: float = Field(..., description="Root-mean-square frequency error, THz.")
-    frequency_r2: float = Field(..., description="R² of MLIP vs reference frequencies.")
+    frequency_mae_thz: float | None = Field(
+        ..., description="Mean absolute frequency error, THz (None without frequencies)."
+    )
+    frequency_rmse_thz: float | None = Field(
+        ..., description="Root-mean-square frequency error, THz (None without frequencies)."
+    )
+    frequency_r2: float | None = Field(
+        ..., description="R² of MLIP vs reference frequencies (None if the reference is constant)."
+    )
     imaginary_tolerance_thz: float = Field(
         ..., description="Frequencies below minus this are counted as imaginary, THz."
     )
