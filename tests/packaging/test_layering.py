@@ -113,3 +113,28 @@ def test_collection_names_come_from_one_module() -> None:
         if hits:
             offenders[rel] = hits
     assert offenders == {}
+
+
+def test_importing_a_lower_layer_does_not_load_the_higher_one() -> None:
+    """Also transitively: a fresh interpreter imports the lower package and lists what loaded."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, importlib\n"
+        "importlib.import_module(sys.argv[1])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(sys.argv[2])))\n"
+    )
+    for lower, higher in (
+        ("thermogap.phonons", "thermogap.sampling"),
+        ("thermogap.schemas.band_gaps", "thermogap.store"),
+        ("thermogap.schemas.gnn", "thermogap.store"),
+        ("thermogap.schemas.mlip", "thermogap.store"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", script, lower, higher],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == "[]", (lower, out.stdout)
