@@ -7,6 +7,9 @@ from typing import NamedTuple
 import numpy as np
 
 from thermogap.errors import InputError
+from thermogap.schemas.metrics import SplitMetrics
+
+__all__ = ["ErrorStatistics", "error_statistics", "regression_metrics"]
 
 
 class ErrorStatistics(NamedTuple):
@@ -44,3 +47,28 @@ def error_statistics(predicted: np.ndarray, reference: np.ndarray) -> ErrorStati
         rmse=float(np.sqrt(np.mean(err**2))),
         r2=1.0 - float(np.sum(err**2)) / ss_tot if ss_tot > 0 else None,
     )
+
+
+def regression_metrics(predicted: np.ndarray, reference: np.ndarray) -> SplitMetrics:
+    """Return n, MAE, RMSE and R² of ``predicted`` against ``reference`` as a document.
+
+    The one signature used by the GNN and MLIP code: predictions first, reference second
+    (R² is not symmetric in the two).
+
+    Parameters
+    ----------
+    predicted, reference
+        Arrays of the same shape, in the same unit (flattened).
+
+    Returns
+    -------
+    SplitMetrics
+        ``None`` where a value is undefined (no data; R² of a reference without spread).
+
+    Examples
+    --------
+    >>> m = regression_metrics(np.array([1.0, 2.0, 4.0]), np.array([1.0, 2.0, 3.0]))
+    >>> m.n, round(m.mae, 4), round(m.r2, 4)
+    (3, 0.3333, 0.5)
+    """
+    return SplitMetrics(**error_statistics(predicted, reference)._asdict())

@@ -18,6 +18,7 @@ import click
 
 from thermogap.cli.common import echo_json, json_option, open_existing_db, store_option
 from thermogap.errors import InputError, StoreError, UnknownEntryError
+from thermogap.store import collections as names
 
 out_option = click.option(
     "--out",
@@ -153,9 +154,10 @@ def trajectory(trajectory_id: str, store: str | None, fmt: str, out_dir: Path,
 def model(model_id: str, store: str | None, out_dir: Path, as_json: bool) -> None:
     """Write a trained model file (SHA-256 checked) and its document as JSON beside it."""
     with open_existing_db(store) as db:
-        doc = db.query_one("models", {"model_id": model_id})
+        doc = db.query_one(names.MODELS, {"model_id": model_id})
         if doc is None:
-            known = [d["model_id"] for d in db.query("models", properties=["model_id"], limit=20)]
+            listed = db.query(names.MODELS, properties=["model_id"], limit=20)
+            known = [d["model_id"] for d in listed]
             raise UnknownEntryError(
                 f"no model with {model_id=} in 'models'; known: {', '.join(known) or '(none)'}"
             )

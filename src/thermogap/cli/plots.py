@@ -18,6 +18,7 @@ import click
 
 from thermogap.cli.common import echo_json, json_option, open_existing_db, store_option
 from thermogap.errors import InputError
+from thermogap.store import collections as names
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -40,7 +41,7 @@ def redrawn_figures(db: Any) -> Iterator[tuple[str, Figure]]:
         figure_relative_change,
     )
 
-    gaps = db.query("band_gaps")
+    gaps = db.query(names.BAND_GAPS)
     for family in sorted({str(d.get("family")) for d in gaps}):
         docs = [d for d in gaps if str(d.get("family")) == family]
         for name, make in (
@@ -52,13 +53,13 @@ def redrawn_figures(db: Any) -> Iterator[tuple[str, Figure]]:
                 yield f"{name}_{family}", make(docs)
             except InputError as exc:
                 click.echo(f"thermogap: skipped {name} of {family}: {exc}", err=True)
-    for doc in db.query("electron_phonon"):
+    for doc in db.query(names.ELECTRON_PHONON):
         label = f"{doc.get('formula')}_{doc.get('temperature_k', 0):g}K"
         yield (
             f"electron_phonon_{label}_{doc.get('electron_phonon_id', '')[:8]}",
             (figure_mode_gap_changes([doc])),
         )
-    for doc in db.query("phonons", properties=["phonon_id", "formula", "model_id", "calculator",
+    for doc in db.query(names.PHONONS, properties=["phonon_id", "formula", "model_id", "calculator",
                                                "band_structure", "dos"]):  # fmt: skip
         if doc.get("band_structure") and doc.get("dos"):  # NMD documents store their own PNG
             yield f"phonons_{doc.get('formula')}_{doc['phonon_id'][:8]}", phonon_doc_figure(doc)
@@ -86,7 +87,7 @@ def stored_figures(db: Any) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     seen: set[str] = set()
     for collection in (*COLLECTIONS, db.config.outputs_collection):
-        if collection in {"labels", "configurations", "structures", "trajectories"}:
+        if collection in {names.LABELS, names.CONFIGURATIONS, names.STRUCTURES, names.TRAJECTORIES}:
             continue  # these hold no figures and are the largest collections
         for doc in db.query(collection):
             for where, ref in _blob_refs(doc, ""):

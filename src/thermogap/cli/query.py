@@ -10,6 +10,7 @@ import click
 from thermogap.cli.common import echo_json, json_option, open_existing_db, store_option
 from thermogap.errors import InputError
 from thermogap.store import COLLECTIONS
+from thermogap.store import collections as names
 
 _TOLERANCE = 1e-6  # compositions and temperatures are floats: match within this
 
@@ -53,7 +54,7 @@ def band_gaps(
     if level is not None:
         criteria["level"] = level
     db = open_existing_db(store)
-    docs = db.query("band_gaps", criteria, sort={"x": 1, "temperature_k": 1})
+    docs = db.query(names.BAND_GAPS, criteria, sort={"x": 1, "temperature_k": 1})
     db.close()
     if as_json:
         echo_json(docs)

@@ -6,6 +6,7 @@ import click
 
 from thermogap.cli.common import echo_json, json_option, open_existing_db, store_option
 from thermogap.store import COLLECTIONS
+from thermogap.store import collections as names
 
 
 @click.command("status")
@@ -18,7 +19,7 @@ def command(store: str | None, n_runs: int, as_json: bool) -> None:
     """Summarise the results database: documents per collection and recent runs."""
     db = open_existing_db(store)
     counts = {name: db.count(name) for name in (db.config.outputs_collection, *COLLECTIONS)}
-    runs = db.query("runs", sort={"finished_at": -1}, limit=n_runs)
+    runs = db.query(names.RUNS, sort={"finished_at": -1}, limit=n_runs)
     db.close()
     if as_json:
         echo_json({"store": db.name, "counts": counts, "recent_runs": runs})

@@ -11,6 +11,7 @@ from jobflow.core.reference import find_and_resolve_references
 from pydantic import BaseModel, Field
 
 from thermogap.execution.cache import METADATA_KEY
+from thermogap.store import collections as names
 from thermogap.store.database import ResultsDB
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def run_flow(
         "finished_at": time.time(),
     }
     record |= run_info or {}
-    db.upsert("runs", [record], key="flow_uuid")
+    db.upsert(names.RUNS, [record], key="flow_uuid")
     from thermogap.store.claims import release_jobs
 
     release_jobs(db, sorted(set(uuids) | responded))

@@ -20,6 +20,7 @@ from thermogap.execution import tg_job
 from thermogap.schemas.gnn import GNNTrainingSettings
 from thermogap.schemas.md import LangevinSettings
 from thermogap.schemas.mlip import MaceTrainingSettings
+from thermogap.store import collections as names
 
 
 class TemperatureStudySettings(BaseModel):
@@ -142,7 +143,7 @@ def _validate(
     for x in settings.compositions:
         composition_to_count(x, n_sites)  # raises, listing the allowed grid
     for kind, model_id in (("MLIP", settings.mlip_model_id), ("GNN", settings.gnn_model_id)):
-        missing = db is not None and db.count("models", {"model_id": model_id}) == 0
+        missing = db is not None and db.count(names.MODELS, {"model_id": model_id}) == 0
         if model_id is not None and missing:
             raise InputError(f"{kind} model id {model_id!r} is not in the models collection")
     lattice = {
@@ -161,9 +162,11 @@ def labelled_config_ids(level: str, criteria: dict[str, Any], after: Any = None)
     from thermogap.store import current_db
 
     db = current_db()
-    candidates = db.distinct("configurations", "config_id", criteria)
+    candidates = db.distinct(names.CONFIGURATIONS, "config_id", criteria)
     done = db.distinct(
-        "labels", "config_id", {"level": level, "status": "ok", "config_id": {"$in": candidates}}
+        names.LABELS,
+        "config_id",
+        {"level": level, "status": "ok", "config_id": {"$in": candidates}},
     )
     if not done:
         raise InputError(f"no 'ok' labels at level {level!r} for the study's configurations")

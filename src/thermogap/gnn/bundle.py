@@ -19,6 +19,7 @@ import torch
 from thermogap.errors import InputError, MissingModelError, StoreError
 from thermogap.gnn.architectures import GraphConvRegressor, build_model
 from thermogap.gnn.graphs import GraphSettings
+from thermogap.store import collections as names
 
 if TYPE_CHECKING:
     from thermogap.schemas.gnn import GNNModelDoc
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-MODELS_COLLECTION = "models"
+MODELS_COLLECTION = names.MODELS
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,7 @@ def train_study_model(
     rows = []
     for name, test_ids in tests.items():
         s_test, y_test, _ = test_sets[name].subset(test_ids)
-        metrics = regression_metrics(y_test, predict(result.bundle, s_test))
+        metrics = regression_metrics(predict(result.bundle, s_test), y_test)
         rows.append(
             DatasetStudyRow(
                 train_dataset=train_set.name,

@@ -22,14 +22,15 @@ from thermogap.errors import InputError
 from thermogap.gnn.architectures import ARCHITECTURES, build_model
 from thermogap.gnn.bundle import GNNBundle, TargetScaler
 from thermogap.gnn.graphs import GraphSettings, structures_to_data
-from thermogap.regression import error_statistics
+from thermogap.regression import regression_metrics
 from thermogap.schemas.gnn import (
     TARGET_UNITS,
     GNNMetrics,
     GNNTrainingSettings,
-    SplitMetrics,
     TrainingHistory,
 )
+from thermogap.splits import DataSplit
+from thermogap.splits import split_indices as _split_indices
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -44,62 +45,24 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class DataSplit:
-    """Indices (into the dataset) of the training, validation and test structures."""
-
-    train: np.ndarray
-    validation: np.ndarray
-    test: np.ndarray
-
-    def items(self) -> list[tuple[str, np.ndarray]]:
-        """``[("train", idx), ("validation", idx), ("test", idx)]``."""
-        return [("train", self.train), ("validation", self.validation), ("test", self.test)]
-
-
 def split_indices(
     n: int, fractions: Sequence[float] = (0.7, 0.15, 0.15), seed: int = 42
 ) -> DataSplit:
-    """Random train/validation/test split.
+    """Random train/validation/test split with at least two training structures.
+
+    The sizes follow the one rounding rule of :mod:`thermogap.splits` (held-out sizes are
+    ``fraction * n`` rounded half up, at least 1 for a positive fraction).
 
     Parameters
     ----------
     n
-        Dataset size (>= 3).
+        Dataset size.
     fractions
-        ``(train, validation, test)``, non-negative, summing to 1; the validation and test
-        sizes are ``fraction * n`` rounded half up (at least 1 when the fraction is
-        positive), the rest
-        is training.
+        ``(train, validation, test)``, non-negative, summing to 1.
     seed
         Seed of the permutation.
     """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise InputError(
-            f"split fractions {tuple(fractions)} must be three non-negative numbers summing to 1"
-        )
-    if n < 3:
-        raise InputError(f"a dataset of {n} structures is too small to split; need at least 3")
-    n_val = max(1, int(np.floor(fractions[1] * n + 0.5))) if fractions[1] > 0 else 0  # half up
-    n_test = max(1, int(np.floor(fractions[2] * n + 0.5))) if fractions[2] > 0 else 0
-    n_train = n - n_val - n_test
-    if n_train < 2:
-        raise InputError(
-            f"split {tuple(fractions)} of {n} structures leaves {n_train} for training; need >= 2"
-        )
-    order = np.random.default_rng(seed).permutation(n)
-    return DataSplit(order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])
-
-
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> SplitMetrics:
-    """MAE, RMSE (unit of ``y``) and R² (coefficient of determination) of predictions.
-
-    Parameters
-    ----------
-    y_true, y_pred
-        ``shape=(n,)``.
-    """
-    return SplitMetrics(**error_statistics(y_pred, y_true)._asdict())
+    return _split_indices(n, fractions, seed, min_train=2)
 
 
 @dataclass
@@ -275,7 +238,7 @@ def train_gnn(
     for name, idx in split.items():
         y_pred = scaler.denormalise(_evaluate(model, [graphs[i] for i in idx]))
         parity[name] = (targets_arr[idx], y_pred)
-        metrics[name] = regression_metrics(targets_arr[idx], y_pred)
+        metrics[name] = regression_metrics(y_pred, targets_arr[idx])
     bundle = GNNBundle(
         model=model,
         architecture=settings.architecture,

@@ -113,5 +113,5 @@ def train_two_stage(
     )
     test_idx = stage_b.split.test
     baseline = predict(stage_a.bundle, [structures_b[i] for i in test_idx])
-    stage_a_on_b = regression_metrics(np.asarray(targets_b, dtype=float)[test_idx], baseline)
+    stage_a_on_b = regression_metrics(baseline, np.asarray(targets_b, dtype=float)[test_idx])
     return TransferResult(stage_a=stage_a, stage_b=stage_b, stage_a_on_b_test=stage_a_on_b)

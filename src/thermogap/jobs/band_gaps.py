@@ -15,9 +15,10 @@ from thermogap.results.band_gaps import boltzmann_weights, combine_configuration
 from thermogap.schemas.band_gaps import BandGapDoc
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.md import TrajectoryDoc
+from thermogap.store import collections as names
 from thermogap.structures import content_id
 
-BAND_GAPS_COLLECTION = "band_gaps"
+BAND_GAPS_COLLECTION = names.BAND_GAPS
 
 
 @tg_job
@@ -137,7 +138,7 @@ def gap_series_summary(
 
 def gnn_test_error(db: Any, gnn_model_id: str) -> float | None:
     """Test-set MAE of a stored GNN, eV (None if not recorded)."""
-    doc = db.query_one("models", {"model_id": gnn_model_id}, properties=["metrics"]) or {}
+    doc = db.query_one(names.MODELS, {"model_id": gnn_model_id}, properties=["metrics"]) or {}
     mae = ((doc.get("metrics") or {}).get("test") or {}).get("mae")
     return None if mae is None else float(mae)
 

@@ -14,9 +14,10 @@ from thermogap.execution import tg_job
 from thermogap.schemas.band_gaps import DisorderRankingDoc, RankedConfiguration
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.disorder import DisorderEnumerationDoc
+from thermogap.store import collections as names
 from thermogap.structures import content_id, solid_solution_supercell, structure_id
 
-RANKINGS_COLLECTION = "disorder"
+RANKINGS_COLLECTION = names.DISORDER
 
 
 def rank_configurations(

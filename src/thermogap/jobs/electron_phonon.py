@@ -16,6 +16,7 @@ from thermogap.phonons.electron_phonon import ModeGapChanges, frozen_phonon_gap_
 from thermogap.sampling.amplitudes import DEFAULT_FREQUENCY_CUTOFF_THZ
 from thermogap.schemas.base import Provenance, make_provenance
 from thermogap.schemas.electron_phonon import ElectronPhononDoc, ElectronPhononSettings
+from thermogap.store import collections as names
 from thermogap.structures.identity import content_id, structure_id
 
 __all__ = [
@@ -28,7 +29,7 @@ __all__ = [
     "gnn_gap_fn",
 ]
 
-ELECTRON_PHONON_COLLECTION = "electron_phonon"
+ELECTRON_PHONON_COLLECTION = names.ELECTRON_PHONON
 
 GapFunction = Callable[[list[Structure]], np.ndarray]
 
@@ -302,5 +303,5 @@ def electron_phonon_document(
 def _model_sha256(db: Any, model_id: str | None) -> str | None:
     if model_id is None:
         return None
-    doc = db.query_one("models", {"model_id": model_id}, properties=["sha256"])
+    doc = db.query_one(names.MODELS, {"model_id": model_id}, properties=["sha256"])
     return None if doc is None else doc.get("sha256")

@@ -28,6 +28,7 @@ from thermogap.schemas.finite_temperature import (
     RenormalisedModeDoc,
 )
 from thermogap.schemas.phonons import PhononBandStructureDoc
+from thermogap.store import collections as names
 
 __all__ = [
     "FiniteTemperaturePhononMaker",
@@ -124,7 +125,7 @@ class FiniteTemperaturePhononMaker(Maker):
         refs = _store_arrays_and_figure(
             db, nmd, renormalised, bands_0, bands_t, traj.temperature_k, harmonic_doc.get("dos")
         )
-        model = db.query_one("models", {"model_id": traj.model_id}, properties=["sha256"]) or {}
+        model = db.query_one(names.MODELS, {"model_id": traj.model_id}, properties=["sha256"]) or {}
         doc = finite_temperature_document(
             nmd,
             bands_0,

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from jobflow import Maker
-from pydantic import BaseModel
 from pymatgen.core import Structure
 
 from thermogap.errors import InputError
 from thermogap.execution import tg_job
+from thermogap.gnn.storage import (  # names once defined here are re-exported
+    LABELS_COLLECTION,
+    as_document,
+    export_labels,
+    load_dataset,
+    model_document_fields,
+    store_dataset,
+    store_predictions,
+)
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.gnn import (
-    TARGET_UNITS,
     BondImportance,
     DatasetStudyDoc,
     DatasetStudyRow,
@@ -34,8 +41,11 @@ from thermogap.schemas.gnn import (
     GNNTrainingSettings,
     GNNTransferDoc,
 )
+from thermogap.splits import split_with_held_out_test
+from thermogap.store import collections as names
 
 __all__ = [
+    "LABELS_COLLECTION",
     "DatasetStudySummaryMaker",
     "DatasetStudyTrainMaker",
     "GNNCombineDatasetsMaker",
@@ -45,11 +55,9 @@ __all__ = [
     "GNNSearchSummaryMaker",
     "GNNTrainMaker",
     "GNNTransferSummaryMaker",
+    "export_labels",
     "load_dataset",
 ]
-
-LABELS_COLLECTION = "labels"
-_Doc = TypeVar("_Doc", bound=BaseModel)
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,89 +67,6 @@ def _db() -> Any:
     from thermogap.store import current_db
 
     return current_db()
-
-
-def _doc(model: Any, cls: type[_Doc]) -> _Doc:
-    """Accept a pydantic document or its dict form (as resolved from a job output)."""
-    if isinstance(model, cls):
-        return model
-    return cls.model_validate({k: v for k, v in dict(model).items() if not k.startswith("@")})
-
-
-def load_dataset(db: Any, dataset: GNNDatasetDoc | dict[str, Any]) -> Any:
-    """Read a dataset blob back as a :class:`thermogap.gnn.dataset_study.LabelledSet`."""
-    from thermogap.gnn.dataset_study import LabelledSet
-
-    doc = _doc(dataset, GNNDatasetDoc)
-    payload = json.loads(db.blobs.get_bytes(doc.blob))
-    return LabelledSet(
-        name=doc.name,
-        structures=[Structure.from_dict(d) for d in payload["structures"]],
-        targets=np.asarray(payload["targets"], dtype=float),
-        ids=list(payload["config_ids"]),
-        test_ids=doc.test_config_ids,
-    )
-
-
-def _store_dataset(db: Any, name: str, level: str, target: str, labelled: Any) -> GNNDatasetDoc:
-    payload = {
-        "config_ids": labelled.ids,
-        "structures": [s.as_dict() for s in labelled.structures],
-        "targets": [float(t) for t in labelled.targets],
-    }
-    ref = db.blobs.put_bytes(
-        json.dumps(payload, sort_keys=True).encode(), kind="gnn_dataset", filename=f"{name}.json"
-    )
-    return GNNDatasetDoc(
-        name=name,
-        level=level,
-        target=target,
-        target_unit=TARGET_UNITS[target],
-        n_structures=len(labelled.ids),
-        config_ids=list(labelled.ids),
-        blob=ref.model_dump(),
-        test_config_ids=labelled.test_ids,
-        provenance=make_provenance(level=level),
-    )
-
-
-def _split_with_test_ids(
-    ids: list[str], test_ids: list[str] | None, settings: GNNTrainingSettings
-) -> Any:
-    from thermogap.gnn.training import DataSplit, split_indices
-
-    if not test_ids:
-        return split_indices(len(ids), settings.split_fractions, settings.split_seed)
-    held = set(test_ids)
-    test = np.array([i for i, k in enumerate(ids) if k in held], dtype=int)
-    rest = np.array([i for i, k in enumerate(ids) if k not in held], dtype=int)
-    f_train, f_val, _ = settings.split_fractions
-    inner = split_indices(
-        len(rest),
-        (f_train / (f_train + f_val), f_val / (f_train + f_val), 0.0),
-        settings.split_seed,
-    )
-    return DataSplit(rest[inner.train], rest[inner.validation], test)
-
-
-def _model_fields(
-    result: Any, parity_ref: Any, settings: GNNTrainingSettings, parent: str | None
-) -> dict[str, Any]:
-    return {
-        "settings": settings.model_copy(
-            update={
-                "architecture": result.bundle.architecture,
-                "hidden_channels": result.bundle.hidden_channels,
-            }
-        ),
-        "training_config_ids": result.ids["train"],
-        "validation_config_ids": result.ids["validation"],
-        "test_config_ids": result.ids["test"],
-        "metrics": result.metrics,
-        "history": result.history,
-        "parent_model_id": parent,
-        "parity_plot": None if parity_ref is None else parity_ref.model_dump(),
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -179,49 +104,7 @@ class GNNDatasetMaker(Maker):
         """Collect the labels of ``level`` matching ``criteria`` (and ``config_ids`` if given)."""
         db = _db()
         labelled = export_labels(db, level, self.target, dataset_name, criteria, config_ids)
-        return _store_dataset(db, dataset_name, level, self.target, labelled)
-
-
-def export_labels(
-    db: Any,
-    level: str,
-    target: str,
-    name: str = "dataset",
-    criteria: dict[str, Any] | None = None,
-    config_ids: list[str] | None = None,
-) -> Any:
-    """Labels of ``level`` as a :class:`~thermogap.gnn.dataset_study.LabelledSet`.
-
-    Raises
-    ------
-    InputError
-        If ``target`` is unknown or fewer than 3 labels match.
-    """
-    from thermogap.gnn.dataset_study import LabelledSet
-    from thermogap.labels.export import GNN_TARGETS
-
-    if target not in GNN_TARGETS:
-        raise InputError(f"{target=} is not a GNN target; allowed: {', '.join(GNN_TARGETS)}")
-    query = {**(criteria or {}), "level": level, "status": "ok"}
-    if config_ids is not None:
-        query["config_id"] = {"$in": list(config_ids)}
-    docs = db.query(LABELS_COLLECTION, query, sort={"config_id": 1})
-    getter = GNN_TARGETS[target]
-    structures, values, ids = [], [], []
-    for doc in docs:
-        value = getter(doc)
-        if value is None or not np.isfinite(value) or str(doc["config_id"]) in ids:
-            continue
-        structures.append(Structure.from_dict(doc["structure"]))
-        values.append(float(value))
-        ids.append(str(doc["config_id"]))
-    if len(ids) < 3:
-        raise InputError(
-            f"only {len(ids)} ok labels with a {target} value for level={level!r} "
-            f"and criteria={criteria!r}; "
-            "need at least 3"
-        )
-    return LabelledSet(name, structures, np.array(values), ids)
+        return store_dataset(db, dataset_name, level, self.target, labelled)
 
 
 @dataclass
@@ -248,7 +131,7 @@ class GNNCombineDatasetsMaker(Maker):
         from thermogap.gnn.dataset_study import combine_sets
 
         db = _db()
-        docs = [_doc(d, GNNDatasetDoc) for d in datasets]
+        docs = [as_document(d, GNNDatasetDoc) for d in datasets]
         if len({(d.level, d.target) for d in docs}) != 1:
             raise InputError(
                 f"datasets mix levels/targets {sorted({(d.level, d.target) for d in docs})}"
@@ -256,7 +139,7 @@ class GNNCombineDatasetsMaker(Maker):
         merged = combine_sets(
             [load_dataset(db, d) for d in docs], self.n_test, self.test_seed, dataset_name
         )
-        return _store_dataset(db, dataset_name, docs[0].level, docs[0].target, merged)
+        return store_dataset(db, dataset_name, docs[0].level, docs[0].target, merged)
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,7 +184,7 @@ class GNNTrainMaker(Maker):
         from thermogap.threads import limited_threads
 
         db = _db()
-        dataset = _doc(dataset, GNNDatasetDoc)
+        dataset = as_document(dataset, GNNDatasetDoc)
         if dataset.target != self.settings.target:
             raise InputError(
                 f"dataset target {dataset.target!r} != settings.target {self.settings.target!r}"
@@ -316,7 +199,13 @@ class GNNTrainMaker(Maker):
                 graph_settings=None if initial else GraphSettings(cutoff_ang=self.cutoff_ang),
                 ids=data.ids,
                 levels=[dataset.level],
-                split=_split_with_test_ids(data.ids, dataset.test_config_ids, self.settings),
+                split=split_with_held_out_test(
+                    data.ids,
+                    dataset.test_config_ids,
+                    self.settings.split_fractions,
+                    self.settings.split_seed,
+                    min_train=2,
+                ),
                 initial=initial,
             )
         parity_ref = None
@@ -326,7 +215,9 @@ class GNNTrainMaker(Maker):
                 parity_png(result.parity, label), kind="png", filename="parity.png"
             )
         return save_gnn(
-            db, result.bundle, _model_fields(result, parity_ref, self.settings, initial_model_id)
+            db,
+            result.bundle,
+            model_document_fields(result, parity_ref, self.settings, initial_model_id),
         )
 
 
@@ -346,9 +237,9 @@ class GNNTransferSummaryMaker(Maker):
         from thermogap.gnn.training import regression_metrics
 
         db = _db()
-        stage_a, stage_b = _doc(stage_a, GNNModelDoc), _doc(stage_b, GNNModelDoc)
+        stage_a, stage_b = as_document(stage_a, GNNModelDoc), as_document(stage_b, GNNModelDoc)
         structures, targets, _ = load_dataset(db, dataset_b).subset(stage_b.test_config_ids)
-        baseline = regression_metrics(targets, predict(load_gnn(db, stage_a.model_id), structures))
+        baseline = regression_metrics(predict(load_gnn(db, stage_a.model_id), structures), targets)
         return GNNTransferDoc(
             stage_a=stage_a,
             stage_b=stage_b,
@@ -373,7 +264,7 @@ class GNNSearchSummaryMaker(Maker):
         from thermogap.gnn.plots import search_png
         from thermogap.gnn.search import rank_points
 
-        docs = [_doc(r, GNNModelDoc) for r in results]
+        docs = [as_document(r, GNNModelDoc) for r in results]
         if not docs:
             raise InputError("a hyperparameter search needs at least one trained model")
         points = [
@@ -447,7 +338,7 @@ class DatasetStudyTrainMaker(Maker):
         db = _db()
         sets = {}
         for d in datasets:
-            d = _doc(d, GNNDatasetDoc)
+            d = as_document(d, GNNDatasetDoc)
             sets[d.name] = load_dataset(db, d)
         if train_dataset not in sets:
             raise InputError(f"{train_dataset=} not among the study's datasets {sorted(sets)}")
@@ -462,7 +353,9 @@ class DatasetStudyTrainMaker(Maker):
                 GraphSettings(cutoff_ang=self.cutoff_ang),
                 self.test_seed,
             )
-        model = save_gnn(db, result.bundle, _model_fields(result, None, self.settings, None))
+        model = save_gnn(
+            db, result.bundle, model_document_fields(result, None, self.settings, None)
+        )
         return [row.model_copy(update={"model_id": model.model_id}).model_dump() for row in rows]
 
 
@@ -481,7 +374,7 @@ class DatasetStudySummaryMaker(Maker):
         from thermogap.gnn.plots import learning_curves_png
 
         flat = [DatasetStudyRow.model_validate(r) for group in rows for r in group]
-        docs = [_doc(d, GNNDatasetDoc) for d in datasets]
+        docs = [as_document(d, GNNDatasetDoc) for d in datasets]
         table = summarise_rows(flat)
         unit = docs[0].target_unit if docs else "eV"
         ref = _db().blobs.put_bytes(
@@ -540,7 +433,7 @@ class GNNExplainMaker(Maker):
         bundle = load_gnn(db, model_id)
         data = load_dataset(db, dataset)
         model_doc = (
-            db.query_one("models", {"model_id": model_id}, properties=["test_config_ids"]) or {}
+            db.query_one(names.MODELS, {"model_id": model_id}, properties=["test_config_ids"]) or {}
         )
         available = set(data.ids)
         preferred = [k for k in model_doc.get("test_config_ids", []) if k in available]
@@ -649,34 +542,4 @@ class GNNPredictMaker(Maker):
                 s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures or []
             ]
             values = predict(bundle, structures, self.batch_size)
-        return _prediction_doc(db, bundle, model_id, values, self.inline_limit, extra)
-
-
-def _prediction_doc(
-    db: Any,
-    bundle: Any,
-    model_id: str,
-    values: np.ndarray,
-    inline_limit: int,
-    extra: dict[str, Any],
-) -> GNNPredictionDoc:
-    ref = db.blobs.put_array(values.astype(np.float64), kind="gnn_predictions")
-    n = len(values)
-    return GNNPredictionDoc(
-        model_id=model_id,
-        model_sha256=bundle.sha256 or "",
-        target=bundle.target,
-        target_unit=bundle.target_unit,
-        n_structures=n,
-        mean=float(values.mean()) if n else None,
-        std=float(values.std(ddof=1)) if n > 1 else None,
-        stderr=float(values.std(ddof=1) / np.sqrt(n)) if n > 1 else None,
-        values=[float(v) for v in values] if n <= inline_limit else None,
-        values_blob=ref.model_dump(),
-        provenance=make_provenance(
-            level=bundle.levels[-1] if bundle.levels else None,
-            model_id=model_id,
-            model_sha256=bundle.sha256,
-        ),
-        **extra,
-    )
+        return store_predictions(db, bundle, model_id, values, self.inline_limit, extra)

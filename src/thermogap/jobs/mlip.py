@@ -22,6 +22,7 @@ from thermogap.schemas.mlip import (
     RelaxationDoc,
     SinglePointDoc,
 )
+from thermogap.store import collections as names
 
 if TYPE_CHECKING:
     from thermogap.mlip.training import MaceTrainingResult
@@ -34,8 +35,8 @@ __all__ = [
     "model_document",
 ]
 
-MODELS_COLLECTION = "models"
-LABELS_COLLECTION = "labels"
+MODELS_COLLECTION = names.MODELS
+LABELS_COLLECTION = names.LABELS
 
 
 @dataclass

@@ -25,6 +25,7 @@ from thermogap.schemas.phonons import (
     RelaxedStructureDoc,
     SoftModeDoc,
 )
+from thermogap.store import collections as names
 from thermogap.structures.identity import structure_id
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ __all__ = [
     "store_structure",
 ]
 
-STRUCTURES_COLLECTION = "structures"
+STRUCTURES_COLLECTION = names.STRUCTURES
 
 
 @dataclass
@@ -357,7 +358,7 @@ def store_structure(db: Any, structure: Structure, *, role: str) -> str:
 def _model_sha256(db: Any, model_id: str | None) -> str | None:
     if model_id is None:
         return None
-    doc = db.query_one("models", {"model_id": model_id}, properties=["sha256"])
+    doc = db.query_one(names.MODELS, {"model_id": model_id}, properties=["sha256"])
     return None if doc is None else doc.get("sha256")
 
 

@@ -32,11 +32,12 @@ from thermogap.sampling.displacements import (
 )
 from thermogap.schemas.base import Provenance, make_provenance
 from thermogap.schemas.configurations import ConfigurationBatchDoc, ConfigurationDoc
+from thermogap.store import collections as names
 from thermogap.structures.identity import structure_id
 
 __all__ = ["CONFIGURATIONS_COLLECTION", "DisplacedConfigurationsMaker", "configuration_documents"]
 
-CONFIGURATIONS_COLLECTION = "configurations"
+CONFIGURATIONS_COLLECTION = names.CONFIGURATIONS
 
 
 @dataclass

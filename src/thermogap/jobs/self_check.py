@@ -18,6 +18,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from thermogap.errors import InputError
 from thermogap.execution import tg_job
 from thermogap.results.self_check import compare_snapshot_gaps, self_check_verdict, snapshot_sample
+from thermogap.store import collections as names
 
 __all__ = [
     "reference_gaps",
@@ -58,7 +59,7 @@ def _gnn(gnn_model_id: str) -> tuple[Any, float | None]:
     from thermogap.store import current_db
 
     db = current_db()
-    doc = db.query_one("models", {"model_id": gnn_model_id}, properties=["metrics"]) or {}
+    doc = db.query_one(names.MODELS, {"model_id": gnn_model_id}, properties=["metrics"]) or {}
     test_mae = ((doc.get("metrics") or {}).get("test") or {}).get("mae")
     return load_gnn(db, gnn_model_id), test_mae
 

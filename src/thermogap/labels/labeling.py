@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from thermogap.errors import CalculationError, ConfigError, InputError
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.labels import LabelBatchDoc, LabelDoc, label_id
+from thermogap.store import collections as names
 
 if TYPE_CHECKING:
     from thermogap.levels.model import LevelOfTheory
@@ -34,8 +35,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-LABELS = "labels"
-CONFIGURATIONS = "configurations"
+LABELS = names.LABELS
+CONFIGURATIONS = names.CONFIGURATIONS
 
 
 def _config_structure(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

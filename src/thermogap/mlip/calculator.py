@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from thermogap.errors import BlobIntegrityError, InputError, MissingModelError, UnknownEntryError
 from thermogap.registry import Registry
+from thermogap.store import collections as names
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -457,9 +458,9 @@ def _model_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
 
 
 def _model_document(db: Any, model_id: str) -> dict[str, Any]:
-    doc: dict[str, Any] | None = db.query_one("models", {"model_id": model_id})
+    doc: dict[str, Any] | None = db.query_one(names.MODELS, {"model_id": model_id})
     if doc is None:
-        known = [d["model_id"] for d in db.query("models", properties=["model_id"], limit=20)]
+        known = [d["model_id"] for d in db.query(names.MODELS, properties=["model_id"], limit=20)]
         raise UnknownEntryError(
             f"no model with {model_id=} in 'models'; known ids: {', '.join(known) or '(none)'}"
         )

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from thermogap.errors import InputError
-from thermogap.regression import error_statistics
-from thermogap.schemas.mlip import RegressionMetrics, SplitMetrics
+from thermogap.regression import regression_metrics
+from thermogap.schemas.mlip import MlipSplitMetrics
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -21,29 +21,6 @@ __all__ = ["ParityData", "parity_data", "regression_metrics", "split_metrics"]
 ENERGY_KEY = "REF_energy"
 FORCES_KEY = "REF_forces"
 STRESS_KEY = "REF_stress"
-
-
-def regression_metrics(predicted: np.ndarray, reference: np.ndarray) -> RegressionMetrics:
-    """Return MAE, RMSE and R² of ``predicted`` against ``reference`` (flattened).
-
-    Parameters
-    ----------
-    predicted, reference
-        Arrays of the same shape, in the same unit.
-
-    Returns
-    -------
-    RegressionMetrics
-        ``r2 = 1 - SS_res / SS_tot``; ``nan`` where undefined (no spread, no data).
-    """
-    stats = error_statistics(predicted, reference)
-    nan = float("nan")
-    return RegressionMetrics(
-        mae=nan if stats.mae is None else stats.mae,
-        rmse=nan if stats.rmse is None else stats.rmse,
-        r2=nan if stats.r2 is None else stats.r2,
-        n=stats.n,
-    )
 
 
 @dataclass
@@ -123,10 +100,10 @@ def parity_data(atoms_list: Sequence[Atoms], calculator: Calculator) -> ParityDa
     )
 
 
-def split_metrics(parity: ParityData) -> SplitMetrics:
+def split_metrics(parity: ParityData) -> MlipSplitMetrics:
     """Summarise :class:`ParityData` as MAE/RMSE/R² per quantity."""
     n_conf = int(parity.energy_per_atom_ref.size)
-    return SplitMetrics(
+    return MlipSplitMetrics(
         n_configurations=n_conf,
         energy_per_atom=regression_metrics(parity.energy_per_atom_pred, parity.energy_per_atom_ref)
         if n_conf

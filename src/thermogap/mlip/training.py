@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from thermogap.errors import CalculationError, InputError
 from thermogap.mlip.calculator import (
     convert_mace_model_file,
@@ -33,6 +31,7 @@ from thermogap.mlip.foundation import FoundationModel
 from thermogap.mlip.metrics import ENERGY_KEY, FORCES_KEY, STRESS_KEY, ParityData, parity_data
 from thermogap.mlip.metrics import split_metrics as summarise
 from thermogap.schemas.mlip import DatasetMetrics, MaceTrainingSettings
+from thermogap.splits import DataSplit, split_indices
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -48,15 +47,6 @@ __all__ = [
 
 SPLITS = ("train", "valid", "test")
 RUN_NAME = "thermogap_mace"
-
-
-@dataclass
-class DataSplit:
-    """Indices of the train, validation and test configurations, each shape=(n_split,)."""
-
-    train: np.ndarray
-    valid: np.ndarray
-    test: np.ndarray
 
 
 @dataclass
@@ -106,27 +96,19 @@ def split_dataset(
 ) -> DataSplit:
     """Split ``n_configurations`` at random into train, validation and test indices.
 
-    The test set (``round(test_fraction * n)``, at least one if ``test_fraction > 0``) is
-    drawn first; the validation set is ``valid_fraction`` of the rest (at least one).
+    The test set is ``test_fraction`` of all configurations and the validation set
+    ``valid_fraction`` of the others, both counted by the one rounding rule of
+    :mod:`thermogap.splits` (half up, at least one for a positive fraction); the indices of
+    each part are sorted, so the files keep the input order.
 
     Raises
     ------
     InputError
         If fewer configurations than needed for one per non-empty split are given.
     """
-    n_test = max(1, round(test_fraction * n_configurations)) if test_fraction > 0 else 0
-    n_valid = max(1, round(valid_fraction * (n_configurations - n_test)))
-    if n_configurations - n_test - n_valid < 1:
-        raise InputError(
-            f"{n_configurations=} labels are too few for {valid_fraction=} and "
-            f"{test_fraction=}; need at least {n_test + n_valid + 1}"
-        )
-    order = np.random.default_rng(seed).permutation(n_configurations)
-    return DataSplit(
-        test=np.sort(order[:n_test]),
-        valid=np.sort(order[n_test : n_test + n_valid]),
-        train=np.sort(order[n_test + n_valid :]),
-    )
+    non_test = 1.0 - test_fraction
+    fractions = (non_test * (1.0 - valid_fraction), non_test * valid_fraction, test_fraction)
+    return split_indices(n_configurations, fractions, seed).sorted()
 
 
 def build_run_train_args(

@@ -56,7 +56,7 @@ from pymatgen.core import Structure
 
 from thermogap.errors import CalculationError, InputError
 from thermogap.phonons.harmonic import phonopy_atoms_to_structure
-from thermogap.sampling.amplitudes import (
+from thermogap.phonons.thermal import (
     AMU_KG,
     ANG2_PER_M2,
     DEFAULT_FREQUENCY_CUTOFF_THZ,

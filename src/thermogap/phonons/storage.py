@@ -9,10 +9,11 @@ from pymatgen.core import Structure
 
 from thermogap.errors import UnknownEntryError
 from thermogap.phonons.harmonic import phonopy_from_force_constants
+from thermogap.store import collections as names
 
 __all__ = ["PHONONS_COLLECTION", "load_phonon_doc", "load_phonopy", "phonopy_from_doc"]
 
-PHONONS_COLLECTION = "phonons"
+PHONONS_COLLECTION = names.PHONONS
 
 
 def load_phonon_doc(db: Any, phonon_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from thermogap.errors import InputError
+from thermogap.store import collections as names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,7 +78,7 @@ def band_gaps_frame(db: Any, criteria: dict[str, Any] | None = None) -> pd.DataF
     """
     import pandas as pd
 
-    docs = db.query("band_gaps", criteria or {}, properties=list(BAND_GAP_COLUMNS))
+    docs = db.query(names.BAND_GAPS, criteria or {}, properties=list(BAND_GAP_COLUMNS))
     frame = pd.DataFrame(
         [{column: doc.get(field) for field, column in BAND_GAP_COLUMNS.items()} for doc in docs],
         columns=list(BAND_GAP_COLUMNS.values()),

@@ -30,8 +30,20 @@ from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
 
 from thermogap.errors import InputError
 from thermogap.phonons.harmonic import SupercellMatrix, modes_at_qpoints
+from thermogap.phonons.thermal import (  # re-exported: these lived here before
+    AMU_KG,
+    ANG2_PER_M2,
+    DEFAULT_FREQUENCY_CUTOFF_THZ,
+    HBAR_J_S,
+    KB_J_PER_K,
+    mode_variances,
+)
 
 __all__ = [
+    "AMU_KG",
+    "ANG2_PER_M2",
+    "HBAR_J_S",
+    "KB_J_PER_K",
     "DEFAULT_FREQUENCY_CUTOFF_THZ",
     "DEFAULT_FREQUENCY_FLOOR_THZ",
     "SOFT_MODE_TREATMENTS",
@@ -47,15 +59,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-HBAR_J_S = 1.054571817e-34
-KB_J_PER_K = 1.380649e-23
-AMU_KG = 1.66053906660e-27
-ANG2_PER_M2 = 1e20
-
-#: Modes with frequency at or below this (THz) are left out: imaginary modes and the
-#: acoustic modes at Γ, whose harmonic amplitude diverges.
-DEFAULT_FREQUENCY_CUTOFF_THZ = 0.05
 
 #: Frequency below which the ``"floor"`` treatment raises every included mode, THz.
 DEFAULT_FREQUENCY_FLOOR_THZ = 0.5
@@ -94,29 +97,6 @@ class ThermalAmplitudes:
     n_imaginary_excluded: int
     n_near_zero_excluded: int
     frequency_cutoff_thz: float
-
-
-def mode_variances(frequencies_thz: np.ndarray, temperatures_k: np.ndarray) -> np.ndarray:
-    """Mean-square normal-mode coordinate ħ (1 + 2 n) / (2 ω) of a quantum oscillator.
-
-    Parameters
-    ----------
-    frequencies_thz : numpy.ndarray
-        Positive frequencies in THz (not angular), any shape ``S``.
-    temperatures_k : numpy.ndarray
-        shape=(n_temperatures,), K; 0 K gives the zero-point value ħ / (2 ω).
-
-    Returns
-    -------
-    numpy.ndarray
-        shape=(n_temperatures, *S), in amu·Å² (divide by a mass in amu to get Å²).
-    """
-    omega = 2.0 * np.pi * 1e12 * np.asarray(frequencies_thz, dtype=float)
-    temps = np.asarray(temperatures_k, dtype=float).reshape((-1,) + (1,) * omega.ndim)
-    with np.errstate(divide="ignore", over="ignore"):
-        x = HBAR_J_S * omega / (2.0 * KB_J_PER_K * temps)
-        coth = np.where(temps > 0, 1.0 / np.tanh(x), 1.0)  # 1 + 2n = coth(ħω / 2kT)
-    return HBAR_J_S * coth / (2.0 * omega) / AMU_KG * ANG2_PER_M2
 
 
 def effective_frequencies(

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from thermogap.schemas.base import MSONDictFields, ThermogapDocument
-from thermogap.store.blobs import BlobRef
+from thermogap.schemas.blobs import BlobRef
 
 Selection = Literal["lowest", "boltzmann"]
 

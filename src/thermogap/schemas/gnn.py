@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from thermogap.schemas.base import ThermogapDocument
+from thermogap.schemas.metrics import SplitMetrics
 
 __all__ = [
     "DatasetStudyDoc",
@@ -71,15 +72,6 @@ class GNNTrainingSettings(BaseModel):
     target: Literal["band_gap", "energy_per_atom", "vbm", "hydrostatic_stress"] = Field(
         "band_gap", description="Property learned; units in TARGET_UNITS."
     )
-
-
-class SplitMetrics(BaseModel):
-    """Errors of a model on one data split (MAE, RMSE in the target's unit)."""
-
-    n: int = Field(0, ge=0, description="Number of structures.")
-    mae: float | None = Field(None, description="Mean absolute error, target unit.")
-    rmse: float | None = Field(None, description="Root-mean-square error, target unit.")
-    r2: float | None = Field(None, description="Coefficient of determination 1 - SS_res/SS_tot.")
 
 
 class GNNMetrics(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from thermogap.schemas.base import ThermogapDocument
+from thermogap.schemas.metrics import RegressionMetrics
 
 __all__ = [
     "DatasetMetrics",
@@ -16,7 +17,7 @@ __all__ = [
     "RegressionMetrics",
     "RelaxationDoc",
     "SinglePointDoc",
-    "SplitMetrics",
+    "MlipSplitMetrics",
 ]
 
 
@@ -92,17 +93,8 @@ class MaceTrainingSettings(BaseModel):
     )
 
 
-class RegressionMetrics(BaseModel):
-    """Errors of predictions against reference values (all components pooled)."""
-
-    mae: float = Field(..., description="Mean absolute error, in the quantity's unit.")
-    rmse: float = Field(..., description="Root-mean-square error, in the quantity's unit.")
-    r2: float = Field(..., description="Coefficient of determination (1 is perfect).")
-    n: int = Field(..., ge=0, description="Number of values compared.")
-
-
-class SplitMetrics(BaseModel):
-    """Metrics on one data split (train, validation or test)."""
+class MlipSplitMetrics(BaseModel):
+    """Metrics of an MLIP on one data split (train, validation or test), per quantity."""
 
     n_configurations: int = Field(..., ge=0, description="Configurations in the split.")
     energy_per_atom: RegressionMetrics | None = Field(None, description="Energy, eV/atom.")
@@ -110,12 +102,17 @@ class SplitMetrics(BaseModel):
     stress: RegressionMetrics | None = Field(None, description="Stress components, eV/Å^3.")
 
 
+#: The name documents written before the metrics schemas were unified carry in their
+#: ``@class`` field; read them with it, write new code with :class:`MlipSplitMetrics`.
+SplitMetrics = MlipSplitMetrics
+
+
 class DatasetMetrics(BaseModel):
     """Metrics of one model on the train, validation and test splits."""
 
-    train: SplitMetrics | None = Field(None, description="Training split.")
-    valid: SplitMetrics | None = Field(None, description="Validation split.")
-    test: SplitMetrics | None = Field(None, description="Held-out test split.")
+    train: MlipSplitMetrics | None = Field(None, description="Training split.")
+    valid: MlipSplitMetrics | None = Field(None, description="Validation split.")
+    test: MlipSplitMetrics | None = Field(None, description="Held-out test split.")
 
 
 class MlipModelDoc(ThermogapDocument):
@@ -196,9 +193,15 @@ class PhononValidationDoc(ThermogapDocument):
     frequencies_reference_thz: list[list[float]] = Field(
         ..., description="Reference frequencies, THz, (n_q, n_bands); imaginary as negative."
     )
-    frequency_mae_thz: float = Field(..., description="Mean absolute frequency error, THz.")
-    frequency_rmse_thz: float = Field(..., description="Root-mean-square frequency error, THz.")
-    frequency_r2: float = Field(..., description="R² of MLIP vs reference frequencies.")
+    frequency_mae_thz: float | None = Field(
+        ..., description="Mean absolute frequency error, THz (None without frequencies)."
+    )
+    frequency_rmse_thz: float | None = Field(
+        ..., description="Root-mean-square frequency error, THz (None without frequencies)."
+    )
+    frequency_r2: float | None = Field(
+        ..., description="R² of MLIP vs reference frequencies (None if the reference is constant)."
+    )
     imaginary_tolerance_thz: float = Field(
         ..., description="Frequencies below minus this are counted as imaginary, THz."
     )

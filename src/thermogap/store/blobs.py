@@ -18,19 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from thermogap.errors import BlobIntegrityError, StoreError
-
-
-class BlobRef(BaseModel):
-    """A reference to bytes in the blob store, stored inside documents."""
-
-    blob_id: str = Field(..., description="Identifier in the blob store (the SHA-256 hex digest).")
-    sha256: str = Field(..., description="SHA-256 hex digest of the stored bytes.")
-    size_bytes: int = Field(..., ge=0, description="Size of the stored bytes, in bytes.")
-    kind: str = Field("bytes", description="What the bytes are: 'npy', 'npz', 'model', ...")
-    filename: str | None = Field(None, description="Original file name, if any.")
+from thermogap.schemas.blobs import BlobRef
 
 
 def _sha256(data: bytes) -> str:

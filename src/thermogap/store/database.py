@@ -31,20 +31,9 @@ from thermogap.errors import (
     StoreError,
 )
 from thermogap.store.blobs import BlobStore, FileBlobStore, GridFSBlobStore, MemoryBlobStore
+from thermogap.store.collections import COLLECTIONS as COLLECTIONS  # re-exported
 from thermogap.store.config import StoreConfig, resolve_store_config
 
-COLLECTIONS = (
-    "structures",
-    "phonons",
-    "configurations",
-    "labels",
-    "models",
-    "trajectories",
-    "band_gaps",
-    "disorder",
-    "electron_phonon",
-    "runs",
-)
 _MONTY_DB_DIR = "db"
 # MongoDB refuses documents over 16 MiB; keep a margin for jobflow's and maggma's own fields
 MAX_DOCUMENT_BYTES = 15 * 2**20

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from thermogap.store.database import COLLECTIONS, ResultsDB
+from thermogap.store.collections import COLLECTIONS, MODELS
+from thermogap.store.database import ResultsDB
 
 __all__ = ["StoreVerification", "blob_references", "broken_references", "verify_store"]
 
@@ -110,7 +111,7 @@ def verify_store(db: ResultsDB, collections: list[str] | None = None) -> StoreVe
                 problem = _check_reference(db, ref, seen)
                 if problem is not None:
                     report.problems.append(f"{name} {ident} {path}: {problem}")
-            model_blob = doc.get("model_blob") if name == "models" else None
+            model_blob = doc.get("model_blob") if name == MODELS else None
             if isinstance(model_blob, dict) and model_blob.get("sha256") != doc.get("sha256"):
                 report.problems.append(
                     f"models {ident}: model_blob sha256 differs from the document's sha256"

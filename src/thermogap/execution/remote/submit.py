@@ -1,0 +1,277 @@
+"""Submit flows to a jobflow-remote queue, run its runner in-process and wait for results."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from jobflow import Flow, Job
+
+from thermogap.errors import (
+    CalculationError,
+    ConfigError,
+    InputError,
+)
+from thermogap.store.server import check_reachable
+
+__all__ = [
+    "TERMINAL_STATES",
+    "flow_job_states",
+    "initialize_queue",
+    "run_until_done",
+    "submit_flow",
+    "wait_for_flow",
+]
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_STATES = frozenset(
+    {"COMPLETED", "FAILED", "REMOTE_ERROR", "CANCELLED", "STOPPED", "USER_STOPPED", "PAUSED"}
+)
+"""Job states in which a job does not advance without a user's action."""
+
+
+def _project(project: str) -> Any:
+    """Load a project and check that its queue database answers (one clear line if not)."""
+    from jobflow_remote import ConfigManager
+    from jobflow_remote.config.base import ConfigError as JfrConfigError
+
+    try:
+        proj = ConfigManager().get_project(project)
+    except JfrConfigError as exc:
+        raise ConfigError(f"jobflow-remote project {project!r}: {exc}") from None
+    queue = proj.queue.store
+    uri = (
+        queue.get("uri") or f"mongodb://{queue.get('host', 'localhost')}:{queue.get('port', 27017)}"
+    )
+    timeout_ms = (queue.get("mongoclient_kwargs") or {}).get("serverSelectionTimeoutMS", 5000)
+    check_reachable(uri, timeout_s=min(float(timeout_ms) / 1000, 10.0))
+    return proj
+
+
+def initialize_queue(project: str) -> bool:
+    """Create the queue collections of a project if they do not exist yet (``jf admin reset``).
+
+    Never deletes anything: a queue that is already initialised, or that holds flows, is left
+    as it is. Job outputs are never touched.
+
+    Returns
+    -------
+    bool
+        True if the queue was initialised now, False if it already was.
+
+    Raises
+    ------
+    ConfigError
+        If the queue holds flows but lacks jobflow-remote's bookkeeping document.
+    """
+    controller = _project(project).get_job_controller()
+    try:
+        if controller.auxiliary.find_one({"next_id": {"$exists": True}}) is not None:
+            return False
+        if not controller.reset(reset_output=False, max_limit=1):
+            raise ConfigError(
+                f"the queue of project {project!r} holds flows but no 'next_id' document; "
+                f"inspect it with `jf -p {project} flow list` before `jf -p {project} admin reset`"
+            )
+        return True
+    finally:
+        controller.close()
+
+
+def submit_flow(
+    flow: Flow | Job | list[Job], project: str, worker: str | None = None, priority: int = 0
+) -> list[str]:
+    """Add ``flow`` to the queue of a jobflow-remote project (the runner executes it).
+
+    The queue is initialised on first use (:func:`initialize_queue`).
+
+    Parameters
+    ----------
+    flow
+        The flow or job to submit; job functions must be importable on the worker.
+    project
+        Project name (a file in the projects folder, see :func:`projects_folder`).
+    worker
+        Worker name; default the project's first worker.
+    priority
+        Higher runs first.
+
+    Returns
+    -------
+    list of str
+        jobflow-remote database ids of the submitted jobs.
+    """
+    from jobflow_remote import submit_flow as jfr_submit_flow
+
+    proj = _project(project)
+    if worker is not None and worker not in proj.workers:
+        raise ConfigError(
+            f"{worker=} is not a worker of project {project!r}; allowed: {list(proj.workers)}"
+        )
+    initialize_queue(project)
+    return list(jfr_submit_flow(flow, worker=worker, project=project, priority=priority))
+
+
+def flow_job_states(flow_uuid: str, project: str) -> dict[str, str]:
+    """Return ``{job uuid: state}`` for the jobs of a submitted flow (latest index of each)."""
+    controller = _project(project).get_job_controller()
+    try:
+        infos = controller.get_jobs_info(flow_ids=[flow_uuid])
+    finally:
+        controller.close()
+    latest: dict[str, Any] = {}
+    for info in infos:
+        if info.uuid not in latest or info.index > latest[info.uuid].index:
+            latest[info.uuid] = info
+    return {uid: info.state.value for uid, info in latest.items()}
+
+
+def _failed_jobs_message(project: str, flow_uuid: str | None) -> str:
+    controller = _project(project).get_job_controller()
+    try:
+        query = {"flow_ids": [flow_uuid]} if flow_uuid else {}
+        infos = controller.get_jobs_info(**query)
+    finally:
+        controller.close()
+    parts = []
+    for info in infos:
+        if info.state.value == "COMPLETED":
+            continue
+        last_line = (info.error or "").strip().splitlines()[-1:]  # the exception, not the trace
+        reason = f": {last_line[0]}" if last_line else ""
+        parts.append(f"{info.name} (db_id {info.db_id}) {info.state.value}{reason}")
+    return "; ".join(parts[:5])
+
+
+def _close_runner(runner: Any) -> None:
+    """Close the runner's connections (its cleanup logs an error for an unopened job store)."""
+    try:
+        runner.jobstore.connect()
+    except Exception:  # an unreachable database: cleanup below then reports it
+        logger.debug("could not reconnect the runner's job store before closing it")
+    runner.cleanup()
+
+
+@contextmanager
+def _runner_logging() -> Iterator[None]:
+    """Undo the runner's ``logging.config.dictConfig`` (it disables every other logger)."""
+    loggers = logging.Logger.manager.loggerDict
+    disabled = {n: lg.disabled for n, lg in loggers.items() if isinstance(lg, logging.Logger)}
+    jfr = logging.getLogger("jobflow_remote")
+    saved = (list(jfr.handlers), jfr.level, jfr.propagate)
+    try:
+        yield
+    finally:
+        for name, lg in list(loggers.items()):
+            if isinstance(lg, logging.Logger):
+                lg.disabled = disabled.get(name, False)
+        for handler in jfr.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        jfr.handlers, jfr.level, jfr.propagate = saved[0], saved[1], saved[2]
+
+
+def run_until_done(
+    project: str, timeout_s: float = 600.0, flow_uuid: str | None = None
+) -> dict[str, str]:
+    """Run the project's runner in this process until no job can advance.
+
+    Meant for one machine (and tests): it performs what ``jf runner start`` does, with
+    the project's polling delays, and returns when no job is READY, being transferred,
+    queued or running. On a cluster, start the runner daemon instead and use
+    :func:`wait_for_flow`.
+
+    Parameters
+    ----------
+    project
+        Project name.
+    timeout_s
+        Give up after this many seconds.
+    flow_uuid
+        If given, the states of this flow's jobs are returned and any that did not
+        complete is reported.
+
+    Returns
+    -------
+    dict
+        ``{job uuid: state}`` of ``flow_uuid`` (empty if it is ``None``).
+
+    Raises
+    ------
+    CalculationError
+        On timeout, or if a job of ``flow_uuid`` ended in a state other than COMPLETED.
+    """
+    from jobflow_remote.jobs.runner import Runner
+
+    if timeout_s <= 0:
+        raise InputError(f"{timeout_s=} must be > 0 seconds")
+    _project(project)  # a clear error for an unknown project before the runner starts
+    with _runner_logging():
+        runner = Runner(project_name=project)
+        try:
+            runner.run_all_jobs(max_seconds=int(np.ceil(timeout_s)))
+        except RuntimeError as exc:
+            if "within the selected amount of time" not in str(exc):
+                raise
+            raise CalculationError(
+                f"jobflow-remote project {project!r}: jobs still unfinished after "
+                f"{timeout_s:g} s: {_failed_jobs_message(project, flow_uuid)}"
+            ) from None
+        finally:
+            _close_runner(runner)
+    if flow_uuid is None:
+        return {}
+    states = flow_job_states(flow_uuid, project)
+    if any(state != "COMPLETED" for state in states.values()):
+        raise CalculationError(
+            f"flow {flow_uuid} in project {project!r} did not complete: "
+            f"{_failed_jobs_message(project, flow_uuid)}"
+        )
+    return states
+
+
+def wait_for_flow(
+    flow_uuid: str, project: str, timeout_s: float = 3600.0, poll_s: float = 10.0
+) -> dict[str, str]:
+    """Wait until every job of a flow is in a terminal state (a runner must be running).
+
+    Parameters
+    ----------
+    flow_uuid
+        uuid of the submitted flow.
+    project
+        Project name.
+    timeout_s, poll_s
+        Give up after ``timeout_s`` seconds; look every ``poll_s`` seconds.
+
+    Returns
+    -------
+    dict
+        ``{job uuid: state}``; every state is in :data:`TERMINAL_STATES`.
+
+    Raises
+    ------
+    CalculationError
+        On timeout (the states reached so far are in the message).
+    """
+    if timeout_s <= 0 or poll_s <= 0:
+        raise InputError(f"{timeout_s=} and {poll_s=} must be > 0 seconds")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        states = flow_job_states(flow_uuid, project)
+        if not states:
+            raise InputError(f"{flow_uuid=} has no jobs in project {project!r}")
+        if all(state in TERMINAL_STATES for state in states.values()):
+            return states
+        if time.monotonic() > deadline:
+            counts = {s: list(states.values()).count(s) for s in sorted(set(states.values()))}
+            raise CalculationError(
+                f"flow {flow_uuid} in project {project!r} not finished after {timeout_s:g} s: "
+                f"{counts}; is a runner running (`jf -p {project} runner status`)?"
+            )
+        time.sleep(poll_s)
