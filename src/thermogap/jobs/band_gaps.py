@@ -124,6 +124,7 @@ def gap_series_summary(
     stats = snapshot_gaps(frame_gaps_ev, equilibration_fraction=equilibration_fraction)
     return {
         "trajectory_id": trajectory_id,
+        "n_frames": len(frame_gaps_ev),
         "mean_ev": stats.mean_ev,
         "stderr_ev": stats.stderr_ev,
         "std_ev": stats.std_ev,
@@ -244,12 +245,22 @@ class BandGapResultMaker(Maker):
             delta = 0.0
         model_error = gnn_test_error(db, gnn_model_id)
         doc = BandGapDoc(
+            # everything that changes the result is in its id, so a re-run with other
+            # settings (models, structures, MD length or dynamics) adds a result, never
+            # overwrites one; the same study re-run gives the same id
             result_id=content_id(
                 family=self.family,
                 x=round(x, 9),
                 temperature_k=round(temperature_k, 6),
                 level=self.level,
                 selection=self.selection,
+                gnn_model_id=gnn_model_id,
+                mlip_model_id=mlip_model_id,
+                structure_ids=list(structure_ids or []),
+                trajectories=[
+                    [s["trajectory_id"], s.get("n_frames"), s.get("equilibration")]
+                    for s in snapshots or []
+                ],
             ),
             family=self.family,
             formula=formula,

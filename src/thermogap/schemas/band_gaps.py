@@ -47,7 +47,11 @@ class DisorderRankingDoc(ThermogapDocument):
 class BandGapDoc(ThermogapDocument):
     """Band gap of one composition at one temperature: the product's main result."""
 
-    result_id: str = Field(..., description="Deterministic id of (family, x, T, level, selection).")
+    result_id: str = Field(
+        ...,
+        description="Deterministic id of everything the result depends on: family, x, T, level, "
+        "selection, model ids, structures, trajectories and their length.",
+    )
     family: str = Field(..., description="Solid-solution family, e.g. 'Ag3SBr_xI_(1-x)'.")
     formula: str = Field(..., description="Reduced formula of the simulated supercell.")
     x: float = Field(..., description="Fraction of the first species on the mixed sublattice.")
