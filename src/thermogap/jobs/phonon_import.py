@@ -77,22 +77,14 @@ class ImportPhononsMaker(Maker):
     @tg_job
     def make(self, source: Any) -> PhononDoc:
         """Analyse and store the phonons of ``source`` (see :func:`import_phonons`)."""
-        from thermogap.jobs.phonons import phonon_document, store_structure
-        from thermogap.phonons.analysis import analyse_phonons
+        from thermogap.jobs.phonons import analyse_with_settings, phonon_document, store_structure
         from thermogap.phonons.interop import structure_of_phonopy
         from thermogap.phonons.storage import PHONONS_COLLECTION
         from thermogap.store import current_db
 
         phonon, origin, details = import_phonons(source)
         structure = structure_of_phonopy(phonon)
-        analysis = analyse_phonons(
-            phonon,
-            band_npoints=self.settings.band_npoints,
-            dos_mesh=self.settings.dos_mesh,
-            stability_tolerance_thz=self.settings.stability_tolerance_thz,
-            max_imaginary_modes=self.settings.max_imaginary_modes,
-            path_type=self.settings.band_path_type,
-        )
+        analysis = analyse_with_settings(phonon, self.settings)
         db = current_db()
         fc_ref = db.blobs.put_array(np.asarray(phonon.force_constants), kind="force_constants")
         doc = phonon_document(

@@ -113,14 +113,7 @@ class PhononMaker(Maker):
             symmetrize=self.settings.symmetrize_force_constants,
             symprec=self.settings.symprec,
         )
-        analysis = analyse_phonons(
-            phonon,
-            band_npoints=self.settings.band_npoints,
-            dos_mesh=self.settings.dos_mesh,
-            stability_tolerance_thz=self.settings.stability_tolerance_thz,
-            max_imaginary_modes=self.settings.max_imaginary_modes,
-            path_type=self.settings.band_path_type,
-        )
+        analysis = analyse_with_settings(phonon, self.settings)
         fc_ref = db.blobs.put_array(np.asarray(phonon.force_constants), kind="force_constants")
         doc = phonon_document(
             structure,
@@ -147,6 +140,18 @@ class PhononMaker(Maker):
         store_structure(db, structure, role="phonon unit cell")
         db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
         return doc
+
+
+def analyse_with_settings(phonon: Any, settings: PhononSettings) -> Any:
+    """Band structure, DOS and stability of ``phonon`` with the analysis part of ``settings``."""
+    return analyse_phonons(
+        phonon,
+        band_npoints=settings.band_npoints,
+        dos_mesh=settings.dos_mesh,
+        stability_tolerance_thz=settings.stability_tolerance_thz,
+        max_imaginary_modes=settings.max_imaginary_modes,
+        path_type=settings.band_path_type,
+    )
 
 
 def build_calculator(
@@ -393,14 +398,7 @@ def store_external_phonons(
         raw = raw["force_constants"]
     fc = np.asarray(raw, dtype=float)
     phonon = phonopy_from_force_constants(structure, supercell_matrix, fc)
-    analysis = analyse_phonons(
-        phonon,
-        band_npoints=settings.band_npoints,
-        dos_mesh=settings.dos_mesh,
-        stability_tolerance_thz=settings.stability_tolerance_thz,
-        max_imaginary_modes=settings.max_imaginary_modes,
-        path_type=settings.band_path_type,
-    )
+    analysis = analyse_with_settings(phonon, settings)
     db = current_db()
     fc_ref = db.blobs.put_array(fc, kind="force_constants")
     doc = phonon_document(
