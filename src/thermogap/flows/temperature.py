@@ -10,9 +10,10 @@ Every setting is validated by :class:`TemperatureStudySettings` before any job e
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from jobflow import Flow, Job
+from jobflow import Flow, Job, Maker
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from thermogap.errors import InputError, first_validation_problem
@@ -269,16 +270,31 @@ class _MDStage:
     in advance, so the references made before it exist point to it.
     """
 
-    def __init__(self, settings: TemperatureStudySettings, mlip_id: Any, n_trajectories: int):
+    def __init__(
+        self,
+        settings: TemperatureStudySettings,
+        mlip_id: Any,
+        n_trajectories: int,
+        md_maker: Any = None,
+        batched_md_maker: Any = None,
+    ):
         from jobflow.core.reference import OutputReference
         from jobflow.utils import suid
 
+        from thermogap.jobs.md import BatchedLangevinMDMaker, LangevinMDMaker
+
         self.settings, self.mlip_id = settings, mlip_id
+        self.md_maker = md_maker or LangevinMDMaker(settings=settings.md, device=settings.device)
+        self.batched_md_maker = batched_md_maker or BatchedLangevinMDMaker(
+            settings=settings.md, device=settings.device, dtype=settings.md_dtype
+        )
         engine = settings.md_engine
         self.batched = engine == "batched" or (engine == "auto" and n_trajectories > 1)
         self.uuid = suid()
         self.output = OutputReference(self.uuid)
         self.requests: list[tuple[Any, float, Any, float]] = []
+        # the MD the study runs (for the settings derived from it, e.g. the NMD segments)
+        self.md_settings = (self.batched_md_maker if self.batched else self.md_maker).settings
         self.gaps_uuid = suid()
         self.gaps_output = OutputReference(self.gaps_uuid)
         self.gap_requests: list[tuple[Any, Any]] = []
@@ -304,11 +320,8 @@ class _MDStage:
         self, structure: Any, temperature_k: float, structure_id: Any, x: float, name: str
     ) -> tuple[list[Job], Any]:
         """Return the jobs to add now and the reference to the trajectory's document."""
-        from thermogap.jobs.md import LangevinMDMaker
-
         if not self.batched:
-            maker = LangevinMDMaker(settings=self.settings.md, device=self.settings.device)
-            md = maker.make(structure, self.mlip_id, temperature_k, structure_id, x)
+            md = self.md_maker.make(structure, self.mlip_id, temperature_k, structure_id, x)
             md.name = name
             return [md], md.output
         self.requests.append((structure, temperature_k, structure_id, x))
@@ -316,16 +329,12 @@ class _MDStage:
 
     def batched_jobs(self) -> list[Job]:
         """Return the batched MD job of every requested trajectory (none in ASE mode)."""
-        from thermogap.jobs.md import BatchedLangevinMDMaker
-
         if not self.batched or not self.requests:
             return []
         structures, temperatures, structure_ids, xs = (
             list(column) for column in zip(*self.requests, strict=True)
         )
-        maker = BatchedLangevinMDMaker(
-            settings=self.settings.md, device=self.settings.device, dtype=self.settings.md_dtype
-        )
+        maker = self.batched_md_maker
         md = maker.make(structures, self.mlip_id, temperatures, structure_ids, xs)
         md.set_uuid(self.uuid)
         md.name = f"batched md ({len(structures)} trajectories)"
@@ -373,6 +382,7 @@ def _composition(
     models: tuple[Any, Any],
     levels: list[str],
     md_stage: _MDStage | None = None,
+    phonon_maker: Any = None,
 ) -> tuple[list[Flow | Job], list[Job]]:
     """Jobs of one composition: rank, 0 K phonons, MD, gaps; return (jobs, result jobs)."""
     from thermogap.jobs.band_gaps import BandGapResultMaker, static_band_gap
@@ -415,7 +425,7 @@ def _composition(
         structure = select.output["structures"][i]
         sid = select.output["structure_ids"][i]
         gap0 = static_band_gap(structure, gnn_id)
-        phonons = PhononMaker(supercell_matrix=list(settings.phonon_supercell))
+        phonons = phonon_maker or PhononMaker(supercell_matrix=list(settings.phonon_supercell))
         phonon = phonons.make(structure, mlip_id)
         gap0.name, phonon.name = f"0 K gap {tag} #{i}", f"0 K phonons {tag} #{i}"
         jobs += [gap0, phonon]
@@ -435,7 +445,12 @@ def _composition(
             trajectories.setdefault(t, trajectory.trajectory_id)
     md_inputs = (select.output["structures"][0], mlip_id, x)
     jobs += _finite_temperature_extras(
-        settings, phonon_ids[0], trajectories, gnn_id, tag, md_inputs=md_inputs
+        settings.model_copy(update={"md": md_stage.md_settings}),
+        phonon_ids[0],
+        trajectories,
+        gnn_id,
+        tag,
+        md_inputs=md_inputs,
     )
     results = []
     for t in settings.temperatures_k:
@@ -638,8 +653,123 @@ def summarize_study(
     )
 
 
+@dataclass
+class TemperatureFlowMaker(Maker):
+    """The finite-temperature band-gap study (seed 000) as a jobflow flow Maker.
+
+    Presets render into it (``TemperatureFlowMaker(settings=preset.settings)``); every setting
+    is validated by :class:`TemperatureStudySettings` when :meth:`make` runs, before any job
+    exists. The MD and phonon steps are Maker fields, as in atomate2's phonon flow: left at
+    ``None`` they are built from the settings; given, they are used as they are. Settings
+    derived from the MD (the NMD segments) follow the MD Maker actually used. The MD Makers
+    of a built flow can be edited with ``flow.update_maker_kwargs(...,
+    class_filter=LangevinMDMaker, dict_mod=True)``.
+
+    Parameters
+    ----------
+    name
+        Flow name (the family is appended).
+    settings
+        Fields of :class:`TemperatureStudySettings` (a mapping, as in a preset).
+    md_maker
+        Maker of the single-trajectory MD jobs (``md_engine: ase`` or one trajectory).
+    batched_md_maker
+        Maker of the job advancing every trajectory together (batched MD).
+    phonon_maker
+        Maker of the 0 K phonons of the selected configurations.
+
+    Examples
+    --------
+    >>> maker = TemperatureFlowMaker(settings={"compositions": [0.5], "temperatures_k": [0, 300]})
+    >>> maker.md_maker is None
+    True
+    """
+
+    name: str = "Eg(T)"
+    settings: dict[str, Any] = field(default_factory=dict)
+    md_maker: Any = None
+    batched_md_maker: Any = None
+    phonon_maker: Any = None
+
+    def make(self, db: Any = None) -> Flow:
+        """Build the study's flow.
+
+        Parameters
+        ----------
+        db
+            Results database used only to check that given model ids exist (optional).
+
+        Raises
+        ------
+        InputError
+            For an x off the supercell grid, T < 0, an unknown species or a missing model id,
+            before any job is created.
+        """
+        settings = _settings(dict(self.settings))
+        if not settings.compositions:
+            raise InputError("compositions is empty; give at least one x on the supercell grid")
+        parents, lattice, n_sites = _validate(settings, db)
+        if settings.self_check:
+            from thermogap.levels import load_level
+
+            if load_level(settings.level_b).embedded is None:
+                raise InputError(
+                    f"self_check needs an embedded level_b to compute in-process; "
+                    f"{settings.level_b!r} is not (use self_check: false)"
+                )
+        parent_jobs, lattice = _relaxed_parents(settings, parents, lattice)
+        jobs, mlip_id, gnn_id, levels = _training(settings)
+        jobs = [*parent_jobs, *jobs]
+        n_hot = len([t for t in settings.temperatures_k if t > 0])
+        n_configs = sum(_n_branches(settings, parents[0], x) for x in settings.compositions)
+        n_trajectories = n_configs * n_hot
+        md_stage = _MDStage(
+            settings, mlip_id, n_trajectories, self.md_maker, self.batched_md_maker
+        )
+        results: list[Job] = []
+        for x in settings.compositions:
+            composition_jobs, composition_results = _composition(
+                settings,
+                parents[0],
+                lattice,
+                x,
+                n_sites,
+                (mlip_id, gnn_id),
+                levels,
+                md_stage,
+                self.phonon_maker,
+            )
+            jobs += composition_jobs
+            results += composition_results
+        jobs += md_stage.batched_jobs()
+        verdict = None
+        if settings.self_check:
+            from thermogap.jobs.self_check import self_check_summary
+
+            static_checks = [
+                j.output for j in jobs if getattr(j, "name", "").startswith("self-check 0 K")
+            ]
+            snapshot_checks = [
+                j.output for j in jobs if getattr(j, "name", "").startswith("self-check x=")
+            ]
+            check = self_check_summary(static_checks, snapshot_checks, settings.level_b)
+            check.name = "self-check summary"
+            jobs.append(check)
+            verdict = check.output
+        summary = summarize_study(
+            [r.output for r in results], settings.family, levels, mlip_id, gnn_id, verdict
+        )
+        summary.name = "study summary"
+        flow = Flow([*jobs, summary], output=summary.output, name=f"{self.name} {settings.family}")
+        _record_upstream(flow, results)
+        return flow
+
+
 def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
     """Build the finite-temperature band-gap flow (preset ``flow: temperature``).
+
+    The preset-facing form of :class:`TemperatureFlowMaker`:
+    ``TemperatureFlowMaker(settings=raw_settings).make(db)``.
 
     Parameters
     ----------
@@ -648,64 +778,11 @@ def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
     **raw_settings
         Fields of :class:`TemperatureStudySettings`.
 
-    Raises
-    ------
-    InputError
-        For an x off the supercell grid, T < 0, an unknown species or a missing model id,
-        before any job is created.
-
     Examples
     --------
     >>> flow = temperature_flow(compositions=[0.5], temperatures_k=[0, 300])  # doctest: +SKIP
     """
-    settings = _settings(raw_settings)
-    if not settings.compositions:
-        raise InputError("compositions is empty; give at least one x on the supercell grid")
-    parents, lattice, n_sites = _validate(settings, db)
-    if settings.self_check:
-        from thermogap.levels import load_level
-
-        if load_level(settings.level_b).embedded is None:
-            raise InputError(
-                f"self_check needs an embedded level_b to compute in-process; "
-                f"{settings.level_b!r} is not (use self_check: false)"
-            )
-    parent_jobs, lattice = _relaxed_parents(settings, parents, lattice)
-    jobs, mlip_id, gnn_id, levels = _training(settings)
-    jobs = [*parent_jobs, *jobs]
-    n_trajectories = sum(_n_branches(settings, parents[0], x) for x in settings.compositions) * len(
-        [t for t in settings.temperatures_k if t > 0]
-    )
-    md_stage = _MDStage(settings, mlip_id, n_trajectories)
-    results: list[Job] = []
-    for x in settings.compositions:
-        composition_jobs, composition_results = _composition(
-            settings, parents[0], lattice, x, n_sites, (mlip_id, gnn_id), levels, md_stage
-        )
-        jobs += composition_jobs
-        results += composition_results
-    jobs += md_stage.batched_jobs()
-    verdict = None
-    if settings.self_check:
-        from thermogap.jobs.self_check import self_check_summary
-
-        static_checks = [
-            j.output for j in jobs if getattr(j, "name", "").startswith("self-check 0 K")
-        ]
-        snapshot_checks = [
-            j.output for j in jobs if getattr(j, "name", "").startswith("self-check x=")
-        ]
-        check = self_check_summary(static_checks, snapshot_checks, settings.level_b)
-        check.name = "self-check summary"
-        jobs.append(check)
-        verdict = check.output
-    summary = summarize_study(
-        [r.output for r in results], settings.family, levels, mlip_id, gnn_id, verdict
-    )
-    summary.name = "study summary"
-    flow = Flow([*jobs, summary], output=summary.output, name=f"Eg(T) {settings.family}")
-    _record_upstream(flow, results)
-    return flow
+    return TemperatureFlowMaker(settings=raw_settings).make(db)
 
 
 def _record_upstream(flow: Flow, results: list[Job]) -> None:

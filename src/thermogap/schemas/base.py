@@ -62,6 +62,28 @@ def make_provenance(**extra: Any) -> Provenance:
     return Provenance(**extra)
 
 
+class MakerSettings(BaseModel):
+    """Settings held by a Maker field, serialised the way jobflow edits Makers.
+
+    jobflow's ``update_maker_kwargs(..., dict_mod=True)`` edits ``maker.as_dict()``; giving
+    the settings an ``as_dict``/``from_dict`` pair makes them plain nested dictionaries there,
+    so ``{"_set": {"settings->total_time_ps": 0.5}}`` changes one field and keeps the others.
+    """
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the fields (JSON types) with monty's ``@module``/``@class`` tags."""
+        return {
+            "@module": type(self).__module__,
+            "@class": type(self).__name__,
+            **self.model_dump(mode="json"),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """Rebuild (and validate) the settings from :meth:`as_dict` output."""
+        return cls.model_validate({k: v for k, v in d.items() if not k.startswith("@")})
+
+
 class MSONDictFields(BaseModel):
     """A model whose ``dict`` fields accept pymatgen objects, stored as their ``as_dict()``."""
 

@@ -13,13 +13,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
-from thermogap.schemas.base import ThermogapDocument
+from thermogap.schemas.base import MakerSettings, ThermogapDocument
 from thermogap.schemas.phonons import PhononBandStructureDoc
 
 __all__ = ["FiniteTemperaturePhononDoc", "NMDSettings", "RenormalisedModeDoc"]
 
 
-class NMDSettings(BaseModel):
+class NMDSettings(MakerSettings):
     """Inputs of a normal-mode decomposition."""
 
     model_config = ConfigDict(extra="forbid")

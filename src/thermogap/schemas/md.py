@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thermogap.schemas.base import ThermogapDocument
+from thermogap.schemas.base import MakerSettings, ThermogapDocument
 
 __all__ = ["CHUNK_ARRAYS", "LangevinSettings", "TrajectoryChunk", "TrajectoryDoc"]
 
@@ -22,7 +22,7 @@ CHUNK_ARRAYS = {
 }
 
 
-class LangevinSettings(BaseModel):
+class LangevinSettings(MakerSettings):
     """Langevin NVT settings (defaults: the seed paper's)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
-from thermogap.schemas.base import ThermogapDocument
+from thermogap.schemas.base import MakerSettings, ThermogapDocument
 
 __all__ = [
     "ImaginaryModeDoc",
@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-class PhononSettings(BaseModel):
+class PhononSettings(MakerSettings):
     """Inputs of a finite-displacement phonon calculation."""
 
     model_config = ConfigDict(extra="forbid")
