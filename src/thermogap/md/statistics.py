@@ -377,10 +377,17 @@ def detect_equilibration(series: np.ndarray) -> int:
         raise InputError(f"series has shape {x.shape}; expected (n_frames,)")
     if np.ptp(x) == 0:
         return 0
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        from pymbar.timeseries import detect_equilibration as pymbar_detect
+    # pymbar logs a "JAX NOT FOUND" banner (a logging warning) when first imported
+    pymbar_logger = logging.getLogger("pymbar")
+    level = pymbar_logger.level
+    pymbar_logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            from pymbar.timeseries import detect_equilibration as pymbar_detect
 
-        t0 = int(pymbar_detect(x, fast=True, nskip=max(1, len(x) // 25))[0])
+            t0 = int(pymbar_detect(x, fast=True, nskip=max(1, len(x) // 25))[0])
+    finally:
+        pymbar_logger.setLevel(level)
     t0 = min(t0, len(x) - 4)
     if t0 == 0:
         return 0
