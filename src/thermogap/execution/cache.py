@@ -94,12 +94,17 @@ def _lookup(store: Any, key: str) -> dict[str, Any] | None:
     An output that refers to a missing or corrupted blob is not reused: the job runs again
     and rewrites the blob (see :meth:`thermogap.store.blobs.BlobStore.put_bytes`).
     """
-    from thermogap.store.context import db_for_jobstore, is_worker_file_store
+    from thermogap.store.context import is_worker_file_store
     from thermogap.store.verify import broken_references
 
     if is_worker_file_store(store.docs_store):
         # a jobflow-remote worker writes to a per-job file: earlier outputs are in the database
-        store = db_for_jobstore(store).jobstore()
+        worker_db = _results_db(store)
+        if worker_db is None:
+            # a standard worker has no route to the database: the runner, not the job, knows
+            # what finished (it skips COMPLETED jobs on resubmission), so the job just runs
+            return None
+        store = worker_db.jobstore()
     db = _results_db(store)
     criteria = {f"metadata.{METADATA_KEY}.cache_key": key}
     seen: dict[Any, str | None] = {}
