@@ -65,3 +65,23 @@ class Registry:
             target = getattr(importlib.import_module(module_name), attr)
             self._targets[name] = target
         return target
+
+
+def lazy_module_getattr(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """Return a module ``__getattr__`` that imports ``exports[name]``'s module on first use.
+
+    Parameters
+    ----------
+    package
+        Name of the package whose ``__getattr__`` this becomes (for error messages).
+    exports
+        Public name -> module that defines it.
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
+
+    return __getattr__

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.optics import OPTICS_SETTINGS
 from thermogap.cli.main import main
 from thermogap.execution import remote
 from thermogap.flows.registry import FLOW_BUILDERS
@@ -17,21 +18,7 @@ from thermogap.store import ResultsDB
 
 pytestmark = pytest.mark.jobflow_remote
 
-SETTINGS = {
-    "material": "Si",
-    "supercell": [1, 1, 1],
-    "temperatures_k": [300.0],
-    "sampling": {
-        "method": "md",
-        "calculator": "stillinger-weber-si",
-        "n_snapshots": 2,
-        "equilibration_steps": 40,
-        "interval_steps": 10,
-    },
-    "optics": {"kpoint_mesh": [2, 2, 2], "broadening_ev": 0.05, "max_energy_ev": 20.0,
-               "energy_step_ev": 0.02},
-    "tauc": {"search_range_ev": [0.5, 2.8], "min_r_squared": 0.9},
-}  # fmt: skip
+SETTINGS = OPTICS_SETTINGS | {"temperatures_k": [300.0]}
 
 
 def test_optics_flow_completes_on_a_worker_without_database_settings(

@@ -7,6 +7,7 @@ import pytest
 from jobflow import JobStore, run_locally
 from maggma.stores import MemoryStore
 
+from fixtures.optics import OPTICS_SETTINGS
 from thermogap.errors import InputError
 from thermogap.flows.registry import FLOW_BUILDERS
 from thermogap.schemas.optics import OpticsResultDoc, OpticsSpectrumDoc
@@ -28,21 +29,7 @@ def _primitive_gap_on_folded_mesh():
     return energies[:, 4].min() - energies[:, 3].max()
 
 
-SETTINGS = {
-    "material": "Si",
-    "supercell": [1, 1, 1],
-    "temperatures_k": [300.0, 600.0],
-    "sampling": {
-        "method": "md",
-        "calculator": "stillinger-weber-si",
-        "n_snapshots": 2,
-        "equilibration_steps": 40,
-        "interval_steps": 10,
-    },
-    "optics": {"kpoint_mesh": [2, 2, 2], "broadening_ev": 0.05, "max_energy_ev": 20.0,
-               "energy_step_ev": 0.02},
-    "tauc": {"search_range_ev": [0.5, 2.8], "min_r_squared": 0.9},
-}  # fmt: skip
+SETTINGS = OPTICS_SETTINGS
 
 
 def test_optics_flow_runs_locally_with_a_data_store():

@@ -499,9 +499,7 @@ def _reference_check(
             checks[0.0],
             temperature_k,
             settings.self_check_snapshots,
-            # frames drawn for the reference: after the fixed fraction, or the first 20 %
-            # when the Eg(T) average detects its own equilibration
-            0.2 if settings.equilibration_fraction is None else settings.equilibration_fraction,
+            settings.equilibration_fraction,
         )
         job.name = f"self-check {tag} {temperature_k:g} K"
     checks[temperature_k] = job.output

@@ -6,8 +6,7 @@ Every public Maker is importable from here (imported lazily, on first use), e.g.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from thermogap.registry import lazy_module_getattr
 
 _EXPORTS = {
     "BandGapResultMaker": "thermogap.jobs.band_gaps",
@@ -49,10 +48,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public Maker (or builder) from its module on first use."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_module_getattr(__name__, _EXPORTS)

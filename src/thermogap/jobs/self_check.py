@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 from pymatgen.core import Structure
-from pymatgen.io.ase import AseAtomsAdaptor
 
-from thermogap.errors import InputError
 from thermogap.execution import tg_job
 from thermogap.results.self_check import compare_snapshot_gaps, self_check_verdict, snapshot_sample
 from thermogap.store import collections as names
@@ -30,28 +28,9 @@ __all__ = [
 
 def reference_gaps(structures: list[Structure], level: str) -> np.ndarray:
     """Band gaps of ``structures`` at an embedded level (its xTB Hamiltonian, Γ point), eV."""
-    from thermogap.engines.embedded import xtb_band_edges
-    from thermogap.levels import load_level
-    from thermogap.threads import limited_threads
+    from thermogap.jobs.electron_phonon import embedded_gap_fn
 
-    settings = load_level(level).embedded
-    if settings is None:
-        raise InputError(
-            f"level {level!r} is not embedded; the self-check computes the reference in-process"
-        )
-    with limited_threads(settings.num_threads):
-        return np.array(
-            [
-                xtb_band_edges(
-                    AseAtomsAdaptor.get_atoms(s),
-                    method=settings.gap_method,
-                    accuracy=settings.gap_accuracy,
-                    max_iterations=settings.gap_max_iterations,
-                    electronic_temperature_k=settings.electronic_temperature_k,
-                ).band_gap_ev
-                for s in structures
-            ]
-        )
+    return np.asarray(embedded_gap_fn(level)(structures))
 
 
 def _gnn(gnn_model_id: str) -> tuple[Any, float | None]:
@@ -96,9 +75,13 @@ def reference_snapshot_check(
     static: dict[str, Any],
     temperature_k: float,
     n_snapshots: int = 20,
-    equilibration_fraction: float = 0.2,
+    equilibration_fraction: float | None = 0.2,
 ) -> dict[str, Any]:
-    """Compute reference and GNN gaps on ``n_snapshots`` post-equilibration MD frames."""
+    """Compute reference and GNN gaps on ``n_snapshots`` post-equilibration MD frames.
+
+    ``equilibration_fraction`` None (the Eg(T) average detects its own equilibration) draws
+    the frames after the first 20 %.
+    """
     from thermogap.gnn.inference import predict
     from thermogap.md.langevin import load_trajectory
     from thermogap.schemas.md import TrajectoryDoc
@@ -108,7 +91,8 @@ def reference_snapshot_check(
     loaded = load_trajectory(current_db(), trajectory.trajectory_id)
     start = Structure.from_dict(loaded.doc.structure)
     positions = loaded.arrays["positions_ang"]
-    chosen = snapshot_sample(len(positions), n_snapshots, equilibration_fraction)
+    skip = 0.2 if equilibration_fraction is None else equilibration_fraction
+    chosen = snapshot_sample(len(positions), n_snapshots, skip)
     frames = [
         Structure(start.lattice, start.species, positions[i], coords_are_cartesian=True)
         for i in chosen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
 from thermogap.schemas.base import ThermogapDocument
@@ -14,7 +14,27 @@ __all__ = ["ConfigurationBatchDoc", "ConfigurationDoc", "DisplacementScheme"]
 DisplacementScheme = Literal["phonon", "gaussian", "random", "equilibrium"]
 
 
-class ConfigurationDoc(ThermogapDocument):
+
+class SoftModeReport(BaseModel):
+    """How the parent's imaginary and soft modes entered the displacements (issue 10)."""
+
+    soft_mode_treatment: str | None = Field(
+        None, description="How imaginary/soft modes were treated: exclude, absolute, floor, md."
+    )
+    n_imaginary_modes: int | None = Field(
+        None, description="Imaginary modes of the parent (the most unstable one) on the mesh."
+    )
+    n_below_cutoff_modes: int | None = Field(
+        None, description="Modes with |f| below the cutoff, acoustic modes at Γ not counted."
+    )
+    soft_mode_fraction: float | None = Field(
+        None, description="Fraction of the parent's modes that are imaginary or below cutoff."
+    )
+    soft_mode_variance_fraction: float | None = Field(
+        None, description="Share of the displacement variance those modes would carry (|f|)."
+    )
+
+class ConfigurationDoc(SoftModeReport, ThermogapDocument):
     """One sampled configuration: a (possibly disordered) supercell with displaced atoms."""
 
     config_id: str = Field(..., description="Deterministic id, 16 hex digits of a SHA-256.")
@@ -47,24 +67,9 @@ class ConfigurationDoc(ThermogapDocument):
         ..., description="Root-mean-square displacement from the undisplaced supercell, Å."
     )
     max_displacement_ang: float = Field(..., description="Largest atomic displacement, Å.")
-    soft_mode_treatment: str | None = Field(
-        None, description="How imaginary/soft modes were treated: exclude, absolute, floor, md."
-    )
-    n_imaginary_modes: int | None = Field(
-        None, description="Imaginary modes of the parent (the most unstable one) on the mesh."
-    )
-    n_below_cutoff_modes: int | None = Field(
-        None, description="Modes with |f| below the cutoff, acoustic modes at Γ not counted."
-    )
-    soft_mode_fraction: float | None = Field(
-        None, description="Fraction of the parent's modes that are imaginary or below cutoff."
-    )
-    soft_mode_variance_fraction: float | None = Field(
-        None, description="Share of the displacement variance those modes would carry (|f|)."
-    )
 
 
-class ConfigurationBatchDoc(ThermogapDocument):
+class ConfigurationBatchDoc(SoftModeReport, ThermogapDocument):
     """Output of one sampling job: a batch of configurations written to `configurations`."""
 
     batch_id: str = Field(..., description="Deterministic id of the batch, 16 hex digits.")
@@ -86,21 +91,6 @@ class ConfigurationBatchDoc(ThermogapDocument):
     n_near_zero_excluded: int = Field(0, description="Near-zero modes left out of the sums.")
     mean_square_displacement_ang2: float = Field(
         ..., description="Mean over the batch of the squared atomic displacement, Å²."
-    )
-    soft_mode_treatment: str | None = Field(
-        None, description="How imaginary/soft modes were treated: exclude, absolute, floor, md."
-    )
-    n_imaginary_modes: int | None = Field(
-        None, description="Imaginary modes of the parent (the most unstable one) on the mesh."
-    )
-    n_below_cutoff_modes: int | None = Field(
-        None, description="Modes with |f| below the cutoff, acoustic modes at Γ not counted."
-    )
-    soft_mode_fraction: float | None = Field(
-        None, description="Fraction of the parent's modes that are imaginary or below cutoff."
-    )
-    soft_mode_variance_fraction: float | None = Field(
-        None, description="Share of the displacement variance those modes would carry (|f|)."
     )
     amplitude_mesh_change: float | None = Field(
         None,
