@@ -23,6 +23,7 @@ from jobflow.core.job import JobConfig
 from monty.json import MontyDecoder, jsanitize
 
 import thermogap
+from thermogap.execution.artifacts import ARTIFACTS_KEY, attach_artifacts, job_blob_scope
 
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,9 +32,14 @@ METADATA_KEY = "thermogap"
 
 def _without_provenance(value: Any) -> Any:
     # provenance (creation time, host, job uuid) says where an input came from, not what it
-    # is: two identical upstream results made at different times must give the same key
+    # is: two identical upstream results made at different times must give the same key;
+    # carried blob bytes are represented by their ids (SHA-256 of the bytes)
     if isinstance(value, dict):
-        return {k: _without_provenance(v) for k, v in value.items() if k != "provenance"}
+        return {
+            k: sorted(v) if k == "artifacts" and isinstance(v, dict) else _without_provenance(v)
+            for k, v in value.items()
+            if k != "provenance"
+        }
     if isinstance(value, list):
         return [_without_provenance(v) for v in value]
     return value
@@ -175,7 +181,8 @@ def _resumable(function: F, reuse: bool = True) -> F:
         current = CURRENT_JOB.job
         store = CURRENT_JOB.store
         if current is None or store is None:  # called as a plain function
-            return function(*args, **kwargs)
+            with job_blob_scope(args, kwargs) as blobs:
+                return attach_artifacts(function(*args, **kwargs), blobs)
         key = cache_key(function, args, kwargs)
         info = {"cache_key": key, "reused": False, "version": thermogap.__version__}
         previous = _lookup(store, key) if reuse else None
@@ -188,7 +195,8 @@ def _resumable(function: F, reuse: bool = True) -> F:
             return MontyDecoder().process_decoded(previous["output"])
         start = time.perf_counter()
         try:
-            result = function(*args, **kwargs)
+            with job_blob_scope(args, kwargs) as blobs:
+                result = attach_artifacts(function(*args, **kwargs), blobs)
         except BaseException:
             _release(store, key, current.uuid, reuse)
             raise
@@ -248,6 +256,12 @@ def tg_job(method: Callable[..., Any] | None = None, **job_kwargs: Any) -> Any:
     ...     return a + b
     """
     reuse = job_kwargs.pop("reuse", True)
+    data = job_kwargs.pop("data", None)
+    if data is not True:  # the bytes of referenced blobs always go to the data store
+        keys = [data] if isinstance(data, str) else list(data or [])
+        job_kwargs["data"] = [*keys, ARTIFACTS_KEY]
+    else:
+        job_kwargs["data"] = True
     config = job_kwargs.pop("config", None) or JobConfig()
     config.expose_store = True
 

@@ -28,6 +28,7 @@ __all__ = [
     "FORMAT_VERSION",
     "GNNBundle",
     "TargetScaler",
+    "gnn_from_model",
     "load_gnn",
     "model_id_from_sha256",
     "save_gnn",
@@ -261,5 +262,42 @@ def load_gnn(db: Any, model_id: str) -> GNNBundle:
         )
     bundle = GNNBundle.from_bytes(db.blobs.get_bytes(ref))
     bundle.model_id = model_id
+    bundle.sha256 = doc["sha256"]
+    return bundle
+
+
+def gnn_from_model(model: Any, blobs: Any = None) -> GNNBundle:
+    """Load a GNN from its model document passed by reference (no database).
+
+    Parameters
+    ----------
+    model
+        :class:`~thermogap.schemas.gnn.GNNModelDoc` (or its dict) output by a training job,
+        carrying the bundle's bytes as ``artifacts``.
+    blobs
+        Blob store to read from; default: the running job's (its resolved inputs).
+
+    Raises
+    ------
+    StoreError
+        If the document's hash and its blob reference disagree, or the bytes are missing.
+    BlobIntegrityError
+        If the bytes do not match the recorded SHA-256.
+    """
+    from thermogap.execution.artifacts import current_blobs
+
+    doc = model.model_dump(mode="json") if hasattr(model, "model_dump") else model
+    if not isinstance(doc, dict) or "blob" not in doc:
+        raise StoreError(
+            f"expected a GNN model document (the training job's output), got {str(model)[:80]!r}"
+        )
+    ref = doc["blob"]
+    if ref.get("sha256") != doc.get("sha256"):
+        raise StoreError(
+            f"model {doc.get('model_id')!r}: document sha256 {doc.get('sha256')} "
+            f"!= blob {ref.get('sha256')}"
+        )
+    bundle = GNNBundle.from_bytes((blobs or current_blobs()).get_bytes(ref))
+    bundle.model_id = doc.get("model_id")
     bundle.sha256 = doc["sha256"]
     return bundle

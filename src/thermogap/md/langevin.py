@@ -31,6 +31,7 @@ __all__ = [
     "load_trajectory",
     "run_langevin",
     "trajectory_id",
+    "trajectory_from_doc",
 ]
 
 COLLECTION = "trajectories"
@@ -310,3 +311,35 @@ def load_trajectory(db: Any, trajectory_id: str) -> LoadedTrajectory:
         for key in CHUNK_ARRAYS
     }
     return LoadedTrajectory(doc=doc, arrays=arrays)
+
+
+def trajectory_from_doc(doc: Any, blobs: Any = None) -> LoadedTrajectory:
+    """Read a trajectory from its document passed by reference (no database).
+
+    Parameters
+    ----------
+    doc
+        :class:`TrajectoryDoc` (or its dict), the output of the MD job, carrying its chunks'
+        bytes as ``artifacts`` (see :mod:`thermogap.execution.artifacts`).
+    blobs
+        Blob store to read the chunks from; default: the running job's.
+
+    Raises
+    ------
+    StoreError
+        If a chunk's bytes are not available.
+    BlobIntegrityError
+        If a chunk does not match its SHA-256.
+    """
+    from thermogap.execution.artifacts import current_blobs
+
+    if isinstance(doc, dict):
+        doc = {k: v for k, v in doc.items() if not k.startswith("@")}
+    loaded = TrajectoryDoc.model_validate(doc)
+    store = blobs or current_blobs()
+    parts = [store.get_arrays(chunk.blob) for chunk in loaded.chunks]
+    arrays = {
+        key: np.concatenate([p[key] for p in parts]) if parts else np.zeros(0)
+        for key in CHUNK_ARRAYS
+    }
+    return LoadedTrajectory(doc=loaded, arrays=arrays)

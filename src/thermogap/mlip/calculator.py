@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MLIP_LOADERS",
     "TORCH_UNSAFE_LOAD_VARIABLES",
+    "calculator_from_model",
     "calculator_from_model_id",
     "contained_mace_import",
     "file_sha256",
@@ -573,3 +574,55 @@ def calculator_from_model_id(
     if dtype is None:
         dtype = doc.get("settings", {}).get("default_dtype", "float64")
     return loader(data, device=device, dtype=dtype)
+
+
+def calculator_from_model(
+    model: Any, device: str = "cpu", dtype: str | None = None, blobs: Any = None
+) -> Calculator:
+    """Return an ASE calculator for a model document passed by reference (no database).
+
+    Parameters
+    ----------
+    model
+        The output document of the job that trained the model (:class:`MlipModelDoc` or its
+        dict), carrying the model file as ``artifacts`` (see
+        :mod:`thermogap.execution.artifacts`).
+    device
+        Torch device.
+    dtype
+        Evaluation precision; default: the dtype the model was trained in.
+    blobs
+        Blob store to read from; default: the running job's (its resolved inputs).
+
+    Raises
+    ------
+    BlobIntegrityError
+        If the bytes do not match the SHA-256 recorded in the document.
+    InputError
+        If ``model`` is not a model document (a bare id, say).
+    """
+    from thermogap.execution.artifacts import current_blobs
+
+    doc = _as_document(model)
+    if doc.get("model_blob", {}).get("sha256") != doc.get("sha256"):
+        raise BlobIntegrityError(
+            f"model {doc.get('model_id')!r}: blob sha256 {doc.get('model_blob', {}).get('sha256')}"
+            f" != document {doc.get('sha256')}"
+        )
+    data = (blobs or current_blobs()).get_bytes(doc["model_blob"])
+    loader = MLIP_BYTES_LOADERS.get(doc.get("kind", "mace"))
+    if dtype is None:
+        dtype = (doc.get("settings") or {}).get("default_dtype", "float64")
+    return loader(data, device=device, dtype=dtype)
+
+
+def _as_document(model: Any) -> dict[str, Any]:
+    if hasattr(model, "model_dump"):
+        model = model.model_dump(mode="json")
+    if not isinstance(model, dict) or "model_id" not in model:
+        raise InputError(
+            f"expected a model document (the training job's output), got {str(model)[:80]!r}; "
+            "pass job.output, or a stored model through thermogap.execution.artifacts."
+            "document_with_artifacts"
+        )
+    return model

@@ -111,3 +111,8 @@ class ThermogapDocument(MSONDictFields):
     model_config = ConfigDict(extra="forbid")
 
     provenance: Provenance = Field(default_factory=make_provenance, description="Provenance.")
+    artifacts: dict[str, str] | None = Field(
+        None,
+        description="Base64 bytes of every blob the document refers to, by blob id (SHA-256); "
+        "kept in jobflow's data store, see thermogap.execution.artifacts.",
+    )

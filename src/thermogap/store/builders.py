@@ -11,6 +11,7 @@ never saw the database.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from maggma.core import Builder, Store
 
 from thermogap.errors import InputError
+from thermogap.execution.artifacts import ARTIFACTS_KEY
 
 __all__ = [
     "DERIVED_COLLECTIONS",
@@ -44,65 +46,117 @@ class DerivedCollection:
         Field of the output document that identifies one entry; a later output with the same
         key replaces the earlier one, so the key must include every setting that changes the
         result. ``"job_uuid"`` keeps one entry per job.
+    explode
+        Field of the output holding a list of documents; each element becomes one entry
+        (a sampling batch holds its configurations, a labelling batch its labels).
     """
 
     name: str
-    document_class: str
+    document_class: str | tuple[str, ...]
     key: str
+    explode: str | None = None
+
+    @property
+    def classes(self) -> list[str]:
+        """The output document classes this collection is built from."""
+        if isinstance(self.document_class, str):
+            return [self.document_class]
+        return list(self.document_class)
 
 
 #: collection name -> how it is built; flows register their documents here
 DERIVED_COLLECTIONS: dict[str, DerivedCollection] = {}
 
 
-def register_derived_collection(name: str, document_class: str, key: str) -> None:
+def register_derived_collection(
+    name: str, document_class: str | tuple[str, ...], key: str, explode: str | None = None
+) -> None:
     """Register (or replace) the derived collection ``name``."""
-    DERIVED_COLLECTIONS[name] = DerivedCollection(name, document_class, key)
+    DERIVED_COLLECTIONS[name] = DerivedCollection(name, document_class, key, explode)
 
 
 class JobOutputBuilder(Builder):
-    """Copy the job outputs of one document class into a derived collection.
+    """Copy the job outputs of some document classes into a derived collection.
+
+    The bytes the outputs carry (``artifacts``, see :mod:`thermogap.execution.artifacts`)
+    are written to ``blobs`` under their ids, so that the derived documents' blob
+    references resolve from the results database; other data-store fields stay references.
 
     Parameters
     ----------
     outputs
-        jobflow's job-output store (``JobStore.docs_store``).
+        jobflow's job store (outputs plus the ``data`` additional store).
     target
         The derived collection.
     derived
         Which outputs go there and under which key.
+    blobs
+        Blob store of the results database (``None``: artifacts are not copied).
     """
 
-    def __init__(self, outputs: Store, target: Store, derived: DerivedCollection) -> None:
+    def __init__(
+        self, outputs: Store, target: Store, derived: DerivedCollection, blobs: Any = None
+    ) -> None:
         self.outputs = outputs
         self.target = target
         self.derived = derived
+        self.blobs = blobs
         super().__init__(sources=[outputs], targets=[target])
 
     def get_items(self) -> Iterator[dict[str, Any]]:
-        """Yield the newest output of each job whose document has the registered class."""
-        criteria = {"output.@class": self.derived.document_class}
+        """Yield the newest output of each job whose document has a registered class."""
+        criteria = {"output.@class": {"$in": self.derived.classes}}
         latest: dict[str, dict[str, Any]] = {}
-        for doc in self.outputs.query(
-            criteria, properties=["uuid", "index", "name", "output", "completed_at"]
-        ):
+        query = (
+            self.outputs.query(  # type: ignore[call-arg]
+                criteria,
+                properties=["uuid", "index", "name", "output", "completed_at"],
+                load={"data": [ARTIFACTS_KEY]},
+            )
+            if hasattr(self.outputs, "additional_stores")
+            else self.outputs.query(
+                criteria, properties=["uuid", "index", "name", "output", "completed_at"]
+            )
+        )
+        for doc in query:
             if doc["uuid"] not in latest or doc["index"] > latest[doc["uuid"]]["index"]:
                 latest[doc["uuid"]] = doc
         # oldest first, so that of two jobs with the same key the newer result is written last
         yield from sorted(latest.values(), key=lambda d: str(d.get("completed_at") or ""))
 
-    def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        """Turn one job output into one document of the derived collection."""
+    def _ingest(self, carried: Any) -> None:
+        if self.blobs is None or not isinstance(carried, dict):
+            return
+        for blob_id, text in carried.items():
+            if isinstance(text, str) and not self.blobs.exists(blob_id):
+                ref = self.blobs.put_bytes(base64.b64decode(text))
+                if ref.blob_id != blob_id:
+                    raise InputError(f"artifact {blob_id} does not hash to its id ({ref.blob_id})")
+
+    def process_item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """Turn one job output into the documents of the derived collection."""
         output = {k: v for k, v in item["output"].items() if k not in _SERIALISATION_KEYS}
-        output["job_uuid"] = item["uuid"]
-        if self.derived.key not in output:
-            raise InputError(
-                f"output of job {item['uuid']} ({item.get('name')!r}) has no key field "
-                f"{self.derived.key!r} for collection {self.derived.name!r}"
-            )
-        output["job_name"] = item.get("name")
-        output["completed_at"] = item.get("completed_at")
-        return output
+        self._ingest(output.pop(ARTIFACTS_KEY, None))
+        if self.derived.explode is None:
+            entries = [output]
+        else:
+            entries = [
+                {k: v for k, v in entry.items() if k not in _SERIALISATION_KEYS}
+                for entry in output.get(self.derived.explode) or []
+            ]
+        docs = []
+        for entry in entries:
+            self._ingest(entry.pop(ARTIFACTS_KEY, None))
+            entry["job_uuid"] = item["uuid"]
+            if self.derived.key not in entry:
+                raise InputError(
+                    f"output of job {item['uuid']} ({item.get('name')!r}) has no key field "
+                    f"{self.derived.key!r} for collection {self.derived.name!r}"
+                )
+            entry["job_name"] = item.get("name")
+            entry["completed_at"] = item.get("completed_at")
+            docs.append(entry)
+        return docs
 
     def update_targets(self, items: list[dict[str, Any]]) -> None:
         """Write the processed documents, replacing those with the same key."""
@@ -137,11 +191,13 @@ def build_collections(db: Any, names: list[str] | None = None) -> dict[str, int]
         raise InputError(
             f"unknown derived collection(s) {unknown}; allowed: {sorted(DERIVED_COLLECTIONS)}"
         )
-    outputs = db.jobstore().docs_store
+    outputs = db.jobstore()
     written: dict[str, int] = {}
     for name in wanted:
-        builder = JobOutputBuilder(outputs, db.collection(name), DERIVED_COLLECTIONS[name])
-        items = [builder.process_item(item) for item in builder.get_items()]
+        builder = JobOutputBuilder(
+            outputs, db.collection(name), DERIVED_COLLECTIONS[name], blobs=db.blobs
+        )
+        items = [doc for item in builder.get_items() for doc in builder.process_item(item)]
         builder.update_targets(items)
         written[name] = len(items)
     return written
@@ -149,12 +205,13 @@ def build_collections(db: Any, names: list[str] | None = None) -> dict[str, int]
 
 def _register_builtin() -> None:
     # the documents of thermogap's flows; imported lazily so the store knows no schemas
-    for name, document_class, key in _BUILTIN:
-        DERIVED_COLLECTIONS.setdefault(name, DerivedCollection(name, document_class, key))
+    for name, document_class, key, *explode in _BUILTIN:
+        DERIVED_COLLECTIONS.setdefault(name, DerivedCollection(name, document_class, key, *explode))
 
 
-#: (collection, output document class, key field) of thermogap's own flows
-_BUILTIN: list[tuple[str, str, str]] = [
+#: (collection, output document class(es), key field[, exploded list field]) of thermogap's
+#: own flows; a flow's data path adds its collections here
+_BUILTIN: list[tuple[Any, ...]] = [
     ("optics", "OpticsResultDoc", "job_uuid"),
     ("optics_spectra", "OpticsSpectrumDoc", "job_uuid"),
     ("tdph", "TdphDoc", "job_uuid"),
