@@ -118,6 +118,29 @@ def _settings(raw: dict[str, Any]) -> TemperatureStudySettings:
         raise InputError(f"invalid temperature-flow setting {problem}") from None
 
 
+def _stored_model(db: Any, kind: str, model_id: str) -> dict[str, Any]:
+    """Return a stored model as a static input that carries its bytes (read at submission).
+
+    Jobs never look a model up by id: a model given by id is read here, where the results
+    database is at hand, and handed to the jobs with its file attached.
+    """
+    from thermogap.execution.artifacts import document_with_artifacts
+
+    if db is None:
+        raise InputError(
+            f"{kind} model id {model_id!r} can only be resolved with a results database; "
+            "build the flow with make(db) (the CLI does) or pass no model id to train one"
+        )
+    doc = db.query_one(names.MODELS, {"model_id": model_id})
+    if doc is None:
+        known = [d["model_id"] for d in db.query(names.MODELS, properties=["model_id"], limit=20)]
+        raise InputError(
+            f"{kind} model id {model_id!r} is not in the models collection; "
+            f"known: {', '.join(known) or '(none)'}"
+        )
+    return document_with_artifacts(db.blobs, doc)
+
+
 def _validate(
     settings: TemperatureStudySettings, db: Any
 ) -> tuple[list[Any], dict[str, float], int]:
@@ -143,35 +166,11 @@ def _validate(
     n_sites = len(sublattice_indices(make_supercell(parents[0], settings.supercell), settings.site))
     for x in settings.compositions:
         composition_to_count(x, n_sites)  # raises, listing the allowed grid
-    for kind, model_id in (("MLIP", settings.mlip_model_id), ("GNN", settings.gnn_model_id)):
-        missing = db is not None and db.count(names.MODELS, {"model_id": model_id}) == 0
-        if model_id is not None and missing:
-            raise InputError(f"{kind} model id {model_id!r} is not in the models collection")
     lattice = {
         settings.species[0]: parents[0].volume ** (1 / 3),
         settings.species[1]: parents[1].volume ** (1 / 3),
     }
     return parents, lattice, n_sites
-
-
-@tg_job(reuse=False)  # reads the labels collection: must see labels added since
-def labelled_config_ids(level: str, criteria: dict[str, Any], after: Any = None) -> list[str]:
-    """Sorted ids of the configurations matching ``criteria`` with an ``ok`` label at ``level``.
-
-    ``after`` only orders this job after the labelling flow whose output it is given.
-    """
-    from thermogap.store import current_db
-
-    db = current_db()
-    candidates = db.distinct(names.CONFIGURATIONS, "config_id", criteria)
-    done = db.distinct(
-        names.LABELS,
-        "config_id",
-        {"level": level, "status": "ok", "config_id": {"$in": candidates}},
-    )
-    if not done:
-        raise InputError(f"no 'ok' labels at level {level!r} for the study's configurations")
-    return sorted(done)
 
 
 def _relaxed_parents(
@@ -205,18 +204,27 @@ def _relaxed_parents(
     return [*jobs, vegard], vegard.output
 
 
-def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any, Any, list[str]]:
-    """Jobs that make the MLIP and GNN (unless given); return jobs, model ids and levels."""
+def _training(
+    settings: TemperatureStudySettings, db: Any = None
+) -> tuple[list[Flow | Job], Any, Any, list[str]]:
+    """Jobs that make the MLIP and GNN (unless given); return jobs, model documents, levels.
+
+    The models are passed on as documents (references to the training jobs' outputs, or
+    stored models read at submission), never as ids looked up inside jobs.
+    """
     from thermogap.flows.dataset import dataset_flow
     from thermogap.flows.gnn import GNNTransferFlowMaker
     from thermogap.flows.labeling import LabelingFlowMaker
     from thermogap.jobs.mlip import MaceTrainingMaker
 
     jobs: list[Flow | Job] = []
-    mlip_id: Any = settings.mlip_model_id
-    gnn_id: Any = settings.gnn_model_id
-    if mlip_id is not None and gnn_id is not None:
-        return jobs, mlip_id, gnn_id, [settings.level_a, settings.level_b]
+    levels = [settings.level_a, settings.level_b]
+    mlip: Any = (
+        _stored_model(db, "MLIP", settings.mlip_model_id) if settings.mlip_model_id else None
+    )
+    gnn: Any = _stored_model(db, "GNN", settings.gnn_model_id) if settings.gnn_model_id else None
+    if mlip is not None and gnn is not None:
+        return jobs, mlip, gnn, levels
     data_settings: dict[str, Any] = {
         "compositions": settings.compositions,
         "seed": settings.seed,
@@ -231,34 +239,27 @@ def _training(settings: TemperatureStudySettings) -> tuple[list[Flow | Job], Any
         supercell=settings.supercell,
         **(data_settings | settings.dataset),
     )
-    criteria = {"batch_id": {"$in": data.output["batch_ids"]}}
+    configurations = data.output["configurations"]
     labeler = LabelingFlowMaker(batch_size=settings.label_batch_size)
-    labels_a = labeler.make(settings.level_a, criteria)
-    labels_b = labeler.make(settings.level_b, criteria, limit=settings.level_b_limit)
-    ids_a = labelled_config_ids(settings.level_a, criteria, labels_a.output)
-    ids_b = labelled_config_ids(settings.level_b, criteria, labels_b.output)
-    jobs += [data, labels_a, labels_b, ids_a, ids_b]
-    if mlip_id is None:
+    labels_a = labeler.make(settings.level_a, configurations)
+    labels_b = labeler.make(settings.level_b, configurations, limit=settings.level_b_limit)
+    jobs += [data, labels_a, labels_b]
+    if mlip is None:
         # the paper: equilibrium configurations train the GNN, not the MLIP
-        displaced = criteria | {"scheme": {"$ne": "equilibrium"}}
-        ids_mlip = labelled_config_ids(settings.level_a, displaced, labels_a.output)
-        mace = MaceTrainingMaker(settings=settings.mace, foundation=settings.foundation_model).make(
-            [settings.level_a], ids_mlip.output
-        )
-        jobs += [ids_mlip, mace]
-        mlip_id = mace.output.model_id
-    if gnn_id is None:
-        gnn = GNNTransferFlowMaker(
+        mace = MaceTrainingMaker(
+            settings=settings.mace,
+            foundation=settings.foundation_model,
+            exclude_schemes=("equilibrium",),
+        ).make([settings.level_a], labels_a.output)
+        jobs.append(mace)
+        mlip = mace.output
+    if gnn is None:
+        transfer = GNNTransferFlowMaker(
             settings_a=settings.gnn_stage_a, settings_b=settings.gnn_stage_b
-        ).make(
-            settings.level_a,
-            settings.level_b,
-            {"config_id": {"$in": ids_a.output}},
-            {"config_id": {"$in": ids_b.output}},
-        )
-        jobs.append(gnn)
-        gnn_id = gnn.output.stage_b.model_id
-    return jobs, mlip_id, gnn_id, [settings.level_a, settings.level_b]
+        ).make(settings.level_a, settings.level_b, labels_a.output, labels_b.output)
+        jobs.append(transfer)
+        gnn = transfer.output.stage_b
+    return jobs, mlip, gnn, levels
 
 
 class _MDStage:
@@ -273,7 +274,7 @@ class _MDStage:
     def __init__(
         self,
         settings: TemperatureStudySettings,
-        mlip_id: Any,
+        mlip: Any,
         n_trajectories: int,
         md_maker: Any = None,
         batched_md_maker: Any = None,
@@ -283,7 +284,7 @@ class _MDStage:
 
         from thermogap.jobs.md import BatchedLangevinMDMaker, LangevinMDMaker
 
-        self.settings, self.mlip_id = settings, mlip_id
+        self.settings, self.mlip = settings, mlip
         self.md_maker = md_maker or LangevinMDMaker(settings=settings.md, device=settings.device)
         self.batched_md_maker = batched_md_maker or BatchedLangevinMDMaker(
             settings=settings.md, device=settings.device, dtype=settings.md_dtype
@@ -299,7 +300,7 @@ class _MDStage:
         self.gaps_output = OutputReference(self.gaps_uuid)
         self.gap_requests: list[tuple[Any, Any]] = []
 
-    def gaps(self, trajectory: Any, gnn_model_id: Any, name: str) -> tuple[list[Job], Any]:
+    def gaps(self, trajectory: Any, gnn: Any, name: str) -> tuple[list[Job], Any]:
         """Return the jobs to add now and the reference to the trajectory's gap summary.
 
         In batched mode the GNN gaps of every trajectory are computed by one job (one model
@@ -308,12 +309,10 @@ class _MDStage:
         from thermogap.jobs.band_gaps import trajectory_band_gaps
 
         if not self.batched:
-            gaps = trajectory_band_gaps(
-                trajectory, gnn_model_id, self.settings.equilibration_fraction
-            )
+            gaps = trajectory_band_gaps(trajectory, gnn, self.settings.equilibration_fraction)
             gaps.name = name
             return [gaps], gaps.output
-        self.gap_requests.append((trajectory, gnn_model_id))
+        self.gap_requests.append((trajectory, gnn))
         return [], self.gaps_output[len(self.gap_requests) - 1]
 
     def trajectory(
@@ -321,7 +320,7 @@ class _MDStage:
     ) -> tuple[list[Job], Any]:
         """Return the jobs to add now and the reference to the trajectory's document."""
         if not self.batched:
-            md = self.md_maker.make(structure, self.mlip_id, temperature_k, structure_id, x)
+            md = self.md_maker.make(structure, self.mlip, temperature_k, structure_id, x)
             md.name = name
             return [md], md.output
         self.requests.append((structure, temperature_k, structure_id, x))
@@ -335,16 +334,16 @@ class _MDStage:
             list(column) for column in zip(*self.requests, strict=True)
         )
         maker = self.batched_md_maker
-        md = maker.make(structures, self.mlip_id, temperatures, structure_ids, xs)
+        md = maker.make(structures, self.mlip, temperatures, structure_ids, xs)
         md.set_uuid(self.uuid)
         md.name = f"batched md ({len(structures)} trajectories)"
         jobs = [md]
         if self.gap_requests:
             from thermogap.jobs.band_gaps import trajectories_band_gaps
 
-            gnn_ids = {str(g) for _, g in self.gap_requests}
-            if len(gnn_ids) != 1:  # one model per study; refuse rather than mix silently
-                raise InputError(f"batched gaps need one GNN model, got {sorted(gnn_ids)}")
+            first = self.gap_requests[0][1]
+            if any(g is not first for _, g in self.gap_requests):  # one model per study
+                raise InputError("batched gaps need one GNN model for every trajectory")
             gaps = trajectories_band_gaps(
                 [t for t, _ in self.gap_requests],
                 self.gap_requests[0][1],
@@ -392,8 +391,8 @@ def _composition(
     from thermogap.structures import composition_to_count
 
     tag = f"x={x:g}"
-    mlip_id, gnn_id = models
-    md_stage = md_stage or _MDStage(settings, mlip_id, n_trajectories=1)
+    mlip, gnn = models
+    md_stage = md_stage or _MDStage(settings, mlip, n_trajectories=1)
     n_substituted = n_sites - composition_to_count(x, n_sites)
     enum = EnumerateConfigurationsMaker(
         site=settings.site,
@@ -411,7 +410,7 @@ def _composition(
         max_steps=settings.relax_max_steps,
         family=settings.family,
         relax_cell=settings.relax_cell,
-    ).make(enum.output, parent, x, mlip_id, lattice)
+    ).make(enum.output, parent, x, mlip, lattice)
     select = select_configurations(rank.output, settings.selection, settings.max_configurations)
     jobs: list[Flow | Job] = [enum, rank, select]
     for job, stage in ((enum, "enumerate"), (rank, "relax and rank"), (select, "select")):
@@ -419,36 +418,36 @@ def _composition(
     static: list[Any] = []
     checks: dict[float, Any] = {}
     snapshots: dict[float, list[Any]] = {t: [] for t in settings.temperatures_k if t > 0}
-    phonon_ids: list[Any] = []
+    phonon_docs: list[Any] = []
     trajectories: dict[float, Any] = {}
     for i in range(_n_branches(settings, parent, x)):
         structure = select.output["structures"][i]
         sid = select.output["structure_ids"][i]
-        gap0 = static_band_gap(structure, gnn_id)
+        gap0 = static_band_gap(structure, gnn)
         phonons = phonon_maker or PhononMaker(supercell_matrix=list(settings.phonon_supercell))
-        phonon = phonons.make(structure, mlip_id)
+        phonon = phonons.make(structure, mlip)
         gap0.name, phonon.name = f"0 K gap {tag} #{i}", f"0 K phonons {tag} #{i}"
         jobs += [gap0, phonon]
         static.append(gap0.output)
-        phonon_ids.append(phonon.output.phonon_id)
+        phonon_docs.append(phonon.output)
         if settings.self_check and i == 0:
-            jobs += _reference_check(settings, structure, gnn_id, x, tag, checks)
+            jobs += _reference_check(settings, structure, gnn, x, tag, checks)
         for t in snapshots:
             md_jobs, trajectory = md_stage.trajectory(
                 structure, t, sid, x, f"md {tag} {t:g} K #{i}"
             )
-            gap_jobs, gaps = md_stage.gaps(trajectory, gnn_id, f"snapshot gaps {tag} {t:g} K #{i}")
+            gap_jobs, gaps = md_stage.gaps(trajectory, gnn, f"snapshot gaps {tag} {t:g} K #{i}")
             jobs += [*md_jobs, *gap_jobs]
             snapshots[t].append(gaps)
             if settings.self_check and i == 0:
-                jobs += _reference_check(settings, trajectory, gnn_id, x, tag, checks, t)
-            trajectories.setdefault(t, trajectory.trajectory_id)
-    md_inputs = (select.output["structures"][0], mlip_id, x)
+                jobs += _reference_check(settings, trajectory, gnn, x, tag, checks, t)
+            trajectories.setdefault(t, trajectory)
+    md_inputs = (select.output["structures"][0], mlip, x)
     jobs += _finite_temperature_extras(
         settings.model_copy(update={"md": md_stage.md_settings}),
-        phonon_ids[0],
+        phonon_docs[0],
         trajectories,
-        gnn_id,
+        gnn,
         tag,
         md_inputs=md_inputs,
     )
@@ -466,8 +465,8 @@ def _composition(
             snapshots.get(t),
             select.output["energies_ev"],
             select.output["multiplicities"],
-            gnn_id,
-            mlip_id,
+            gnn,
+            mlip,
             select.output["structure_ids"],
             rank.output.formula,
             checks.get(t),
@@ -480,7 +479,7 @@ def _composition(
 def _reference_check(
     settings: TemperatureStudySettings,
     source: Any,
-    gnn_id: Any,
+    gnn: Any,
     x: float,
     tag: str,
     checks: dict[float, Any],
@@ -490,12 +489,12 @@ def _reference_check(
     from thermogap.jobs.self_check import reference_snapshot_check, reference_static_check
 
     if temperature_k == 0.0:
-        job = reference_static_check(source, gnn_id, settings.level_b, x)
+        job = reference_static_check(source, gnn, settings.level_b, x)
         job.name = f"self-check 0 K {tag}"
     else:
         job = reference_snapshot_check(
             source,
-            gnn_id,
+            gnn,
             checks[0.0],
             temperature_k,
             settings.self_check_snapshots,
@@ -508,9 +507,9 @@ def _reference_check(
 
 def _finite_temperature_extras(
     settings: TemperatureStudySettings,
-    phonon_id: Any,
+    phonon: Any,
     trajectories: dict[float, Any],
-    gnn_id: Any,
+    gnn: Any,
     tag: str,
     md_inputs: tuple[Any, Any, float] | None = None,
 ) -> list[Flow | Job]:
@@ -520,7 +519,7 @@ def _finite_temperature_extras(
     cell (``md_inputs``: structure, MLIP id, x), whose q-points reach further into the zone.
     """
     jobs: list[Flow | Job] = []
-    nmd_ids: dict[float, Any] = {}
+    nmd_docs: dict[float, Any] = {}
     if settings.finite_temperature_phonons:
         from thermogap.jobs.finite_temperature import FiniteTemperaturePhononMaker
         from thermogap.schemas.finite_temperature import NMDSettings
@@ -542,18 +541,20 @@ def _finite_temperature_extras(
                 f"stability threshold {nmd.stability_threshold_thz:g} THz; run a longer MD "
                 "(md.total_time_ps) or set finite_temperature_phonons: false"
             )
-        for t, trajectory_id in trajectories.items():
+        for t, trajectory in trajectories.items():
             if nmd.md_supercell != [1, 1, 1] and md_inputs is not None:
-                trajectory_id = _nmd_trajectory(settings, nmd.md_supercell, md_inputs, t, jobs)
-            job = FiniteTemperaturePhononMaker(settings=nmd).make(phonon_id, trajectory_id)
+                trajectory = _nmd_trajectory(settings, nmd.md_supercell, md_inputs, t, jobs)
+            job = FiniteTemperaturePhononMaker(settings=nmd).make(phonon, trajectory)
             job.name = f"finite-T phonons {tag} {t:g} K"
             jobs.append(job)
-            nmd_ids[t] = job.output.phonon_id
+            nmd_docs[t] = job.output
     if settings.electron_phonon:
+        from thermogap.jobs.electron_phonon import ElectronPhononCouplingMaker
+
         for t in trajectories:
-            job = electron_phonon_coupling(
-                phonon_id, gnn_id, t, nmd_ids.get(t), list(settings.species)
-            )
+            job = ElectronPhononCouplingMaker(
+                temperature_k=t, equivalent_species=list(settings.species)
+            ).make(phonon, gnn, nmd_docs.get(t))
             job.name = f"electron-phonon {tag} {t:g} K"
             jobs.append(job)
     return jobs
@@ -570,42 +571,15 @@ def _nmd_trajectory(
     from thermogap.jobs.finite_temperature import repeat_structure
     from thermogap.jobs.md import LangevinMDMaker
 
-    structure, mlip_id, x = md_inputs
+    structure, mlip, x = md_inputs
     cell = repeat_structure(structure, scaling)
     md = LangevinMDMaker(settings=settings.md, progress=False).make(
-        cell.output, mlip_id, temperature_k, None, x
+        cell.output, mlip, temperature_k, None, x
     )
     size = "x".join(str(n) for n in scaling)
     cell.name, md.name = f"nmd cell {size} x={x:g}", f"nmd md {size} x={x:g} {temperature_k:g} K"
     jobs += [cell, md]
-    return md.output.trajectory_id
-
-
-@tg_job
-def electron_phonon_coupling(
-    phonon_id: str,
-    gap_model_id: str,
-    temperature_k: float,
-    finite_temperature_phonon_id: str | None = None,
-    equivalent_species: list[str] | None = None,
-) -> Any:
-    """Replace itself by the coupling job once the GNN made earlier in the flow is known.
-
-    (A Maker's fields are not resolved by jobflow, so the model id cannot be a reference.)
-    With the NMD phonons at T, modes imaginary at 0 K enter with their frequency at T.
-    """
-    from jobflow import Response
-
-    from thermogap.jobs.electron_phonon import ElectronPhononCouplingMaker
-
-    maker = ElectronPhononCouplingMaker(
-        temperature_k=temperature_k,
-        gap_model_id=gap_model_id,
-        equivalent_species=list(equivalent_species or []),
-    )
-    job = maker.make(phonon_id, finite_temperature_phonon_id=finite_temperature_phonon_id)
-    job.name = f"electron-phonon coupling {temperature_k:g} K"
-    return Response(replace=job)
+    return md.output
 
 
 @tg_job
@@ -613,22 +587,25 @@ def summarize_study(
     results: list[Any],
     family: str,
     levels: list[str],
-    mlip_model_id: Any,
-    gnn_model_id: Any,
+    mlip: Any,
+    gnn: Any,
     self_check: Any = None,
 ) -> Any:
-    """Collect the Eg(x, T) results into a table and store the study's figures."""
+    """Collect the Eg(x, T) results into a table with the study's figures.
+
+    ``mlip`` and ``gnn`` are the model documents (only their ids are kept).
+    """
+    from thermogap.execution.artifacts import current_blobs
     from thermogap.results.plots import (
         plot_gap_vs_composition,
         plot_gap_vs_temperature,
         plot_relative_change,
     )
     from thermogap.schemas.band_gaps import BandGapDoc, TemperatureStudyDoc
-    from thermogap.store import current_db
 
-    docs = [BandGapDoc.model_validate(r) for r in results]
+    docs = [BandGapDoc.model_validate(_fields(r)) for r in results]
     rows = [d.model_dump(mode="json") for d in docs]
-    blobs = current_db().blobs
+    blobs = current_blobs()
     plots = {
         "gap_vs_temperature": blobs.put_bytes(plot_gap_vs_temperature(rows), kind="png"),
         "gap_vs_composition": blobs.put_bytes(plot_gap_vs_composition(rows), kind="png"),
@@ -645,8 +622,8 @@ def summarize_study(
             for row in rows
         ],
         plots=plots,
-        mlip_model_id=mlip_model_id,
-        gnn_model_id=gnn_model_id,
+        mlip_model_id=_fields(mlip)["model_id"],
+        gnn_model_id=_fields(gnn)["model_id"],
         self_check=self_check,
     )
 
@@ -695,7 +672,9 @@ class TemperatureFlowMaker(Maker):
         Parameters
         ----------
         db
-            Results database used only to check that given model ids exist (optional).
+            Results database, used only to read the stored models given by id
+            (``mlip_model_id``/``gnn_model_id``); they become static inputs that carry
+            their files, so no job opens the database.
 
         Raises
         ------
@@ -716,14 +695,12 @@ class TemperatureFlowMaker(Maker):
                     f"{settings.level_b!r} is not (use self_check: false)"
                 )
         parent_jobs, lattice = _relaxed_parents(settings, parents, lattice)
-        jobs, mlip_id, gnn_id, levels = _training(settings)
+        jobs, mlip, gnn, levels = _training(settings, db)
         jobs = [*parent_jobs, *jobs]
         n_hot = len([t for t in settings.temperatures_k if t > 0])
         n_configs = sum(_n_branches(settings, parents[0], x) for x in settings.compositions)
         n_trajectories = n_configs * n_hot
-        md_stage = _MDStage(
-            settings, mlip_id, n_trajectories, self.md_maker, self.batched_md_maker
-        )
+        md_stage = _MDStage(settings, mlip, n_trajectories, self.md_maker, self.batched_md_maker)
         results: list[Job] = []
         for x in settings.compositions:
             composition_jobs, composition_results = _composition(
@@ -732,7 +709,7 @@ class TemperatureFlowMaker(Maker):
                 lattice,
                 x,
                 n_sites,
-                (mlip_id, gnn_id),
+                (mlip, gnn),
                 levels,
                 md_stage,
                 self.phonon_maker,
@@ -755,12 +732,19 @@ class TemperatureFlowMaker(Maker):
             jobs.append(check)
             verdict = check.output
         summary = summarize_study(
-            [r.output for r in results], settings.family, levels, mlip_id, gnn_id, verdict
+            [r.output for r in results], settings.family, levels, mlip, gnn, verdict
         )
         summary.name = "study summary"
         flow = Flow([*jobs, summary], output=summary.output, name=f"{self.name} {settings.family}")
         _record_upstream(flow, results)
         return flow
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    """Return an upstream document as a dict without serialisation keys or its bytes."""
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    return {k: v for k, v in value.items() if not k.startswith("@") and k != "artifacts"}
 
 
 def temperature_flow(db: Any = None, **raw_settings: Any) -> Flow:
