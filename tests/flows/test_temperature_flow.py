@@ -8,47 +8,13 @@ import sys
 import pytest
 from pymatgen.core import Structure
 
+from fixtures.temperature import TINY
 from thermogap.errors import InputError
 from thermogap.execution import run_flow
 from thermogap.flows.temperature import temperature_flow
 from thermogap.gnn.bundle import load_gnn
 from thermogap.gnn.inference import predict
 from thermogap.md.langevin import load_trajectory
-
-TINY = {
-    "compositions": [0.0, 0.5],
-    "temperatures_k": [0, 300],
-    "level_a": "chgnet-gfn1-xtb",
-    "level_b": "chgnet-ipea1-xtb",
-    "dataset": {
-        "temperatures_k": [300],
-        "schemes": ["phonon"],
-        "n_per_batch": 3,
-        "mesh": [4, 4, 4],
-        "soft_mode_treatment": "absolute",
-    },
-    "mace": {
-        "num_channels": 8,
-        "max_l": 0,
-        "max_ell": 1,
-        "correlation": 1,
-        "r_max_ang": 4.0,
-        "num_interactions": 1,
-        "max_num_epochs": 2,
-        "batch_size": 2,
-        "valid_batch_size": 2,
-        "default_dtype": "float32",
-        "radial_mlp": [8],
-    },
-    "gnn_stage_a": {"hidden_channels": 8, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01},
-    "gnn_stage_b": {"hidden_channels": 8, "max_epochs": 5, "batch_size": 8, "learning_rate": 0.01},
-    "relax_max_steps": 10,
-    "md": {"total_time_ps": 0.1, "save_interval_steps": 2},
-    "finite_temperature_phonons": False,  # 0.1 ps cannot resolve the stability threshold
-    "self_check": True,
-    "self_check_snapshots": 3,
-}
-
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
