@@ -102,7 +102,9 @@ def _check_frames(doc, structure, temperature_k):
     assert doc["mean_temperature_k"] == pytest.approx(t_kin.mean())
     assert doc["temperature_k"] == temperature_k
     picked = [0, len(arrays["steps"]) - 1]
-    reference = _mace_reference(AseAtomsAdaptor.get_atoms(structure), arrays["positions_ang"][picked])
+    reference = _mace_reference(
+        AseAtomsAdaptor.get_atoms(structure), arrays["positions_ang"][picked]
+    )
     rtol = 1e-9 if doc.get("model_dtype") in (None, "float64") else 1e-5
     np.testing.assert_allclose(arrays["potential_energy_ev"][picked], reference, rtol=rtol)
     return arrays
@@ -198,3 +200,149 @@ def test_batched_md_gaps_and_results_run_without_a_database(models):
     assert _output(responses, single)["mean_ev"] == pytest.approx(
         _output(responses, together)[1]["mean_ev"], abs=1e-9
     )
+
+
+def _ase_study(structure, mlip, gnn, settings):
+    md = LangevinMDMaker(settings=settings, progress=False).make(structure, mlip, 300.0, "s1", 0.5)
+    static = static_band_gap(structure, gnn)
+    gaps = trajectory_band_gaps(md.output, gnn, EQUILIBRATION)
+    result = _result(0.5, 300.0, [static.output], [gaps.output], gnn, mlip, ["s1"], "Ag3SBr")
+    return Flow([md, static, gaps, result])
+
+
+def test_another_md_length_adds_a_result_and_the_collections_are_built(db, models):
+    from thermogap.execution import run_flow
+    from thermogap.md.langevin import load_trajectory
+
+    mlip, gnn = models
+    structure = _cell()
+    longer = SETTINGS.model_copy(update={"total_time_ps": 0.12})
+    for settings in (SETTINGS, longer):
+        assert run_flow(_ase_study(structure, mlip, gnn, settings), db).n_failed == 0
+    docs = db.query("band_gaps", {"x": 0.5, "temperature_k": 300.0})
+    assert len(docs) == 2 and len({d["result_id"] for d in docs}) == 2
+    assert sorted(d["n_snapshots"] for d in docs) == [15, 18]  # 20 and 24 frames, 1/4 skipped
+    assert all(d["gnn_model_id"] == gnn["model_id"] for d in docs)
+    # the same study again adds nothing
+    run_flow(_ase_study(structure, mlip, gnn, SETTINGS), db)
+    assert db.count("band_gaps", {"x": 0.5, "temperature_k": 300.0}) == 2
+    # readers outside jobs find the trajectory and its chunks in the results database
+    (tid,) = {d["trajectory_ids"][0] for d in docs}  # one run, extended: same trajectory id
+    loaded = load_trajectory(db, tid)
+    assert loaded.doc.n_frames_done in (20, 24) and "artifacts" not in db.query_one(
+        "trajectories", {"trajectory_id": tid}
+    )
+
+
+def test_batched_list_output_is_built_into_one_trajectory_each(db, models):
+    from thermogap.execution import run_flow
+    from thermogap.md.langevin import load_trajectory
+
+    mlip, _ = models
+    short = SETTINGS.model_copy(update={"total_time_ps": 0.02})
+    cells = [_cell(), AseAtomsAdaptor.get_structure(ag3sbr_cell())]
+    md = BatchedLangevinMDMaker(settings=short, progress=False).make(
+        cells, mlip, [300.0, 500.0], ["a", "b"], [0.5, 0.5]
+    )
+    summary = run_flow(Flow([md]), db)
+    assert summary.n_failed == 0 and summary.built["trajectories"] == 2
+    stored = db.query("trajectories", {"model_id": mlip["model_id"]})
+    assert sorted((d["structure_id"], d["n_atoms"]) for d in stored) == [("a", 10), ("b", 5)]
+    for doc in stored:
+        loaded = load_trajectory(db, doc["trajectory_id"])  # chunks copied into db.blobs
+        assert loaded.arrays["positions_ang"].shape == (4, doc["n_atoms"], 3)
+        assert doc["job_uuid"] == md.uuid
+
+
+def test_a_longer_run_continues_the_previous_trajectory(models):
+    mlip, _ = models
+    structure = AseAtomsAdaptor.get_structure(ag3sbr_cell())
+    short = SETTINGS.model_copy(update={"total_time_ps": 0.04})
+    for maker_class in (LangevinMDMaker, BatchedLangevinMDMaker):
+        extra = {"dtype": "float64"} if maker_class is BatchedLangevinMDMaker else {}
+        batched = maker_class is BatchedLangevinMDMaker
+
+        def make(settings, previous=None, temperature=300.0, maker_class=maker_class, extra=extra):
+            maker = maker_class(settings=settings, progress=False, **extra)
+            if maker_class is BatchedLangevinMDMaker:
+                prev = None if previous is None else [previous]
+                return maker.make([structure], mlip, [temperature], previous=prev)
+            return maker.make(structure, mlip, temperature, previous=previous)
+
+        first = make(short)
+        continued = make(SETTINGS, first.output[0] if batched else first.output)
+        fresh = make(SETTINGS)
+        # another trajectory (here: another temperature) is refused, not silently continued
+        wrong = make(SETTINGS, first.output[0] if batched else first.output, temperature=400.0)
+        responses = run_locally(Flow([first, continued, fresh, wrong]), store=_memory_store())
+        assert not responses.get(wrong.uuid)
+        docs = []
+        for job in (continued, fresh):
+            out = _output(responses, job)
+            docs.append((out[0] if batched else out).model_dump(mode="json"))
+        a, b = (_loaded(d).arrays for d in docs)
+        np.testing.assert_array_equal(a["steps"], np.arange(5, 101, 5))
+        for key, values in b.items():
+            np.testing.assert_allclose(a[key], values, rtol=1e-7, atol=1e-9, err_msg=key)
+        assert len(docs[0]["chunks"]) == 1 + 2  # 8 frames of the first run, then 2 chunks
+
+
+def test_self_check_jobs_take_the_gnn_and_trajectory_documents(models):
+    from thermogap.jobs.self_check import reference_snapshot_check, reference_static_check
+    from thermogap.results.self_check import snapshot_sample
+
+    mlip, gnn = models
+    structure = _cell()
+    md = LangevinMDMaker(settings=SETTINGS, progress=False).make(structure, mlip, 300.0)
+    static = reference_static_check(structure, gnn, "chgnet-gfn1-xtb", 0.5)
+    check = reference_snapshot_check(md.output, gnn, static.output, 300.0, 3, EQUILIBRATION)
+    responses = run_locally(Flow([md, static, check]), store=_memory_store(), ensure_success=True)
+    out0, out = _output(responses, static), _output(responses, check)
+    assert out0["test_mae_ev"] == pytest.approx(0.07)
+    assert out0["gnn_0k_ev"] == pytest.approx(float(predict(tiny_gnn(), [structure])[0]), abs=1e-6)
+    positions = _loaded(_output(responses, md).model_dump(mode="json")).arrays["positions_ang"]
+    chosen = snapshot_sample(len(positions), 3, EQUILIBRATION)
+    assert out["frames"] == chosen.tolist() and min(chosen) >= 5
+    gnn_gaps, _ = _gnn_mean_by_hand(structure, positions[chosen])
+    assert out["gnn_mean_ev"] == pytest.approx(gnn_gaps.mean(), abs=1e-6)
+    assert out["gnn_delta_ev"] == pytest.approx(gnn_gaps.mean() - out0["gnn_0k_ev"], abs=1e-6)
+    # an untrained GNN is no xTB: the self-check must not call it faithful
+    assert not out["mae_within_error"]
+
+
+def test_list_of_documents_carries_every_elements_bytes():
+    from thermogap.execution.artifacts import JobBlobStore, attach_artifacts, find_artifacts
+    from thermogap.schemas.md import TrajectoryDoc
+
+    store = JobBlobStore()
+    docs = []
+    for k in range(3):
+        ref = store.put_bytes(f"chunk {k}".encode())
+        doc = TrajectoryDoc(
+            trajectory_id=f"md-{k}",
+            model_id="m",
+            formula="Cu",
+            n_atoms=1,
+            structure={},
+            temperature_k=300.0,
+            timestep_fs=1.0,
+            friction_per_fs=0.01,
+            save_interval_steps=1,
+            seed=k,
+            n_steps_target=1,
+            chunks=[
+                {
+                    "index": 0,
+                    "first_frame": 0,
+                    "n_frames": 1,
+                    "last_step": 1,
+                    "blob": ref.model_dump(),
+                    "rng_state": "{}",
+                }
+            ],
+        )
+        docs.append(doc)
+    attached = attach_artifacts(docs, store)
+    assert [len(d.artifacts) for d in attached] == [1, 1, 1]
+    # a resolved list of documents (pydantic objects) gives all three back
+    assert len(find_artifacts([attached])) == 3

@@ -227,7 +227,8 @@ class BatchedLangevinMDMaker(Maker):
 
         ``structure_ids`` and ``xs`` (optional, one per replica) are copied to the documents.
         ``previous`` (optional) holds earlier trajectory documents: a replica whose
-        trajectory is among them continues it instead of starting again.
+        trajectory is among them continues it instead of starting again (one that matches
+        no replica is an error).
         """
         from thermogap.md.batched import Replica, run_batched_langevin
 
@@ -246,16 +247,21 @@ class BatchedLangevinMDMaker(Maker):
         model_doc = model_document(mlip)
         earlier = {}
         for item in previous or []:
-            item = TrajectoryDoc.model_validate(
-                {k: v for k, v in item.items() if not k.startswith("@")}
-                if isinstance(item, dict)
-                else item
-            )
+            if isinstance(item, dict):  # without the builder's and jobflow's keys
+                item = {k: v for k, v in item.items() if k in TrajectoryDoc.model_fields}
+            item = TrajectoryDoc.model_validate(item)
             earlier[item.trajectory_id] = item
         sinks = [
             _batched_sink(self, s, model_doc, float(t), sid, x, earlier)
             for s, t, sid, x in zip(structures, temperatures, structure_ids, xs, strict=True)
         ]
+        unused = sorted(set(earlier) - {sink.doc.trajectory_id for sink in sinks})
+        if unused:
+            raise InputError(
+                f"previous trajectories {unused} are none of the replicas asked for: model, "
+                "structure, temperature, dynamics settings, dtype and seed must be the same "
+                "to continue one"
+            )
         replicas = [
             Replica(AseAtomsAdaptor.get_atoms(s), sink.doc.temperature_k, sink, sink.doc.seed)
             for s, sink in zip(structures, sinks, strict=True)

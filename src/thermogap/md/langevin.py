@@ -159,7 +159,7 @@ class BlobTrajectorySink:
         self.blobs = blobs if blobs is not None else current_blobs()
         if previous is not None:
             if isinstance(previous, dict):
-                previous = {k: v for k, v in previous.items() if not k.startswith("@")}
+                previous = _document_fields(previous)
             old = TrajectoryDoc.model_validate(previous)
             if old.trajectory_id != doc.trajectory_id:
                 raise InputError(
@@ -364,6 +364,14 @@ class LoadedTrajectory:
         return atoms
 
 
+def _document_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """The TrajectoryDoc fields of a stored or serialised document.
+
+    Drops what the store and the builders add (``_id``, ``@class``, ``job_uuid``, ...).
+    """
+    return {k: v for k, v in stored.items() if k in TrajectoryDoc.model_fields}
+
+
 def load_trajectory(db: Any, trajectory_id: str) -> LoadedTrajectory:
     """Read a trajectory's document and all its chunks from the results database.
 
@@ -388,7 +396,7 @@ def load_trajectory(db: Any, trajectory_id: str) -> LoadedTrajectory:
     stored = db.query_one(COLLECTION, {"trajectory_id": trajectory_id})
     if stored is None:
         raise StoreError(f"no trajectory with {trajectory_id=} in {COLLECTION!r}")
-    doc = TrajectoryDoc.model_validate(stored)
+    doc = TrajectoryDoc.model_validate(_document_fields(stored))
     parts = [db.blobs.get_arrays(chunk.blob) for chunk in doc.chunks]
     arrays = {
         key: np.concatenate([p[key] for p in parts]) if parts else np.zeros(0)
@@ -418,7 +426,7 @@ def trajectory_from_doc(doc: Any, blobs: Any = None) -> LoadedTrajectory:
     from thermogap.execution.artifacts import current_blobs
 
     if isinstance(doc, dict):
-        doc = {k: v for k, v in doc.items() if not k.startswith("@")}
+        doc = _document_fields(doc)
     loaded = TrajectoryDoc.model_validate(doc)
     store = blobs or current_blobs()
     parts = [store.get_arrays(chunk.blob) for chunk in loaded.chunks]
