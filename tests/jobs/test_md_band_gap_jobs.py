@@ -346,3 +346,20 @@ def test_list_of_documents_carries_every_elements_bytes():
     assert [len(d.artifacts) for d in attached] == [1, 1, 1]
     # a resolved list of documents (pydantic objects) gives all three back
     assert len(find_artifacts([attached])) == 3
+
+
+def test_temperature_sweep_returns_one_document_per_temperature(models):
+    from thermogap.jobs.md import LangevinTemperatureSweepMaker
+
+    mlip, _ = models
+    short = SETTINGS.model_copy(update={"total_time_ps": 0.02})
+    flow = LangevinTemperatureSweepMaker(
+        temperatures_k=[200.0, 400.0], md_maker=LangevinMDMaker(settings=short, progress=False)
+    ).make(AseAtomsAdaptor.get_structure(ag3sbr_cell()), mlip, "s", 0.5)
+    responses = run_locally(flow, store=_memory_store(), ensure_success=True)
+    docs = [responses[job.uuid][1].output for job in flow.jobs]
+    assert [d.temperature_k for d in docs] == [200.0, 400.0]
+    assert all(d.n_frames_done == 4 and d.artifacts for d in docs)
+    # a bare model id is not a model document: refused when the job runs
+    bad = LangevinMDMaker(settings=short, progress=False).make(_cell(), mlip["model_id"], 300.0)
+    assert not run_locally(Flow([bad]), store=_memory_store()).get(bad.uuid)
