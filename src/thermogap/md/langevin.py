@@ -365,7 +365,7 @@ class LoadedTrajectory:
 
 
 def _document_fields(stored: dict[str, Any]) -> dict[str, Any]:
-    """The TrajectoryDoc fields of a stored or serialised document.
+    """Return the TrajectoryDoc fields of a stored or serialised document.
 
     Drops what the store and the builders add (``_id``, ``@class``, ``job_uuid``, ...).
     """
