@@ -1,5 +1,6 @@
 """A re-run with other settings adds band-gap results; the same run replaces its own."""
 
+import pytest
 from jobflow import Flow
 
 from thermogap.execution import run_flow
@@ -22,9 +23,14 @@ def _snapshot(n_frames: int, mean: float) -> dict:
     }
 
 
-def _result(n_frames: int, mean: float):
+#: model documents as the training jobs return them (only their ids and metrics are read here)
+GNN = {"model_id": "gnn-x", "metrics": {"test": {"n": 10, "mae": 0.05}}}
+MLIP = {"model_id": "mace-y", "model_blob": None}
+
+
+def _result(n_frames: int, mean: float, gnn: dict = GNN):
     return BandGapResultMaker(level="chgnet-ipea1-xtb").make(
-        0.5, 300.0, [1.2], [_snapshot(n_frames, mean)], [-120.0], [1], "gnn-x", "mace-y", ["s1"]
+        0.5, 300.0, [1.2], [_snapshot(n_frames, mean)], [-120.0], [1], gnn, MLIP, ["s1"]
     )
 
 
@@ -35,3 +41,21 @@ def test_other_md_length_adds_a_result_and_the_same_run_replaces_its_own(db):
     assert sorted(d["band_gap_ev"] for d in docs) == [1.08, 1.10]  # both kept
     run_flow(Flow([_result(400, 1.08)]), db)  # the 2 ps study again: nothing new
     assert db.count("band_gaps", {"x": 0.5, "temperature_k": 300.0}) == 2
+    # another GNN adds a result too; the ids and the GNN's test MAE are recorded
+    run_flow(Flow([_result(400, 1.08, GNN | {"model_id": "gnn-z"})]), db)
+    docs = db.query("band_gaps", {"x": 0.5, "temperature_k": 300.0})
+    assert sorted(d["gnn_model_id"] for d in docs) == ["gnn-x", "gnn-x", "gnn-z"]
+    assert {d["mlip_model_id"] for d in docs} == {"mace-y"}
+    assert {d["model_error_ev"] for d in docs} == {0.05}
+
+
+def test_the_job_writes_nothing_and_runs_without_a_database():
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+
+    job = _result(200, 1.10)
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    responses = run_locally(Flow([job]), store=store, ensure_success=True)
+    doc = responses[job.uuid][1].output
+    assert doc.band_gap_ev == 1.10 and doc.delta_gap_ev == pytest.approx(1.10 - 1.2)
+    assert store.docs_store.count() == 1  # its own output only

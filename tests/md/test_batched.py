@@ -6,7 +6,7 @@
   velocity autocorrelation, for one replica driven by the same force field; a wrong
   temperature and a wrong friction are detected as different (negative controls).
 * A killed batch resumes into the trajectories of an uninterrupted run.
-* The Maker runs in a flow and its documents are read back like those of the ASE path.
+* The Maker runs in a flow without a database and its documents carry their frames.
 """
 
 from __future__ import annotations
@@ -372,43 +372,34 @@ def test_bad_inputs_are_refused():
 # the Maker in a flow
 
 
-def _store_model(db, model, tmp_path):
-    import hashlib
+def test_maker_runs_replicas_in_a_flow_and_returns_readable_trajectories():
+    from jobflow import Flow, JobStore, run_locally
+    from maggma.stores import MemoryStore
 
-    from thermogap.mlip.calculator import mace_model_to_safe_bytes
-
-    data = mace_model_to_safe_bytes(model)  # the weights-only form models are stored in
-    sha = hashlib.sha256(data).hexdigest()
-    ref = db.blobs.put_bytes(data, kind="model")
-    model_id = "mace-" + sha[:16]
-    doc = {"model_id": model_id, "kind": "mace", "sha256": sha, "model_blob": ref.model_dump()}
-    db.upsert("models", [doc], key="model_id")
-    return model_id
-
-
-def test_maker_runs_replicas_in_a_flow_and_stores_readable_trajectories(db, tmp_path):
-    from jobflow import Flow
-
-    from thermogap.execution import run_flow
+    from fixtures.models import mlip_model_doc
+    from thermogap.execution.artifacts import job_blob_scope
     from thermogap.jobs.md import BatchedLangevinMDMaker
-    from thermogap.md.langevin import load_trajectory
-    from thermogap.schemas.md import TrajectoryDoc
+    from thermogap.md.langevin import trajectory_from_doc
 
-    model_id = _store_model(db, tiny_random_mace(), tmp_path)
+    mlip = mlip_model_doc(tiny_random_mace())  # the weights-only form models travel in
     small, large = ag3sbr_cell(), ag3sbr_cell() * (2, 1, 1)
     structures = [AseAtomsAdaptor.get_structure(a) for a in (small, large, small)]
     settings = LangevinSettings(total_time_ps=0.02, save_interval_steps=5, chunk_frames=3)
     maker = BatchedLangevinMDMaker(settings=settings, progress=False)
-    job = maker.make(structures, model_id, [300.0, 300.0, 600.0], ["a", "b", "a"], [1.0, 1.0, 1.0])
-    summary = run_flow(Flow([job]), db)
-    assert summary.n_failed == 0
-    docs = [TrajectoryDoc.model_validate(d) for d in job.output.resolve(db.jobstore())]
+    job = maker.make(structures, mlip, [300.0, 300.0, 600.0], ["a", "b", "a"], [1.0, 1.0, 1.0])
+    # one temperature for three structures: the job fails (the error is raised when it runs)
+    bad = maker.make(structures, mlip, [300.0])
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    responses = run_locally(Flow([job, bad]), store=store)
+    assert not responses.get(bad.uuid)
+    docs = responses[job.uuid][1].output
     assert [d.temperature_k for d in docs] == [300.0, 300.0, 600.0]
     assert [d.n_atoms for d in docs] == [5, 10, 5] and [d.structure_id for d in docs] == list("aba")
     assert len({d.trajectory_id for d in docs}) == 3 and len({d.seed for d in docs}) == 3
     for doc in docs:
         assert doc.completed and doc.integrator == "baoab-batched" and doc.model_dtype == "float32"
-        loaded = load_trajectory(db, doc.trajectory_id)  # what the gap and NMD jobs read
+        with job_blob_scope(doc):  # the bytes the document carries (what the gap jobs read)
+            loaded = trajectory_from_doc(doc)
         np.testing.assert_array_equal(loaded.arrays["steps"], [5, 10, 15, 20])
         assert (
             len(loaded.doc.chunks) == 2 and loaded.arrays["positions_ang"].shape[1] == doc.n_atoms
@@ -417,14 +408,23 @@ def test_maker_runs_replicas_in_a_flow_and_stores_readable_trajectories(db, tmp_
         assert doc.mean_temperature_k == pytest.approx(t.mean())
         assert np.all(np.isfinite(loaded.arrays["stress_ev_per_ang3"]))
 
-    # a longer run of the same replicas extends the stored trajectories instead of restarting
+    # a longer run given the earlier documents extends them instead of restarting
     longer = BatchedLangevinMDMaker(settings=settings.model_copy(update={"total_time_ps": 0.03}))
-    job = longer.make(structures[:1], model_id, [300.0], ["a"], [1.0])
-    run_flow(Flow([job]), db)
-    (extended,) = job.output.resolve(db.jobstore())
+    job = longer.make(
+        structures[:1], mlip, [300.0], ["a"], [1.0], previous=[docs[0].model_dump(mode="json")]
+    )
+    responses = run_locally(Flow([job]), store=store, ensure_success=True)
+    (extended,) = responses[job.uuid][1].output
     assert extended.trajectory_id == docs[0].trajectory_id
-    stored = load_trajectory(db, extended.trajectory_id)
+    with job_blob_scope(extended):
+        stored = trajectory_from_doc(extended)
     np.testing.assert_array_equal(stored.arrays["steps"], [5, 10, 15, 20, 25, 30])
+    np.testing.assert_array_equal(stored.arrays["positions_ang"][:4], loaded_positions(docs[0]))
 
-    # one temperature for three structures: the job fails (the error is raised when it runs)
-    assert run_flow(Flow([maker.make(structures, model_id, [300.0])]), db).n_failed == 1
+
+def loaded_positions(doc):
+    from thermogap.execution.artifacts import job_blob_scope
+    from thermogap.md.langevin import trajectory_from_doc
+
+    with job_blob_scope(doc):
+        return trajectory_from_doc(doc).arrays["positions_ang"]

@@ -103,12 +103,12 @@ def find_artifacts(value: Any) -> dict[str, str]:
     """Collect the ``artifacts`` mappings carried anywhere in ``value`` (resolved inputs)."""
     found: dict[str, str] = {}
     stack = [value]
-    seen: set[int] = set()
+    seen: dict[int, Any] = {}  # holds the items too: a freed temporary's id is reused
     while stack:
         item = stack.pop()
         if id(item) in seen:
             continue
-        seen.add(id(item))
+        seen[id(item)] = item
         if isinstance(item, dict):
             carried = item.get(ARTIFACTS_KEY)
             if isinstance(carried, dict):

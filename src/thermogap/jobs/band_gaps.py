@@ -9,6 +9,7 @@ import numpy as np
 from jobflow import Maker
 from pymatgen.core import Structure
 
+from thermogap.errors import InputError
 from thermogap.execution import tg_job
 from thermogap.md.statistics import MIN_INDEPENDENT_SAMPLES
 from thermogap.results.band_gaps import boltzmann_weights, combine_configurations, snapshot_gaps
@@ -21,88 +22,92 @@ from thermogap.structures import content_id
 BAND_GAPS_COLLECTION = names.BAND_GAPS
 
 
+def _model_id(model: Any) -> str:
+    doc = model.model_dump(mode="json") if hasattr(model, "model_dump") else model
+    if not isinstance(doc, dict) or "model_id" not in doc:
+        raise InputError(
+            f"expected a model document (the training job's output, or a stored model passed "
+            f"through document_with_artifacts), got {str(model)[:80]!r}"
+        )
+    return str(doc["model_id"])
+
+
 @tg_job
-def static_band_gap(structure: Structure, gnn_model_id: str) -> float:
-    """GNN band gap of one (relaxed) structure, eV."""
-    from thermogap.gnn.bundle import load_gnn
+def static_band_gap(structure: Structure, gnn: Any) -> float:
+    """GNN band gap of one (relaxed) structure, eV; ``gnn`` is the GNN's model document."""
+    from thermogap.gnn.bundle import gnn_from_model
     from thermogap.gnn.inference import predict
-    from thermogap.store import current_db
 
     if isinstance(structure, dict):
         structure = Structure.from_dict(structure)
-    return float(predict(load_gnn(current_db(), gnn_model_id), [structure])[0])
+    return float(predict(gnn_from_model(gnn), [structure])[0])
+
+
+def _frames_input(trajectory: Any) -> tuple[TrajectoryDoc, tuple[Any, Any, Any]]:
+    """Read a trajectory document's frames: (doc, (lattice, positions, atomic numbers))."""
+    from thermogap.md.langevin import trajectory_from_doc
+
+    loaded = trajectory_from_doc(trajectory)
+    start = Structure.from_dict(loaded.doc.structure)
+    frames = (start.lattice.matrix, loaded.arrays["positions_ang"], np.array(start.atomic_numbers))
+    return loaded.doc, frames
 
 
 @tg_job
 def trajectory_band_gaps(
-    trajectory: TrajectoryDoc, gnn_model_id: str, equilibration_fraction: float | None = None
+    trajectory: TrajectoryDoc, gnn: Any, equilibration_fraction: float | None = None
 ) -> dict[str, Any]:
     """GNN gaps of every stored frame, then their mean over all equilibrated frames.
 
-    ``equilibration_fraction`` None detects the equilibration (pymbar); a number discards
-    that fraction of the frames.  The error uses the statistical inefficiency of the gaps.
+    ``trajectory`` is the MD job's :class:`TrajectoryDoc` (carrying its chunks), ``gnn`` the
+    GNN's model document. ``equilibration_fraction`` None detects the equilibration
+    (pymbar); a number discards that fraction of the frames. The error uses the statistical
+    inefficiency of the gaps.
 
     Returns
     -------
     dict
         ``mean_ev``, ``stderr_ev``, ``std_ev``, ``n_snapshots`` (frames averaged),
         ``n_independent``, ``correlation_time_fs``, ``snapshot_spacing_fs`` (``g`` in fs),
-        ``equilibration_fs``, ``equilibration`` and ``trajectory_id``.
+        ``equilibration_fs``, ``equilibration``, ``equilibration_fraction``, ``n_frames``,
+        ``n_steps`` (MD length), ``trajectory_id`` and ``gnn_model_id``.
     """
-    from thermogap.gnn.bundle import load_gnn
+    from thermogap.gnn.bundle import gnn_from_model
     from thermogap.gnn.inference import predict_frames
-    from thermogap.md.langevin import load_trajectory
-    from thermogap.store import current_db
 
-    db = current_db()
-    trajectory = TrajectoryDoc.model_validate(trajectory)
-    loaded = load_trajectory(db, trajectory.trajectory_id)
-    start = Structure.from_dict(loaded.doc.structure)
-    frame_gaps = predict_frames(
-        load_gnn(db, gnn_model_id),
-        start.lattice.matrix,
-        loaded.arrays["positions_ang"],
-        np.array(start.atomic_numbers),
-    )
+    doc, frames = _frames_input(trajectory)
+    frame_gaps = predict_frames(gnn_from_model(gnn), *frames)
     return gap_series_summary(
         frame_gaps,
-        trajectory.trajectory_id,
-        trajectory.timestep_fs * trajectory.save_interval_steps,
+        doc.trajectory_id,
+        doc.timestep_fs * doc.save_interval_steps,
         equilibration_fraction,
-    )
+    ) | {"n_steps": doc.n_steps_done, "gnn_model_id": _model_id(gnn)}
 
 
 @tg_job
 def trajectories_band_gaps(
     trajectories: list[TrajectoryDoc],
-    gnn_model_id: str,
+    gnn: Any,
     equilibration_fraction: float | None = None,
 ) -> list[dict[str, Any]]:
     """GNN gaps of the frames of many trajectories in one batched inference, then summaries.
 
     Each trajectory gets the same summary as :func:`trajectory_band_gaps`. The model is
-    loaded once and the frames of all trajectories go through it together
-    (:func:`thermogap.gnn.inference.predict_trajectories`); the statistics stay per trajectory.
+    loaded once from its document ``gnn`` and the frames of all trajectories go through it
+    together (:func:`thermogap.gnn.inference.predict_trajectories`); the statistics stay per
+    trajectory.
     """
-    from thermogap.gnn.bundle import load_gnn
+    from thermogap.gnn.bundle import gnn_from_model
     from thermogap.gnn.inference import predict_trajectories
-    from thermogap.md.langevin import load_trajectory
-    from thermogap.store import current_db
 
-    db = current_db()
-    docs = [TrajectoryDoc.model_validate(t) for t in trajectories]
-    inputs = []
-    for doc in docs:
-        loaded = load_trajectory(db, doc.trajectory_id)
-        start = Structure.from_dict(loaded.doc.structure)
-        inputs.append(
-            (
-                start.lattice.matrix,
-                loaded.arrays["positions_ang"],
-                np.array(start.atomic_numbers),
-            )
-        )
-    gaps = predict_trajectories(load_gnn(db, gnn_model_id), inputs)
+    docs, inputs = [], []
+    for trajectory in trajectories:
+        doc, frames = _frames_input(trajectory)
+        docs.append(doc)
+        inputs.append(frames)
+    gaps = predict_trajectories(gnn_from_model(gnn), inputs)
+    model_id = _model_id(gnn)
     return [
         gap_series_summary(
             series,
@@ -110,6 +115,7 @@ def trajectories_band_gaps(
             doc.timestep_fs * doc.save_interval_steps,
             equilibration_fraction,
         )
+        | {"n_steps": doc.n_steps_done, "gnn_model_id": model_id}
         for series, doc in zip(gaps, docs, strict=True)
     ]
 
@@ -134,12 +140,13 @@ def gap_series_summary(
         "snapshot_spacing_fs": stats.spacing_frames * frame_fs,
         "equilibration_fs": stats.skip_frames * frame_fs,
         "equilibration": "detected" if equilibration_fraction is None else "fixed fraction",
+        "equilibration_fraction": equilibration_fraction,
     }
 
 
-def gnn_test_error(db: Any, gnn_model_id: str) -> float | None:
-    """Test-set MAE of a stored GNN, eV (None if not recorded)."""
-    doc = db.query_one(names.MODELS, {"model_id": gnn_model_id}, properties=["metrics"]) or {}
+def gnn_test_error(gnn: Any) -> float | None:
+    """Test-set MAE recorded in a GNN's model document, eV (None if not recorded)."""
+    doc = gnn.model_dump(mode="json") if hasattr(gnn, "model_dump") else dict(gnn)
     mae = ((doc.get("metrics") or {}).get("test") or {}).get("mae")
     return None if mae is None else float(mae)
 
@@ -176,10 +183,11 @@ class BandGapResultMaker(Maker):
     --------
     >>> from thermogap.jobs.md import LangevinMDMaker
     >>> from thermogap.structures import load_structure
-    >>> md_job = LangevinMDMaker().make(load_structure("Ag3SBr"), "mace-...", temperature_k=300)
-    >>> snapshot_job = trajectory_band_gaps(md_job.output, "gnn-...")
-    >>> job = BandGapResultMaker(level="chgnet-ipea1-xtb").make(
-    ...     0.5, 300.0, [1.2], [snapshot_job.output], [-120.0], [1], "gnn-...")
+    >>> structure = load_structure("Ag3SBr")
+    >>> md_job = LangevinMDMaker().make(structure, mlip_doc, 300.0)  # doctest: +SKIP
+    >>> snapshot_job = trajectory_band_gaps(md_job.output, gnn_doc)  # doctest: +SKIP
+    >>> job = BandGapResultMaker(level="chgnet-ipea1-xtb").make(  # doctest: +SKIP
+    ...     0.5, 300.0, [1.2], [snapshot_job.output], [-120.0], [1], gnn_doc, mlip_doc)
     """
 
     name: str = "band gap result"
@@ -197,23 +205,25 @@ class BandGapResultMaker(Maker):
         snapshots: list[dict[str, Any]] | None,
         energies_ev: list[float],
         multiplicities: list[int],
-        gnn_model_id: str,
-        mlip_model_id: str | None = None,
+        gnn: Any,
+        mlip: Any = None,
         structure_ids: list[str] | None = None,
         formula: str = "",
         reference: dict[str, Any] | None = None,
     ) -> BandGapDoc:
-        """Build, store and return the result of (x, T); ``snapshots`` is None at 0 K.
+        """Build and return the result of (x, T); ``snapshots`` is None at 0 K.
 
+        ``gnn`` is the GNN's model document (its id and test-set MAE are recorded), ``mlip``
+        the MLIP's model document (or an engine name, or None); only their ids are kept.
         ``reference`` (a self-check output, :mod:`thermogap.jobs.self_check`) adds the
-        reference level's directly computed gap to the document.
+        reference level's directly computed gap to the document. Nothing is written: the
+        ``band_gaps`` collection is built from this job's output (key ``result_id``).
         """
         from jobflow import CURRENT_JOB
 
-        from thermogap.store import current_db
-
         upstream = dict(CURRENT_JOB.job.metadata.get("upstream", {})) if CURRENT_JOB.job else {}
-        db = current_db()
+        gnn_model_id = _model_id(gnn)
+        mlip_model_id = mlip if mlip is None or isinstance(mlip, str) else _model_id(mlip)
         w0 = boltzmann_weights(energies_ev, multiplicities, 0.0)
         static = np.asarray(static_gaps_ev, dtype=float)
         weights = boltzmann_weights(energies_ev, multiplicities, temperature_k)
@@ -243,7 +253,7 @@ class BandGapResultMaker(Maker):
             gap_0k = float(w0 @ static)
             mean, stderr, std, n, timing, trajectory_ids = gap_0k, 0.0, 0.0, 1, {}, []
             delta = 0.0
-        model_error = gnn_test_error(db, gnn_model_id)
+        model_error = gnn_test_error(gnn)
         doc = BandGapDoc(
             # everything that changes the result is in its id, so a re-run with other
             # settings (models, structures, MD length or dynamics) adds a result, never
@@ -258,7 +268,13 @@ class BandGapResultMaker(Maker):
                 mlip_model_id=mlip_model_id,
                 structure_ids=list(structure_ids or []),
                 trajectories=[
-                    [s["trajectory_id"], s.get("n_frames"), s.get("equilibration")]
+                    [
+                        s["trajectory_id"],
+                        s.get("n_frames"),
+                        s.get("n_steps"),
+                        s.get("equilibration"),
+                        s.get("equilibration_fraction"),
+                    ]
                     for s in snapshots or []
                 ],
             ),
@@ -289,7 +305,6 @@ class BandGapResultMaker(Maker):
             **stats,
             **_reference_fields(reference),
         )
-        db.upsert(BAND_GAPS_COLLECTION, [doc.model_dump(mode="json")], key="result_id")
         return doc
 
 

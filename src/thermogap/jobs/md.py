@@ -1,4 +1,4 @@
-"""jobflow Makers for Langevin MD with a stored MLIP."""
+"""jobflow Makers for Langevin MD with an MLIP passed as its model document."""
 
 from __future__ import annotations
 
@@ -14,15 +14,24 @@ from thermogap.execution import tg_job
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.md import LangevinSettings, TrajectoryDoc
 
-__all__ = ["BatchedLangevinMDMaker", "LangevinMDMaker", "LangevinTemperatureSweepMaker"]
+__all__ = [
+    "BatchedLangevinMDMaker",
+    "LangevinMDMaker",
+    "LangevinTemperatureSweepMaker",
+    "model_document",
+]
 
 
 @dataclass
 class LangevinMDMaker(Maker):
-    """Langevin NVT MD at one temperature, frames stored in blob chunks, restartable.
+    """Langevin NVT MD at one temperature, frames in blob chunks carried by the output.
 
-    If the job is killed and run again with the same inputs, it resumes from the last
-    stored chunk of the trajectory (same ``trajectory_id``) instead of starting over.
+    The MLIP comes in as its model document (the training job's output, or a stored model
+    embedded with :func:`thermogap.execution.artifacts.document_with_artifacts`); no database
+    is opened. The chunks are written to the job's blob store and travel with the returned
+    :class:`TrajectoryDoc` (``artifacts``). A killed job starts its trajectory again; a
+    finished one is continued to a longer ``total_time_ps`` by passing its document as
+    ``previous`` (see ``docs/batched_md.md``).
 
     Parameters
     ----------
@@ -41,7 +50,7 @@ class LangevinMDMaker(Maker):
     >>> from thermogap.structures import load_structure
     >>> structure = load_structure("Ag3SBr")
     >>> maker = LangevinMDMaker(settings=LangevinSettings(total_time_ps=10))
-    >>> job = maker.make(structure, model_id="mace-0123456789abcdef", temperature_k=300)
+    >>> job = maker.make(structure, training_job.output, temperature_k=300)  # doctest: +SKIP
     """
 
     name: str = "langevin md"
@@ -53,18 +62,24 @@ class LangevinMDMaker(Maker):
     def make(
         self,
         structure: Structure,
-        model_id: str,
+        mlip: Any,
         temperature_k: float,
         structure_id: str | None = None,
         x: float | None = None,
+        previous: Any = None,
     ) -> TrajectoryDoc:
-        """Run (or resume) MD of ``structure`` with model ``model_id`` at ``temperature_k`` K."""
-        from thermogap.md.langevin import DatabaseTrajectorySink, run_langevin, trajectory_id
-        from thermogap.mlip.calculator import calculator_from_model_id
-        from thermogap.store import current_db
+        """Run MD of ``structure`` with the MLIP document ``mlip`` at ``temperature_k`` K.
 
-        db = current_db()
-        model = db.query_one("models", {"model_id": model_id}, properties=["sha256"]) or {}
+        ``previous`` (optional) is an earlier document of the same trajectory, continued
+        from its last frame instead of starting again.
+        """
+        from thermogap.md.langevin import BlobTrajectorySink, run_langevin, trajectory_id
+        from thermogap.mlip.calculator import calculator_from_model
+
+        model = model_document(mlip)
+        model_id = model["model_id"]
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
         start = structure.as_dict()
         doc = TrajectoryDoc(
             trajectory_id=trajectory_id(model_id, start, temperature_k, self.settings),
@@ -82,9 +97,9 @@ class LangevinMDMaker(Maker):
             n_steps_target=self.settings.n_steps,
             provenance=make_provenance(model_id=model_id, model_sha256=model.get("sha256")),
         )
-        sink = DatabaseTrajectorySink(db, doc)
-        if not sink.doc.completed:
-            calc = calculator_from_model_id(db, model_id, device=self.device)
+        sink = BlobTrajectorySink(doc, previous)
+        if sink.doc.n_steps_done < self.settings.n_steps:
+            calc = calculator_from_model(model, device=self.device)
             run_langevin(
                 AseAtomsAdaptor.get_atoms(structure),
                 calc,
@@ -94,6 +109,23 @@ class LangevinMDMaker(Maker):
                 progress=self.progress,
             )
         return sink.doc
+
+
+def model_document(mlip: Any) -> dict[str, Any]:
+    """Return the MLIP model document ``mlip`` as a dict; refuse a bare id.
+
+    Raises
+    ------
+    InputError
+        If ``mlip`` is not a model document (no ``model_id`` and ``model_blob``).
+    """
+    doc = mlip.model_dump(mode="json") if hasattr(mlip, "model_dump") else mlip
+    if not isinstance(doc, dict) or "model_id" not in doc or "model_blob" not in doc:
+        raise InputError(
+            f"mlip must be a model document (the training job's output, or a stored model "
+            f"passed through document_with_artifacts), got {str(mlip)[:80]!r}"
+        )
+    return doc
 
 
 @dataclass
@@ -113,9 +145,8 @@ class LangevinTemperatureSweepMaker(Maker):
     --------
     >>> from thermogap.structures import load_structure
     >>> s = load_structure("Ag3SI")
-    >>> flow = LangevinTemperatureSweepMaker(temperatures_k=[100, 300]).make(s, "mace-...")
-    >>> len(flow.jobs)
-    2
+    >>> sweep = LangevinTemperatureSweepMaker(temperatures_k=[100, 300])
+    >>> flow = sweep.make(s, training_job.output)  # doctest: +SKIP
     """
 
     name: str = "langevin temperature sweep"
@@ -125,7 +156,7 @@ class LangevinTemperatureSweepMaker(Maker):
     def make(
         self,
         structure: Structure,
-        model_id: str,
+        mlip: Any,
         structure_id: str | None = None,
         x: float | None = None,
     ) -> Flow:
@@ -134,7 +165,7 @@ class LangevinTemperatureSweepMaker(Maker):
             raise InputError(f"temperatures_k={self.temperatures_k} must be positive and non-empty")
         jobs: list[Flow | Job] = []
         for temperature in self.temperatures_k:
-            job: Job = self.md_maker.make(structure, model_id, float(temperature), structure_id, x)
+            job: Job = self.md_maker.make(structure, mlip, float(temperature), structure_id, x)
             job.name = f"{self.md_maker.name} {temperature:g} K"
             jobs.append(job)
         return Flow(jobs, output=[j.output for j in jobs], name=self.name)
@@ -146,10 +177,11 @@ class BatchedLangevinMDMaker(Maker):
 
     Every (structure, temperature) pair is a replica with its own random stream; all replicas
     share one model call per step (:func:`thermogap.md.batched.run_batched_langevin`). The
-    output is one :class:`TrajectoryDoc` per replica, stored like those of
-    :class:`LangevinMDMaker` (chunks in the blob store, documents in ``trajectories``), so
-    the jobs that read trajectories take either. A killed job run again resumes every replica
-    from its last stored chunk. Only MACE models are supported.
+    output is a list of one :class:`TrajectoryDoc` per replica, each carrying its own chunks'
+    bytes like those of :class:`LangevinMDMaker`, so the jobs that read trajectories take
+    either (``job.output[i]``). No database is opened: the MLIP comes in as its model
+    document. A killed job starts again; finished trajectories are continued by passing
+    their documents as ``previous``. Only MACE models are supported.
 
     Parameters
     ----------
@@ -171,7 +203,7 @@ class BatchedLangevinMDMaker(Maker):
     Examples
     --------
     >>> maker = BatchedLangevinMDMaker(settings=LangevinSettings(total_time_ps=10))
-    >>> job = maker.make([s1, s2], "mace-0123456789abcdef", [300.0, 600.0])  # doctest: +SKIP
+    >>> job = maker.make([s1, s2], training_job.output, [300.0, 600.0])  # doctest: +SKIP
     """
 
     name: str = "batched langevin md"
@@ -185,22 +217,26 @@ class BatchedLangevinMDMaker(Maker):
     def make(
         self,
         structures: list[Structure],
-        model_id: str,
-        temperatures_k: list[float],
+        mlip: Any,
+        temperatures: list[float],
         structure_ids: list[str | None] | None = None,
         xs: list[float | None] | None = None,
+        previous: list[Any] | None = None,
     ) -> list[TrajectoryDoc]:
-        """Run (or resume) MD of ``structures[i]`` at ``temperatures_k[i]`` K with ``model_id``.
+        """Run MD of ``structures[i]`` at ``temperatures[i]`` K with the MLIP document ``mlip``.
 
         ``structure_ids`` and ``xs`` (optional, one per replica) are copied to the documents.
+        ``previous`` (optional) holds earlier trajectory documents: a replica whose
+        trajectory is among them continues it instead of starting again (one that matches
+        no replica is an error).
         """
         from thermogap.md.batched import Replica, run_batched_langevin
 
         structures = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures]
         n = len(structures)
-        if n == 0 or len(temperatures_k) != n:
+        if n == 0 or len(temperatures) != n:
             raise InputError(
-                f"{len(structures)} structures and {len(temperatures_k)} temperatures: give one "
+                f"{len(structures)} structures and {len(temperatures)} temperatures: give one "
                 "temperature per structure (and at least one)"
             )
         structure_ids = list(structure_ids) if structure_ids is not None else [None] * n
@@ -208,11 +244,24 @@ class BatchedLangevinMDMaker(Maker):
         for label, values in (("structure_ids", structure_ids), ("xs", xs)):
             if len(values) != n:
                 raise InputError(f"{label} has {len(values)} entries, expected {n} (one a replica)")
-        db, model, model_doc = _batched_model(model_id, self.device)
+        model_doc = model_document(mlip)
+        earlier = {}
+        for item in previous or []:
+            if isinstance(item, dict):  # without the builder's and jobflow's keys
+                item = {k: v for k, v in item.items() if k in TrajectoryDoc.model_fields}
+            item = TrajectoryDoc.model_validate(item)
+            earlier[item.trajectory_id] = item
         sinks = [
-            _batched_sink(db, self, s, model_id, float(t), sid, x, model_doc.get("sha256"))
-            for s, t, sid, x in zip(structures, temperatures_k, structure_ids, xs, strict=True)
+            _batched_sink(self, s, model_doc, float(t), sid, x, earlier)
+            for s, t, sid, x in zip(structures, temperatures, structure_ids, xs, strict=True)
         ]
+        unused = sorted(set(earlier) - {sink.doc.trajectory_id for sink in sinks})
+        if unused:
+            raise InputError(
+                f"previous trajectories {unused} are none of the replicas asked for: model, "
+                "structure, temperature, dynamics settings, dtype and seed must be the same "
+                "to continue one"
+            )
         replicas = [
             Replica(AseAtomsAdaptor.get_atoms(s), sink.doc.temperature_k, sink, sink.doc.seed)
             for s, sink in zip(structures, sinks, strict=True)
@@ -221,7 +270,7 @@ class BatchedLangevinMDMaker(Maker):
         ]
         if replicas:
             run_batched_langevin(
-                model,
+                _batched_model(model_doc, self.device),
                 replicas,
                 self.settings,
                 dtype=self.dtype,
@@ -232,33 +281,38 @@ class BatchedLangevinMDMaker(Maker):
         return [sink.doc for sink in sinks]
 
 
-def _batched_model(model_id: str, device: str) -> tuple[Any, Any, dict[str, Any]]:
-    """Return the results database, the hash-checked MACE module of ``model_id``, its doc."""
-    from thermogap.mlip.calculator import load_mace_model, materialise_model_file
-    from thermogap.store import current_db
+def _batched_model(model_doc: dict[str, Any], device: str) -> Any:
+    """Return the MACE module of a model document, from its hash-checked bytes."""
+    from thermogap.errors import BlobIntegrityError
+    from thermogap.execution.artifacts import current_blobs
+    from thermogap.mlip.calculator import load_mace_model_bytes
 
-    db = current_db()
-    path, doc = materialise_model_file(db, model_id)
-    kind = doc.get("kind", "mace")
+    kind = model_doc.get("kind", "mace")
     if kind != "mace":
-        raise InputError(f"batched MD runs MACE models; model {model_id!r} is {kind=}")
-    return db, load_mace_model(path, expected_sha256=doc["sha256"], device=device), doc
+        raise InputError(f"batched MD runs MACE models; model {model_doc['model_id']!r} is {kind=}")
+    if model_doc["model_blob"].get("sha256") != model_doc.get("sha256"):
+        raise BlobIntegrityError(
+            f"model {model_doc['model_id']!r}: blob sha256 {model_doc['model_blob'].get('sha256')}"
+            f" != document {model_doc.get('sha256')}"
+        )
+    data = current_blobs().get_bytes(model_doc["model_blob"])  # checks the SHA-256
+    return load_mace_model_bytes(data, device=device)
 
 
 def _batched_sink(
-    db: Any,
     maker: BatchedLangevinMDMaker,
     structure: Structure,
-    model_id: str,
+    model_doc: dict[str, Any],
     temperature_k: float,
     structure_id: str | None,
     x: float | None,
-    model_sha256: str | None,
+    earlier: dict[str, TrajectoryDoc],
 ) -> Any:
-    """Return the sink of one replica: its stored trajectory, or a new document."""
+    """Return the sink of one replica: a new document, or its earlier one continued."""
     from thermogap.md.batched import BATCHED_INTEGRATOR, batched_trajectory_id
-    from thermogap.md.langevin import DatabaseTrajectorySink
+    from thermogap.md.langevin import BlobTrajectorySink
 
+    model_id = model_doc["model_id"]
     start = structure.as_dict()
     settings = maker.settings
     tid = batched_trajectory_id(model_id, start, temperature_k, settings, maker.dtype)
@@ -279,6 +333,6 @@ def _batched_sink(
         n_steps_target=settings.n_steps,
         integrator=BATCHED_INTEGRATOR,
         model_dtype=maker.dtype,
-        provenance=make_provenance(model_id=model_id, model_sha256=model_sha256),
+        provenance=make_provenance(model_id=model_id, model_sha256=model_doc.get("sha256")),
     )
-    return DatabaseTrajectorySink(db, doc)
+    return BlobTrajectorySink(doc, earlier.get(tid))

@@ -16,7 +16,6 @@ from pymatgen.core import Structure
 
 from thermogap.execution import tg_job
 from thermogap.results.self_check import compare_snapshot_gaps, self_check_verdict, snapshot_sample
-from thermogap.store import collections as names
 
 __all__ = [
     "reference_gaps",
@@ -33,36 +32,35 @@ def reference_gaps(structures: list[Structure], level: str) -> np.ndarray:
     return np.asarray(embedded_gap_fn(level)(structures))
 
 
-def _gnn(gnn_model_id: str) -> tuple[Any, float | None]:
-    from thermogap.gnn.bundle import load_gnn
-    from thermogap.store import current_db
+def _gnn(gnn: Any) -> tuple[Any, float | None]:
+    """Return the GNN bundle of a model document and its recorded test-set MAE (eV)."""
+    from thermogap.gnn.bundle import gnn_from_model
+    from thermogap.jobs.band_gaps import gnn_test_error
 
-    db = current_db()
-    doc = db.query_one(names.MODELS, {"model_id": gnn_model_id}, properties=["metrics"]) or {}
-    test_mae = ((doc.get("metrics") or {}).get("test") or {}).get("mae")
-    return load_gnn(db, gnn_model_id), test_mae
+    return gnn_from_model(gnn), gnn_test_error(gnn)
 
 
 @tg_job
-def reference_static_check(
-    structure: Structure, gnn_model_id: str, level: str, x: float
-) -> dict[str, Any]:
-    """Compute reference and GNN gap of one relaxed 0 K structure; list shells on the cutoff."""
+def reference_static_check(structure: Structure, gnn: Any, level: str, x: float) -> dict[str, Any]:
+    """Compute reference and GNN gap of one relaxed 0 K structure; list shells on the cutoff.
+
+    ``gnn`` is the GNN's model document (the training job's output).
+    """
     from thermogap.gnn.graphs import warn_if_shells_near_cutoff
     from thermogap.gnn.inference import predict
 
     if isinstance(structure, dict):
         structure = Structure.from_dict(structure)
-    bundle, test_mae = _gnn(gnn_model_id)
+    bundle, test_mae = _gnn(gnn)
     reference = float(reference_gaps([structure], level)[0])
-    gnn = float(predict(bundle, [structure])[0])
+    gnn_gap = float(predict(bundle, [structure])[0])
     shells = warn_if_shells_near_cutoff(structure, bundle.graph_settings)
     return {
         "x": float(x),
         "temperature_k": 0.0,
         "reference_level": level,
         "reference_0k_ev": reference,
-        "gnn_0k_ev": gnn,
+        "gnn_0k_ev": gnn_gap,
         "test_mae_ev": test_mae,
         "shells_near_cutoff": [list(s) for s in shells],
     }
@@ -71,7 +69,7 @@ def reference_static_check(
 @tg_job
 def reference_snapshot_check(
     trajectory: Any,
-    gnn_model_id: str,
+    gnn: Any,
     static: dict[str, Any],
     temperature_k: float,
     n_snapshots: int = 20,
@@ -79,16 +77,16 @@ def reference_snapshot_check(
 ) -> dict[str, Any]:
     """Compute reference and GNN gaps on ``n_snapshots`` post-equilibration MD frames.
 
+    ``trajectory`` is the MD job's :class:`~thermogap.schemas.md.TrajectoryDoc` (carrying
+    its chunks), ``gnn`` the GNN's model document.
+
     ``equilibration_fraction`` None (the Eg(T) average detects its own equilibration) draws
     the frames after the first 20 %.
     """
     from thermogap.gnn.inference import predict
-    from thermogap.md.langevin import load_trajectory
-    from thermogap.schemas.md import TrajectoryDoc
-    from thermogap.store import current_db
+    from thermogap.md.langevin import trajectory_from_doc
 
-    trajectory = TrajectoryDoc.model_validate(trajectory)
-    loaded = load_trajectory(current_db(), trajectory.trajectory_id)
+    loaded = trajectory_from_doc(trajectory)
     start = Structure.from_dict(loaded.doc.structure)
     positions = loaded.arrays["positions_ang"]
     skip = 0.2 if equilibration_fraction is None else equilibration_fraction
@@ -97,7 +95,7 @@ def reference_snapshot_check(
         Structure(start.lattice, start.species, positions[i], coords_are_cartesian=True)
         for i in chosen
     ]
-    bundle, test_mae = _gnn(gnn_model_id)
+    bundle, test_mae = _gnn(gnn)
     level = static["reference_level"]
     comparison = compare_snapshot_gaps(
         reference_gaps(frames, level),
@@ -110,7 +108,7 @@ def reference_snapshot_check(
         "x": static["x"],
         "temperature_k": float(temperature_k),
         "reference_level": level,
-        "trajectory_id": trajectory.trajectory_id,
+        "trajectory_id": loaded.doc.trajectory_id,
         "frames": chosen.tolist(),
     }
 

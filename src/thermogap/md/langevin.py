@@ -2,9 +2,13 @@
 
 Frames (positions, velocities, energies, stress) are buffered and written as one npz blob per
 chunk; after each chunk the trajectory document is updated with the chunk's reference and
-the state of the noise generator. A run that was killed is resumed from the last stored
-frame with the stored generator state, so the resumed trajectory is the one an uninterrupted
-run would have produced (up to floating-point round-off of the velocity round trip).
+the state of the noise generator. A run continued from its last stored frame with the stored
+generator state is the one an uninterrupted run would have produced (up to floating-point
+round-off of the velocity round trip). Inside jobs the chunks go to the job's blob store
+(:class:`BlobTrajectorySink`) and travel with the returned document; a killed job starts
+again, a finished trajectory can be continued from its document. Outside jobs
+:class:`DatabaseTrajectorySink` saves every chunk to a results database as it is written, so
+a killed run resumes from its last chunk.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
 
 __all__ = [
+    "BlobTrajectorySink",
     "DatabaseTrajectorySink",
     "LoadedTrajectory",
     "ResumeState",
@@ -81,8 +86,113 @@ class TrajectorySink(Protocol):
         """Mark the run finished at ``n_steps_target`` steps."""
 
 
+def _record_chunk(
+    doc: TrajectoryDoc,
+    arrays: dict[str, np.ndarray],
+    ref: dict[str, Any],
+    rng_state: dict[str, Any],
+) -> None:
+    """Append one stored chunk (blob ``ref``) to ``doc`` and update its running totals."""
+    n_frames = len(arrays["steps"])
+    chunk = TrajectoryChunk(
+        index=len(doc.chunks),
+        first_frame=doc.n_frames_done,
+        n_frames=n_frames,
+        last_step=int(arrays["steps"][-1]),
+        blob=ref,
+        rng_state=json.dumps(rng_state),
+    )
+    t_new = 2.0 * arrays["kinetic_energy_ev"] / (3.0 * doc.n_atoms * KB_EV_PER_K)
+    t_old = (doc.mean_temperature_k or 0.0) * doc.n_frames_done
+    doc.chunks.append(chunk)
+    doc.n_frames_done += n_frames
+    doc.n_steps_done = chunk.last_step
+    doc.mean_temperature_k = float((t_old + t_new.sum()) / doc.n_frames_done)
+    doc.completed = doc.n_steps_done >= doc.n_steps_target
+
+
+def _resume_from(doc: TrajectoryDoc, blobs: Any) -> ResumeState | None:
+    """Return the last frame of ``doc``'s last chunk read from ``blobs``, or ``None``."""
+    if not doc.chunks:
+        return None
+    last = doc.chunks[-1]
+    arrays = blobs.get_arrays(last.blob)
+    return ResumeState(
+        n_frames_done=doc.n_frames_done,
+        n_steps_done=doc.n_steps_done,
+        positions_ang=arrays["positions_ang"][-1],
+        velocities_ang_per_fs=arrays["velocities_ang_per_fs"][-1],
+        rng_state=json.loads(last.rng_state),
+    )
+
+
+class BlobTrajectorySink:
+    """Write trajectory chunks to the running job's blob store; keep the document in memory.
+
+    This is the sink of the MD jobs: no database is opened. Every chunk is an npz blob of
+    :func:`thermogap.execution.artifacts.current_blobs`; the job returns ``sink.doc``, whose
+    chunk references make the bytes travel with the output (``artifacts``).
+
+    A job that is killed loses the chunks it wrote (they are returned with its output, which
+    it never returned), so a re-run starts the trajectory again. A finished trajectory can be
+    continued to a longer time by passing its document as ``previous``.
+
+    Parameters
+    ----------
+    doc
+        The new trajectory document (no chunks yet).
+    previous
+        A finished or partial document of the same trajectory (same ``trajectory_id``),
+        passed by reference with its chunks' bytes; the run continues from its last frame.
+    blobs
+        Blob store for the chunks; default: the running job's.
+
+    Raises
+    ------
+    InputError
+        If ``previous`` is another trajectory (different ``trajectory_id``).
+    """
+
+    def __init__(self, doc: TrajectoryDoc, previous: Any = None, blobs: Any = None) -> None:
+        from thermogap.execution.artifacts import current_blobs
+
+        self.blobs = blobs if blobs is not None else current_blobs()
+        if previous is not None:
+            if isinstance(previous, dict):
+                previous = _document_fields(previous)
+            old = TrajectoryDoc.model_validate(previous)
+            if old.trajectory_id != doc.trajectory_id:
+                raise InputError(
+                    f"previous trajectory {old.trajectory_id} is not the run asked for "
+                    f"({doc.trajectory_id}): model, structure, temperature, dynamics settings "
+                    "and seed must be the same to continue it"
+                )
+            doc = old.model_copy(
+                update={"n_steps_target": doc.n_steps_target, "artifacts": None}, deep=True
+            )
+        self.doc = doc
+
+    def resume_state(self) -> ResumeState | None:
+        """Return the last frame of the previous run's last chunk, or ``None``."""
+        return _resume_from(self.doc, self.blobs)
+
+    def write_chunk(self, arrays: dict[str, np.ndarray], rng_state: dict[str, Any]) -> None:
+        """Store ``arrays`` as an npz blob and record it (and the RNG state) in the doc."""
+        ref = self.blobs.put_arrays(arrays, kind="trajectory-chunk")
+        _record_chunk(self.doc, arrays, ref.model_dump(), rng_state)
+
+    def finish(self, n_steps_target: int) -> None:
+        """Record the target and completion flag."""
+        self.doc.n_steps_target = n_steps_target
+        self.doc.completed = self.doc.n_steps_done >= n_steps_target
+
+
 class DatabaseTrajectorySink:
-    """Store trajectory chunks in the blob store and the document in ``trajectories``.
+    """Store trajectory chunks in a results database's blobs and the document in ``trajectories``.
+
+    For code that runs outside jobs with a database at hand (scripts, benchmarks): every
+    chunk is saved as it is written, so a killed run resumes from its last chunk. The MD
+    jobs use :class:`BlobTrajectorySink` instead and open no database.
 
     Parameters
     ----------
@@ -102,38 +212,12 @@ class DatabaseTrajectorySink:
 
     def resume_state(self) -> ResumeState | None:
         """Return the last frame of the last stored chunk, or ``None``."""
-        if not self.doc.chunks:
-            return None
-        last = self.doc.chunks[-1]
-        arrays = self.db.blobs.get_arrays(last.blob)
-        return ResumeState(
-            n_frames_done=self.doc.n_frames_done,
-            n_steps_done=self.doc.n_steps_done,
-            positions_ang=arrays["positions_ang"][-1],
-            velocities_ang_per_fs=arrays["velocities_ang_per_fs"][-1],
-            rng_state=json.loads(last.rng_state),
-        )
+        return _resume_from(self.doc, self.db.blobs)
 
     def write_chunk(self, arrays: dict[str, np.ndarray], rng_state: dict[str, Any]) -> None:
         """Store ``arrays`` as an npz blob and record it (and the RNG state) in the doc."""
-        n_frames = len(arrays["steps"])
         ref = self.db.blobs.put_arrays(arrays, kind="trajectory-chunk")
-        doc = self.doc
-        chunk = TrajectoryChunk(
-            index=len(doc.chunks),
-            first_frame=doc.n_frames_done,
-            n_frames=n_frames,
-            last_step=int(arrays["steps"][-1]),
-            blob=ref.model_dump(),
-            rng_state=json.dumps(rng_state),
-        )
-        t_new = 2.0 * arrays["kinetic_energy_ev"] / (3.0 * doc.n_atoms * KB_EV_PER_K)
-        t_old = (doc.mean_temperature_k or 0.0) * doc.n_frames_done
-        doc.chunks.append(chunk)
-        doc.n_frames_done += n_frames
-        doc.n_steps_done = chunk.last_step
-        doc.mean_temperature_k = float((t_old + t_new.sum()) / doc.n_frames_done)
-        doc.completed = doc.n_steps_done >= doc.n_steps_target
+        _record_chunk(self.doc, arrays, ref.model_dump(), rng_state)
         self._save()
 
     def finish(self, n_steps_target: int) -> None:
@@ -280,6 +364,14 @@ class LoadedTrajectory:
         return atoms
 
 
+def _document_fields(stored: dict[str, Any]) -> dict[str, Any]:
+    """Return the TrajectoryDoc fields of a stored or serialised document.
+
+    Drops what the store and the builders add (``_id``, ``@class``, ``job_uuid``, ...).
+    """
+    return {k: v for k, v in stored.items() if k in TrajectoryDoc.model_fields}
+
+
 def load_trajectory(db: Any, trajectory_id: str) -> LoadedTrajectory:
     """Read a trajectory's document and all its chunks from the results database.
 
@@ -304,7 +396,7 @@ def load_trajectory(db: Any, trajectory_id: str) -> LoadedTrajectory:
     stored = db.query_one(COLLECTION, {"trajectory_id": trajectory_id})
     if stored is None:
         raise StoreError(f"no trajectory with {trajectory_id=} in {COLLECTION!r}")
-    doc = TrajectoryDoc.model_validate(stored)
+    doc = TrajectoryDoc.model_validate(_document_fields(stored))
     parts = [db.blobs.get_arrays(chunk.blob) for chunk in doc.chunks]
     arrays = {
         key: np.concatenate([p[key] for p in parts]) if parts else np.zeros(0)
@@ -334,7 +426,7 @@ def trajectory_from_doc(doc: Any, blobs: Any = None) -> LoadedTrajectory:
     from thermogap.execution.artifacts import current_blobs
 
     if isinstance(doc, dict):
-        doc = {k: v for k, v in doc.items() if not k.startswith("@")}
+        doc = _document_fields(doc)
     loaded = TrajectoryDoc.model_validate(doc)
     store = blobs or current_blobs()
     parts = [store.get_arrays(chunk.blob) for chunk in loaded.chunks]

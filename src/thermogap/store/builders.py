@@ -134,16 +134,29 @@ class JobOutputBuilder(Builder):
                     raise InputError(f"artifact {blob_id} does not hash to its id ({ref.blob_id})")
 
     def process_item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
-        """Turn one job output into the documents of the derived collection."""
-        output = {k: v for k, v in item["output"].items() if k not in _SERIALISATION_KEYS}
-        self._ingest(output.pop(ARTIFACTS_KEY, None))
-        if self.derived.explode is None:
-            entries = [output]
-        else:
-            entries = [
-                {k: v for k, v in entry.items() if k not in _SERIALISATION_KEYS}
-                for entry in output.get(self.derived.explode) or []
+        """Turn one job output into the documents of the derived collection.
+
+        An output that is a list (a job returning one document per replica) contributes
+        each of its elements of a registered class.
+        """
+        raw = item["output"]
+        if isinstance(raw, list):
+            outputs = [
+                o for o in raw if isinstance(o, dict) and o.get("@class") in self.derived.classes
             ]
+        else:
+            outputs = [raw]
+        entries = []
+        for one in outputs:
+            output = {k: v for k, v in one.items() if k not in _SERIALISATION_KEYS}
+            self._ingest(output.pop(ARTIFACTS_KEY, None))
+            if self.derived.explode is None:
+                entries.append(output)
+            else:
+                entries += [
+                    {k: v for k, v in entry.items() if k not in _SERIALISATION_KEYS}
+                    for entry in output.get(self.derived.explode) or []
+                ]
         docs = []
         for entry in entries:
             self._ingest(entry.pop(ARTIFACTS_KEY, None))
@@ -215,4 +228,6 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("optics", "OpticsResultDoc", "job_uuid"),
     ("optics_spectra", "OpticsSpectrumDoc", "job_uuid"),
     ("tdph", "TdphDoc", "job_uuid"),
+    ("band_gaps", "BandGapDoc", "result_id"),
+    ("trajectories", "TrajectoryDoc", "trajectory_id"),
 ]
