@@ -215,4 +215,8 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("optics", "OpticsResultDoc", "job_uuid"),
     ("optics_spectra", "OpticsSpectrumDoc", "job_uuid"),
     ("tdph", "TdphDoc", "job_uuid"),
+    ("phonons", ("PhononDoc", "FiniteTemperaturePhononDoc"), "phonon_id"),
+    ("disorder", "DisorderRankingDoc", "ranking_id"),
+    ("electron_phonon", "ElectronPhononDoc", "electron_phonon_id"),
+    ("structures", "RelaxedStructureDoc", "structure_id"),
 ]
