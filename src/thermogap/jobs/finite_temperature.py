@@ -128,15 +128,8 @@ class FiniteTemperaturePhononMaker(Maker):
         npoints, path_type = self.settings.band_npoints, self.settings.band_path_type
         bands_t = band_structure(renormalised, npoints=npoints, path_type=path_type)
         bands_0 = band_structure(harmonic, npoints=npoints, path_type=path_type)
-        dos = harmonic_doc.get("dos")
         refs = _store_arrays_and_figure(
-            blobs,
-            nmd,
-            renormalised,
-            bands_0,
-            bands_t,
-            traj.temperature_k,
-            dos.model_dump() if hasattr(dos, "model_dump") else dos,
+            blobs, nmd, renormalised, bands_0, bands_t, traj.temperature_k, harmonic_doc.get("dos")
         )
         return finite_temperature_document(
             nmd,
