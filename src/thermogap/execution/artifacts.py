@@ -103,12 +103,14 @@ def find_artifacts(value: Any) -> dict[str, str]:
     """Collect the ``artifacts`` mappings carried anywhere in ``value`` (resolved inputs)."""
     found: dict[str, str] = {}
     stack = [value]
-    seen: set[int] = set()
+    # visited objects are kept alive here: the dicts made below from models are temporary,
+    # and a freed one's id could be handed to the next, which would then be skipped
+    seen: dict[int, Any] = {}
     while stack:
         item = stack.pop()
         if id(item) in seen:
             continue
-        seen.add(id(item))
+        seen[id(item)] = item
         if isinstance(item, dict):
             carried = item.get(ARTIFACTS_KEY)
             if isinstance(carried, dict):

@@ -70,6 +70,11 @@ class PhononMaker(Maker):
         Three repetitions or a 3x3 integer matrix (paper: 2x2x2 of the 5-atom cell).
     settings : PhononSettings
         Displacement, symmetrisation, band path, DOS mesh and stability tolerance.
+    model_id : str or None
+        No longer used: a job does not look models up by id. Pass the model document to
+        ``make`` (a flow embeds a stored model with
+        :func:`thermogap.execution.artifacts.document_with_artifacts`); any other value
+        than ``None`` is refused.
 
     Examples
     --------
@@ -83,6 +88,15 @@ class PhononMaker(Maker):
     calculator_kwargs: dict[str, Any] = field(default_factory=dict)
     supercell_matrix: list[int] | list[list[int]] = field(default_factory=lambda: [2, 2, 2])
     settings: PhononSettings = field(default_factory=PhononSettings)
+    model_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.model_id is not None:
+            raise InputError(
+                f"PhononMaker(model_id={self.model_id!r}): jobs no longer look models up by "
+                "id; pass the model document as make(structure, mlip) (a stored model: "
+                "thermogap.execution.artifacts.document_with_artifacts(db.blobs, doc))"
+            )
 
     @tg_job
     def make(
