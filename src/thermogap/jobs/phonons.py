@@ -240,8 +240,8 @@ def phonon_document(
 
     soft = soft_mode_analysis(phonon, 300.0, mesh=settings.dos_mesh)
     calculator_id = (
-        f"model:{model_id}" if model_id else f"{calculator}:{sorted(calculator_kwargs.items())}"
-    )
+        f"model:{model_id}" if model_id else calculator
+    ) + f":{sorted(calculator_kwargs.items())}"
     # every setting that changes the document is part of its id (the collection's key)
     calculator_id += "|" + json.dumps(settings.model_dump(mode="json"), sort_keys=True)
     bands = analysis.band_structure
