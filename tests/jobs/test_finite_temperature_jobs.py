@@ -1,27 +1,30 @@
-"""FiniteTemperaturePhononMaker through run_flow on a stored harmonic trajectory."""
+"""FiniteTemperaturePhononMaker on phonon and trajectory documents passed by reference."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from jobflow import Flow, JobStore, run_locally
+from maggma.stores import MemoryStore
 
+from fixtures.carried_docs import carried, langevin_trajectory
 from phonons.harmonic_md import (
-    as_structure,
     harmonic_calculator,
     shifted_force_constants,
     supercell_atoms,
 )
 from thermogap.errors import InputError
 from thermogap.execution import run_flow
+from thermogap.execution.artifacts import current_blobs, job_blob_scope
 from thermogap.jobs.finite_temperature import FiniteTemperaturePhononMaker
 from thermogap.jobs.phonons import phonon_document
-from thermogap.md.langevin import DatabaseTrajectorySink, run_langevin, trajectory_id
+from thermogap.md.langevin import trajectory_from_doc
 from thermogap.phonons.analysis import analyse_phonons
 from thermogap.phonons.harmonic import phonopy_from_force_constants
 from thermogap.phonons.storage import load_phonopy
 from thermogap.schemas.finite_temperature import FiniteTemperaturePhononDoc, NMDSettings
-from thermogap.schemas.md import LangevinSettings, TrajectoryDoc
+from thermogap.schemas.md import LangevinSettings
 from thermogap.schemas.phonons import PhononSettings
 
 torch.set_num_threads(2)
@@ -38,47 +41,33 @@ NMD = NMDSettings(equilibration_time_ps=2.0, segment_time_ps=6.0, band_npoints=9
 SHIFT_THZ2 = 6.0  # f'^2 = f^2 - 6 THz^2: the 1.77 and 2.17 THz modes become imaginary
 
 
-def _store_harmonic_doc(db, unit, force_constants):
-    """Store a 'harmonic' phonon document for ``force_constants`` (plain functions)."""
+def harmonic_doc(unit, force_constants):
+    """A 'harmonic' PhononDoc of ``force_constants`` carrying them (plain functions, no db)."""
     softened = phonopy_from_force_constants(unit, (2, 2, 2), force_constants)
     settings = PhononSettings(band_npoints=9, dos_mesh=[4, 4, 4])
     analysis = analyse_phonons(softened, band_npoints=9, dos_mesh=(4, 4, 4))
-    ref = db.blobs.put_array(force_constants, kind="force_constants")
-    doc = phonon_document(
-        unit,
-        softened,
-        analysis,
-        force_constants_ref=ref.model_dump(),
-        calculator="softened-emt",
-        calculator_kwargs={},
-        model_id=None,
-        settings=settings,
-    )
-    db.upsert("phonons", [doc.model_dump()], key="phonon_id")
-    return doc
+
+    def make():
+        ref = current_blobs().put_array(force_constants, kind="force_constants")
+        return phonon_document(
+            unit,
+            softened,
+            analysis,
+            force_constants_ref=ref.model_dump(),
+            calculator="softened-emt",
+            calculator_kwargs={},
+            model_id=None,
+            settings=settings,
+        )
+
+    return carried(make)
 
 
-def _store_trajectory(db, phonon, order):
-    """Langevin MD of the (stable) EMT harmonic crystal, stored chunk by chunk."""
+def harmonic_trajectory(phonon, order=None, settings=MD):
+    """Langevin MD of the (stable) EMT harmonic crystal; a TrajectoryDoc carrying its chunks."""
     atoms = supercell_atoms(phonon, order)
-    structure = as_structure(atoms).as_dict()
-    doc = TrajectoryDoc(
-        trajectory_id=trajectory_id("harmonic-emt", structure, 300.0, MD),
-        model_id="harmonic-emt",
-        formula="AuCu3",
-        n_atoms=len(atoms),
-        structure=structure,
-        temperature_k=300.0,
-        timestep_fs=MD.timestep_fs,
-        friction_per_fs=MD.friction_per_fs,
-        save_interval_steps=MD.save_interval_steps,
-        seed=MD.seed,
-        n_steps_target=MD.n_steps,
-    )
-    sink = DatabaseTrajectorySink(db, doc)
     calc = harmonic_calculator(phonon, phonon.force_constants, order)
-    run_langevin(atoms, calc, 300.0, MD, sink, progress=False)
-    return sink.doc
+    return carried(lambda: langevin_trajectory(atoms, calc, 300.0, settings, "harmonic-emt"))
 
 
 def test_nmd_job_stabilises_modes_that_are_imaginary_at_0k(db, cu3au_phonon, cu3au_structure):
@@ -89,19 +78,27 @@ def test_nmd_job_stabilises_modes_that_are_imaginary_at_0k(db, cu3au_phonon, cu3
     gives independently.
     """
     soft_fc = shifted_force_constants(cu3au_phonon, SHIFT_THZ2)
-    harmonic = _store_harmonic_doc(db, cu3au_structure, soft_fc)
-    assert not harmonic.dynamically_stable
+    harmonic = harmonic_doc(cu3au_structure, soft_fc)
+    assert not harmonic["dynamically_stable"]
     order = np.random.default_rng(2).permutation(len(cu3au_phonon.supercell))
-    traj = _store_trajectory(db, cu3au_phonon, order)
+    traj = harmonic_trajectory(cu3au_phonon, order)
 
     maker = FiniteTemperaturePhononMaker(settings=NMD)
-    summary = run_flow(maker.make(harmonic.phonon_id, traj.trajectory_id), db)
+    summary = run_flow(maker.make(harmonic, traj), db)
     assert (summary.n_ran, summary.n_failed) == (1, 0), summary.errors
 
+    # the job wrote nothing itself: the phonons collection is built from its output
+    assert summary.built["phonons"] == 1
     stored = db.query_one("phonons", {"kind": "nmd"})
-    doc = FiniteTemperaturePhononDoc.model_validate(stored)
-    assert doc.harmonic_phonon_id == harmonic.phonon_id
-    assert doc.temperature_k == 300.0 and doc.trajectory_id == traj.trajectory_id
+    doc = FiniteTemperaturePhononDoc.model_validate(
+        {
+            k: v
+            for k, v in stored.items()
+            if k not in ("_id", "job_uuid", "job_name", "completed_at")
+        }
+    )
+    assert doc.harmonic_phonon_id == harmonic["phonon_id"]
+    assert doc.temperature_k == 300.0 and doc.trajectory_id == traj["trajectory_id"]
     assert doc.supercell_matrix == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
     assert doc.n_frames_used == (MD.n_steps - 500) // 2
 
@@ -150,56 +147,33 @@ def test_nmd_job_stabilises_modes_that_are_imaginary_at_0k(db, cu3au_phonon, cu3
             truth[i, mode.band_index], rel=0.25
         )
     coarse = NMDSettings(equilibration_time_ps=2.0, segment_time_ps=2.0, band_npoints=9)
-    refused = run_flow(
-        FiniteTemperaturePhononMaker(settings=coarse).make(harmonic.phonon_id, traj.trajectory_id),
-        db,
-    )
+    refused = run_flow(FiniteTemperaturePhononMaker(settings=coarse).make(harmonic, traj), db)
     assert refused.n_failed == 1 and "coarser than 0.2 THz" in refused.errors[0]
 
-    # the same job again returns the stored document and writes no duplicate
-    again = run_flow(maker.make(harmonic.phonon_id, traj.trajectory_id), db)
-    assert again.n_failed == 0
+    # the same job again reuses its output and the collection gets no duplicate
+    again = run_flow(maker.make(harmonic, traj), db)
+    assert (again.n_ran, again.n_reused, again.n_failed) == (0, 1, 0)
     assert db.count("phonons", {"kind": "nmd"}) == 1
-    assert db.count("phonons") == 2
 
 
-def test_nmd_job_refuses_too_short_trajectories(db, cu3au_phonon, cu3au_structure):
-    harmonic = _store_harmonic_doc(db, cu3au_structure, np.asarray(cu3au_phonon.force_constants))
-    traj = _store_trajectory_short(db, cu3au_phonon)
+def test_nmd_job_refuses_too_short_trajectories_and_non_harmonic_phonons(
+    cu3au_phonon, cu3au_structure
+):
+    harmonic = harmonic_doc(cu3au_structure, np.asarray(cu3au_phonon.force_constants))
+    traj = harmonic_trajectory(cu3au_phonon, settings=MD.model_copy(update={"total_time_ps": 0.4}))
     maker = FiniteTemperaturePhononMaker(settings=NMDSettings(equilibration_time_ps=1.0))
     from thermogap.jobs.finite_temperature import _production_frames
-    from thermogap.md.langevin import load_trajectory
 
-    with pytest.raises(InputError, match="frames remain after equilibration"):
-        _production_frames(load_trajectory(db, traj.trajectory_id).arrays, 8.0, maker.settings)
-    summary = run_flow(maker.make(harmonic.phonon_id, traj.trajectory_id), db)
-    assert summary.n_failed == 1 and "frames remain" in summary.errors[0]
+    with job_blob_scope(traj), pytest.raises(InputError, match="frames remain after equil"):
+        _production_frames(trajectory_from_doc(traj).arrays, 8.0, maker.settings)
+    with pytest.raises(InputError, match="frames remain"):
+        run_locally(
+            Flow([maker.make(harmonic, traj)]), store=memory_store(), raise_immediately=True
+        )
+    nmd = harmonic | {"kind": "nmd"}  # an NMD document is no basis for another NMD
+    with pytest.raises(InputError, match="NMD projects on the eigenvectors of a harmonic"):
+        run_locally(Flow([maker.make(nmd, traj)]), store=memory_store(), raise_immediately=1)
 
 
-def _store_trajectory_short(db, phonon):
-    short = MD.model_copy(update={"total_time_ps": 0.4})
-    atoms = supercell_atoms(phonon)
-    structure = as_structure(atoms).as_dict()
-    doc = TrajectoryDoc(
-        trajectory_id=trajectory_id("harmonic-emt", structure, 300.0, short),
-        model_id="harmonic-emt",
-        formula="AuCu3",
-        n_atoms=len(atoms),
-        structure=structure,
-        temperature_k=300.0,
-        timestep_fs=short.timestep_fs,
-        friction_per_fs=short.friction_per_fs,
-        save_interval_steps=short.save_interval_steps,
-        seed=short.seed,
-        n_steps_target=short.n_steps,
-    )
-    sink = DatabaseTrajectorySink(db, doc)
-    run_langevin(
-        atoms,
-        harmonic_calculator(phonon, phonon.force_constants),
-        300.0,
-        short,
-        sink,
-        progress=False,
-    )
-    return sink.doc
+def memory_store() -> JobStore:
+    return JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})

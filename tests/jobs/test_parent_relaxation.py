@@ -49,3 +49,37 @@ def test_paper_preset_builds_vasp_relaxation_and_phonons_of_the_parents():
     assert sum(n == "pbesol relax" for n in names) == 2  # dataset: one per parent
     assert any(n.startswith("store_external_phonons") for n in names)
     assert not any(n.startswith("harmonic phonons") for n in names)  # no CHGNet parents
+
+
+def test_relaxed_cell_reaches_the_structures_collection_through_the_builder(db):
+    """EMT Cu3Au relaxed from a strained cell; its a is the minimum of a direct E(a) scan."""
+    from ase.calculators.emt import EMT
+
+    from fixtures.carried_docs import as_built, emt_engine
+    from fixtures.crystals import l12_cu3au
+    from thermogap.execution import run_flow
+
+    start = l12_cu3au()
+    start.scale_lattice(start.volume * 1.06)
+    with emt_engine():
+        summary = run_flow(ParentRelaxMaker(calculator="emt", fmax_ev_per_ang=1e-3).make(start), db)
+    assert summary.n_failed == 0, summary.errors
+    assert summary.built["structures"] == 1  # the job wrote nothing; the builder did
+    (stored,) = db.query("structures")
+    doc = RelaxedStructureDoc.model_validate(as_built(stored))
+    assert doc.calculator == "emt" and doc.converged
+
+    # independent reference: energy of the ideal L1_2 cell over a, parabola at the minimum
+    def energy(a: float) -> float:
+        cell = l12_cu3au()
+        cell.scale_lattice(a**3)
+        atoms = AseAtomsAdaptor.get_atoms(cell)
+        atoms.calc = EMT()
+        return float(atoms.get_potential_energy())
+
+    grid = np.linspace(3.55, 3.85, 31)
+    best = grid[np.argmin([energy(a) for a in grid])]
+    fine = np.linspace(best - 0.01, best + 0.01, 9)
+    c2, c1, _ = np.polyfit(fine, [energy(a) for a in fine], 2)
+    assert doc.lattice_parameter_ang == pytest.approx(-c1 / (2 * c2), abs=2e-3)
+    assert abs(doc.lattice_parameter_ang - start.volume ** (1 / 3)) > 0.05  # it did move

@@ -103,7 +103,9 @@ def find_artifacts(value: Any) -> dict[str, str]:
     """Collect the ``artifacts`` mappings carried anywhere in ``value`` (resolved inputs)."""
     found: dict[str, str] = {}
     stack = [value]
-    seen: dict[int, Any] = {}  # holds the items too: a freed temporary's id is reused
+    # visited objects are kept alive here: the dicts made below from models are temporary,
+    # and a freed one's id could be handed to the next, which would then be skipped
+    seen: dict[int, Any] = {}
     while stack:
         item = stack.pop()
         if id(item) in seen:

@@ -37,8 +37,9 @@ class RelaxAndRankMaker(Maker):
 
     Every configuration (all of them when listed, the sample otherwise) is built on the
     supercell, fully relaxed with the MLIP (BFGS; cell and ions, as the paper's "fully
-    relaxed", unless ``relax_cell`` is False) and stored with its multiplicity and
-    energy in the ``disorder`` collection; the relaxed structures go to ``structures``.
+    relaxed", unless ``relax_cell`` is False) and returned with its multiplicity, energy and
+    relaxed structure. The job opens no database; the ``disorder`` collection is built from
+    its outputs (key ``ranking_id``, which includes every setting that changes the result).
 
     Parameters
     ----------
@@ -62,7 +63,9 @@ class RelaxAndRankMaker(Maker):
     >>> from thermogap.structures import load_structure
     >>> parent = load_structure("Ag3SBr")
     >>> enumerate_job = EnumerateConfigurationsMaker(site="Br", species=("Br", "I")).make(parent)
-    >>> job = RelaxAndRankMaker().make(enumerate_job.output, parent, 0.5, "mace-...")
+    >>> job = RelaxAndRankMaker().make(
+    ...     enumerate_job.output, parent, 0.5, training_job.output
+    ... )  # doctest: +SKIP
     """
 
     name: str = "relax and rank configurations"
@@ -80,24 +83,46 @@ class RelaxAndRankMaker(Maker):
         enumeration: DisorderEnumerationDoc,
         parent: Structure,
         x: float,
-        mlip_model_id: str,
-        lattice_parameters: dict[str, float] | None = None,
+        mlip: Any,
+        lattice: dict[str, float] | None = None,
     ) -> DisorderRankingDoc:
-        """Relax and rank the configurations with x of the first species."""
-        from thermogap.jobs.phonons import store_structure
-        from thermogap.mlip.calculator import calculator_from_model_id
+        """Relax and rank the configurations with x of the first species.
+
+        Parameters
+        ----------
+        enumeration : DisorderEnumerationDoc
+            Output of :class:`~thermogap.jobs.disorder.EnumerateConfigurationsMaker`.
+        parent : Structure
+            Ordered parent cell of the enumeration.
+        x : float
+            Fraction of the first species.
+        mlip : MlipModelDoc or dict
+            The MLIP's model document (a training job's output, or a stored model embedded
+            with its bytes); no database is opened.
+        lattice : dict, optional
+            Vegard lattice parameters of the end members, Å
+            (:func:`thermogap.jobs.phonons.relaxed_lattice_parameters`).
+        """
+        from thermogap.mlip.calculator import calculator_from_model
         from thermogap.mlip.relaxation import relax
-        from thermogap.store import current_db
 
         enumeration = DisorderEnumerationDoc.model_validate(enumeration)
+        if isinstance(parent, dict):
+            parent = Structure.from_dict(parent)
+        model = mlip.model_dump(mode="json") if hasattr(mlip, "model_dump") else mlip
+        if not isinstance(model, dict) or "model_blob" not in model:
+            raise InputError(
+                f"mlip must be an MLIP model document (a training job's output), got "
+                f"{str(mlip)[:80]!r}"
+            )
+        mlip_model_id = str(model["model_id"])
         n_sites = enumeration.symmetry.n_sites
         n_substituted = round((1.0 - x) * n_sites)
         found = [c for c in enumeration.compositions if c.n_substituted == n_substituted]
         if not found or not found[0].configurations:
             raise InputError(f"the enumeration has no configurations for {x=} ({n_substituted=})")
         composition = found[0]
-        db = current_db()
-        calculator = calculator_from_model_id(db, mlip_model_id)
+        calculator = calculator_from_model(model)
         ranked = []
         for config in composition.configurations:
             start = solid_solution_supercell(
@@ -106,7 +131,7 @@ class RelaxAndRankMaker(Maker):
                 species=self.species,
                 supercell=self.supercell,
                 x=x,
-                lattice_parameters=lattice_parameters,
+                lattice_parameters=lattice,
                 substituted_sites=config.substituted_sites,
             )
             result = relax(
@@ -117,7 +142,6 @@ class RelaxAndRankMaker(Maker):
                 relax_cell=self.relax_cell,
             )
             relaxed = AseAtomsAdaptor.get_structure(result.atoms)
-            store_structure(db, relaxed, role=f"relaxed configuration x={x:g}")
             ranked.append(
                 RankedConfiguration(
                     substituted_sites=list(config.substituted_sites),
@@ -137,6 +161,13 @@ class RelaxAndRankMaker(Maker):
                 x=round(x, 9),
                 model=mlip_model_id,
                 configs=[c.structure_id for c in ranked],
+                site=self.site,
+                species=list(self.species),
+                supercell=list(self.supercell),
+                fmax_ev_per_ang=self.fmax_ev_per_ang,
+                max_steps=self.max_steps,
+                relax_cell=self.relax_cell,
+                lattice=dict(sorted((lattice or {}).items())),
             ),
             family=self.family,
             formula=Structure.from_dict(ranked[0].structure).composition.reduced_formula,
@@ -146,9 +177,8 @@ class RelaxAndRankMaker(Maker):
             sampled=composition.sampled,
             mlip_model_id=mlip_model_id,
             configurations=ranked,
-            provenance=make_provenance(model_id=mlip_model_id),
+            provenance=make_provenance(model_id=mlip_model_id, model_sha256=model.get("sha256")),
         )
-        db.upsert(RANKINGS_COLLECTION, [doc.model_dump(mode="json")], key="ranking_id")
         return doc
 
 

@@ -38,11 +38,12 @@ GapFunction = Callable[[list[Structure]], np.ndarray]
 class ElectronPhononCouplingMaker(Maker):
     """Band-gap change of every optical Γ mode frozen in at its thermal amplitude.
 
-    The 0 K phonons are read from the ``phonons`` collection; each optical Γ mode is frozen
-    into the cell with ``±`` its RMS amplitude at ``temperature_k`` and the gaps are computed
-    with a stored GNN (``gap_model_id``) or an embedded level of theory (``engine``).  The
-    document goes to the ``electron_phonon`` collection with a PNG of ΔE_g/E_g against the
-    mode frequency in the blob store.
+    The 0 K phonons arrive as their document (passed by reference, force constants carried
+    with it); each optical Γ mode is frozen into the cell with ``±`` its RMS amplitude at
+    ``temperature_k`` and the gaps are computed with a GNN given by its model document or
+    with an embedded level of theory (``engine``). The job opens no database: it returns an
+    :class:`ElectronPhononDoc` with a PNG of ΔE_g/E_g against the mode frequency as a carried
+    blob; the ``electron_phonon`` collection is built from it (key ``electron_phonon_id``).
 
     Parameters
     ----------
@@ -50,11 +51,9 @@ class ElectronPhononCouplingMaker(Maker):
         Job name.
     temperature_k : float
         Temperature of the mode amplitudes, K (seed paper: 300 and 600 K).
-    gap_model_id : str or None
-        A GNN band-gap model of the ``models`` collection.
     engine : str or None
         Name of an *embedded* level of theory (``"chgnet-gfn1-xtb"``, ...), whose xTB
-        Hamiltonian gives the Γ-point gap.  Exactly one of ``gap_model_id`` and ``engine``.
+        Hamiltonian gives the Γ-point gap, used when ``make`` is given no GNN.
     signs : list of int
         Signs of the distortions; gaps are averaged over them.
     frequency_cutoff_thz : float
@@ -70,13 +69,12 @@ class ElectronPhononCouplingMaker(Maker):
 
     Examples
     --------
-    >>> maker = ElectronPhononCouplingMaker(temperature_k=600.0, gap_model_id="gnn-0123abcd")
-    >>> job = maker.make(phonon_id="3f2a9c0d1e2b4a5c")
+    >>> maker = ElectronPhononCouplingMaker(temperature_k=600.0)
+    >>> job = maker.make(phonon_job.output, gnn_job.output)  # doctest: +SKIP
     """
 
     name: str = "electron-phonon coupling"
     temperature_k: float = 300.0
-    gap_model_id: str | None = None
     engine: str | None = None
     signs: list[int] = field(default_factory=lambda: [1, -1])
     frequency_cutoff_thz: float = DEFAULT_FREQUENCY_CUTOFF_THZ
@@ -85,46 +83,61 @@ class ElectronPhononCouplingMaker(Maker):
     normalisation: str = "formula_unit"
     equivalent_species: list[str] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        if (self.gap_model_id is None) == (self.engine is None):
-            raise InputError(
-                f"give exactly one of gap_model_id={self.gap_model_id!r} and "
-                f"engine={self.engine!r} (an embedded level name)"
-            )
-
     @tg_job
     def make(
         self,
-        phonon_id: str,
+        phonon: Any,
+        gnn: Any = None,
+        finite_temperature_phonon: Any = None,
         structure: Structure | None = None,
-        finite_temperature_phonon_id: str | None = None,
     ) -> ElectronPhononDoc:
-        """Compute and store the mode-resolved gap changes of phonon calculation ``phonon_id``.
+        """Compute the mode-resolved gap changes of the phonons ``phonon``.
 
-        ``structure`` is the cell to distort (a supercell of the phonon cell, e.g. large
-        enough for the GNN); by default the phonon cell itself.  With
-        ``finite_temperature_phonon_id`` (an NMD document of the same phonons at T) the
-        amplitudes use the renormalised Γ frequencies, so modes imaginary at 0 K count.
+        Parameters
+        ----------
+        phonon : PhononDoc
+            Harmonic (0 K) phonons, e.g. the output of
+            :class:`~thermogap.jobs.phonons.PhononMaker`.
+        gnn : GNNModelDoc, optional
+            The band-gap GNN's model document (a training job's output, or a stored model
+            embedded with its bytes). Exactly one of ``gnn`` and the Maker's ``engine``.
+        finite_temperature_phonon : FiniteTemperaturePhononDoc, optional
+            NMD phonons at T projected on ``phonon``: the amplitudes then use the
+            renormalised Γ frequencies, so modes imaginary at 0 K count.
+        structure : Structure, optional
+            The cell to distort (a supercell of the phonon cell, e.g. large enough for the
+            GNN); by default the phonon cell itself.
         """
+        from thermogap.execution.artifacts import current_blobs
         from thermogap.phonons.harmonic import phonopy_atoms_to_structure
-        from thermogap.phonons.storage import load_phonopy
+        from thermogap.phonons.storage import phonon_doc_dict, phonopy_from_doc
         from thermogap.results.plots import plot_mode_gap_changes
-        from thermogap.store import current_db
 
-        db = current_db()
-        phonon = load_phonopy(db, phonon_id)
+        if (gnn is None) == (self.engine is None):
+            raise InputError(
+                f"give exactly one gap source: a GNN model document (gnn={str(gnn)[:40]!r}) "
+                f"or the Maker's engine={self.engine!r} (an embedded level name)"
+            )
+        harmonic = phonon_doc_dict(phonon)
+        phonon_id = str(harmonic["phonon_id"])
+        blobs = current_blobs()
+        phonopy_obj = phonopy_from_doc(harmonic, blobs)
+        gnn_doc = None if gnn is None else _model_dict(gnn)
         gap_fn = (
-            gnn_gap_fn(db, self.gap_model_id, self.batch_size)
-            if self.gap_model_id is not None
+            gnn_gap_fn(gnn_doc, self.batch_size)
+            if gnn_doc is not None
             else embedded_gap_fn(str(self.engine))
         )
-        at_t = (
+        nmd = (
             None
-            if finite_temperature_phonon_id is None
-            else gamma_frequencies_at_t(db, finite_temperature_phonon_id, phonon_id)
+            if finite_temperature_phonon is None
+            else phonon_doc_dict(finite_temperature_phonon)
         )
+        at_t = None if nmd is None else gamma_frequencies_at_t(nmd, phonon_id)
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
         changes = frozen_phonon_gap_changes(
-            phonon,
+            phonopy_obj,
             structure,
             self.temperature_k,
             gap_fn,
@@ -135,7 +148,7 @@ class ElectronPhononCouplingMaker(Maker):
             equivalent_species=self.equivalent_species,
             frequencies_at_t_thz=at_t,
         )
-        cell = phonopy_atoms_to_structure(phonon.primitive) if structure is None else structure
+        cell = phonopy_atoms_to_structure(phonopy_obj.primitive) if structure is None else structure
         png = plot_mode_gap_changes(
             [
                 {
@@ -146,8 +159,9 @@ class ElectronPhononCouplingMaker(Maker):
                 }
             ]
         )
-        plot_ref = db.blobs.put_bytes(png, kind="plot", filename="electron_phonon.png")
-        doc = electron_phonon_document(
+        plot_ref = blobs.put_bytes(png, kind="plot", filename="electron_phonon.png")
+        gap_model_id = None if gnn_doc is None else gnn_doc.get("model_id")
+        return electron_phonon_document(
             phonon_id,
             cell,
             changes,
@@ -155,59 +169,86 @@ class ElectronPhononCouplingMaker(Maker):
                 temperature_k=self.temperature_k,
                 signs=list(self.signs),
                 frequency_cutoff_thz=self.frequency_cutoff_thz,
-                gap_model_id=self.gap_model_id,
-                engine=self.engine,
+                gap_model_id=gap_model_id,
+                engine=self.engine if gnn_doc is None else None,
                 amplitude=self.amplitude,
                 normalisation=self.normalisation,
                 equivalent_species=list(self.equivalent_species),
-                finite_temperature_phonon_id=finite_temperature_phonon_id,
+                finite_temperature_phonon_id=None if nmd is None else nmd["phonon_id"],
             ),
-            n_modes_total=3 * len(phonon.primitive),
+            n_modes_total=3 * len(phonopy_obj.primitive),
             plot=plot_ref.model_dump(),
             provenance=make_provenance(
-                level=self.engine,
-                model_id=self.gap_model_id,
-                model_sha256=_model_sha256(db, self.gap_model_id),
+                level=self.engine if gnn_doc is None else None,
+                model_id=gap_model_id,
+                model_sha256=None if gnn_doc is None else gnn_doc.get("sha256"),
             ),
         )
-        db.upsert(ELECTRON_PHONON_COLLECTION, [doc.model_dump()], key="electron_phonon_id")
-        return doc
 
 
-def gamma_frequencies_at_t(db: Any, nmd_phonon_id: str, harmonic_phonon_id: str) -> np.ndarray:
+def _model_dict(model: Any) -> dict[str, Any]:
+    doc = model.model_dump(mode="json") if hasattr(model, "model_dump") else model
+    if not isinstance(doc, dict) or "blob" not in doc:
+        raise InputError(
+            f"gnn must be a GNN model document (a training job's output), got {str(model)[:80]!r}"
+        )
+    return doc
+
+
+def gamma_frequencies_at_t(nmd_doc: Any, harmonic_phonon_id: str) -> np.ndarray:
     """Renormalised Γ frequencies (THz) of an NMD document, ascending 0 K band order.
+
+    Parameters
+    ----------
+    nmd_doc : FiniteTemperaturePhononDoc or dict
+        The NMD phonons at T (an NMD job's output).
+    harmonic_phonon_id : str
+        Id of the harmonic phonons the gap changes use; the NMD must project on them.
 
     Raises
     ------
     InputError
-        If the document is missing, was projected on other phonons, or has no Γ point.
+        If the document is not an NMD document, was projected on other phonons, or has no
+        Γ point.
     """
-    from thermogap.phonons.storage import PHONONS_COLLECTION
+    from thermogap.phonons.storage import phonon_doc_dict
 
-    doc = db.query_one(PHONONS_COLLECTION, {"phonon_id": nmd_phonon_id, "kind": "nmd"})
-    if doc is None:
-        raise InputError(f"{nmd_phonon_id=} is not an NMD document of the phonons collection")
+    doc = phonon_doc_dict(nmd_doc)
+    if doc.get("kind") != "nmd":
+        raise InputError(
+            f"{doc.get('phonon_id')!r} (kind {doc.get('kind', 'harmonic')!r}) is not an NMD "
+            "document (FiniteTemperaturePhononDoc)"
+        )
     if doc["harmonic_phonon_id"] != harmonic_phonon_id:
         raise InputError(
-            f"NMD {nmd_phonon_id!r} projects on {doc['harmonic_phonon_id']!r}, not on "
+            f"NMD {doc['phonon_id']!r} projects on {doc['harmonic_phonon_id']!r}, not on "
             f"{harmonic_phonon_id!r}: its band indices would not match"
         )
-    gamma = [m for m in doc["modes"] if np.allclose(m["qpoint"], 0.0, atol=1e-8)]
+    modes = [m.model_dump() if hasattr(m, "model_dump") else m for m in doc["modes"]]
+    gamma = [m for m in modes if np.allclose(m["qpoint"], 0.0, atol=1e-8)]
     if not gamma:
-        raise InputError(f"NMD {nmd_phonon_id!r} has no Γ point among its q-points")
+        raise InputError(f"NMD {doc['phonon_id']!r} has no Γ point among its q-points")
     gamma.sort(key=lambda m: m["band_index"])
     return np.array([m["frequency_thz"] for m in gamma], dtype=float)
 
 
-def gnn_gap_fn(db: Any, model_id: str, batch_size: int = 64) -> GapFunction:
-    """Gap function of a stored GNN: ``structures -> gaps`` (eV), SHA-256 verified on load."""
-    from thermogap.gnn.bundle import load_gnn
+def gnn_gap_fn(model: Any, batch_size: int = 64) -> GapFunction:
+    """Gap function of a GNN given by its model document: ``structures -> gaps`` (eV).
+
+    The bundle's bytes are read from the running job's blobs (SHA-256 verified on load).
+
+    Raises
+    ------
+    InputError
+        If the model does not predict band gaps.
+    """
+    from thermogap.gnn.bundle import gnn_from_model
     from thermogap.gnn.inference import predict
 
-    bundle = load_gnn(db, model_id)
+    bundle = gnn_from_model(model)
     if bundle.target != "band_gap":
         raise InputError(
-            f"model {model_id!r} predicts {bundle.target!r}; a band-gap model "
+            f"model {bundle.model_id!r} predicts {bundle.target!r}; a band-gap model "
             "(target 'band_gap') is needed"
         )
 
@@ -298,10 +339,3 @@ def electron_phonon_document(
         settings=settings,
         provenance=provenance or make_provenance(),
     )
-
-
-def _model_sha256(db: Any, model_id: str | None) -> str | None:
-    if model_id is None:
-        return None
-    doc = db.query_one(names.MODELS, {"model_id": model_id}, properties=["sha256"])
-    return None if doc is None else doc.get("sha256")

@@ -20,7 +20,7 @@ from thermogap.phonons.normal_modes import (
     normal_mode_decomposition,
     renormalised_phonopy,
 )
-from thermogap.phonons.storage import PHONONS_COLLECTION, load_phonon_doc, phonopy_from_doc
+from thermogap.phonons.storage import phonon_doc_dict, phonopy_from_doc
 from thermogap.schemas.base import Provenance, make_provenance
 from thermogap.schemas.finite_temperature import (
     FiniteTemperaturePhononDoc,
@@ -28,7 +28,6 @@ from thermogap.schemas.finite_temperature import (
     RenormalisedModeDoc,
 )
 from thermogap.schemas.phonons import PhononBandStructureDoc
-from thermogap.store import collections as names
 
 __all__ = [
     "FiniteTemperaturePhononMaker",
@@ -50,17 +49,16 @@ def repeat_structure(structure: Structure, scaling: list[int]) -> Structure:
 
 @dataclass
 class FiniteTemperaturePhononMaker(Maker):
-    """Renormalised phonons at the MD temperature from a stored trajectory (NMD).
+    """Renormalised phonons at the MD temperature from an MD trajectory (NMD).
 
-    The velocities of trajectory ``trajectory_id`` are projected on the 0 K eigenvectors
-    of phonon calculation ``phonon_id`` at the q-points commensurate with the MD cell; a
-    Lorentzian fit of each mode's power spectrum gives its frequency and linewidth at T.
-    The result goes to the ``phonons`` collection with ``kind: "nmd"``; the renormalised
-    force constants, the spectra and a dispersion figure (0 K and T) go to the blob store.
-
-    The job reads the database, so it is not reused by input alone: a stored NMD document
-    is returned when the trajectory has not grown since (its id includes the number of
-    MD steps analysed).
+    The velocities of the trajectory are projected on the 0 K eigenvectors of the harmonic
+    phonons at the q-points commensurate with the MD cell; a Lorentzian fit of each mode's
+    power spectrum gives its frequency and linewidth at T. Both inputs are upstream output
+    documents (passed by reference) carrying their bytes; the job opens no database. It
+    returns a :class:`FiniteTemperaturePhononDoc` (``kind: "nmd"``) whose renormalised force
+    constants, spectra and dispersion figure (0 K and T) are blobs carried with it; the
+    ``phonons`` collection is built from it (key ``phonon_id``, which includes the harmonic
+    phonons, the trajectory, its length and the settings).
 
     Parameters
     ----------
@@ -72,40 +70,48 @@ class FiniteTemperaturePhononMaker(Maker):
     Examples
     --------
     >>> maker = FiniteTemperaturePhononMaker(settings=NMDSettings(segment_time_ps=10))
-    >>> job = maker.make(phonon_id="3f2a...", trajectory_id="md-...")
+    >>> job = maker.make(phonon_job.output, md_job.output)  # doctest: +SKIP
     """
 
     name: str = "finite-temperature phonons (nmd)"
     settings: NMDSettings = field(default_factory=NMDSettings)
 
-    @tg_job(reuse=False)
-    def make(self, phonon_id: str, trajectory_id: str) -> FiniteTemperaturePhononDoc:
-        """Decompose the MD velocities of ``trajectory_id`` on the modes of ``phonon_id``."""
-        from thermogap.md.langevin import load_trajectory
-        from thermogap.store import current_db
+    @tg_job
+    def make(self, phonon: Any, trajectory: Any) -> FiniteTemperaturePhononDoc:
+        """Decompose the MD velocities of ``trajectory`` on the modes of ``phonon``.
 
-        db = current_db()
-        harmonic_doc = load_phonon_doc(db, phonon_id)
+        Parameters
+        ----------
+        phonon : PhononDoc
+            Harmonic (0 K) phonons, e.g. the output of
+            :class:`~thermogap.jobs.phonons.PhononMaker`.
+        trajectory : TrajectoryDoc
+            The MD trajectory (output of an MD job), its chunks carried as artifacts.
+        """
+        from thermogap.execution.artifacts import current_blobs
+        from thermogap.md.langevin import trajectory_from_doc
+
+        harmonic_doc = phonon_doc_dict(phonon)
         if harmonic_doc.get("kind", "harmonic") != "harmonic":
             raise InputError(
-                f"{phonon_id=} is a {harmonic_doc['kind']!r} document; NMD projects on the "
-                "eigenvectors of a harmonic ('kind' absent or 'harmonic') phonon calculation"
+                f"phonon {harmonic_doc.get('phonon_id')!r} is a {harmonic_doc['kind']!r} "
+                "document; NMD projects on the eigenvectors of a harmonic ('kind' absent or "
+                "'harmonic') phonon calculation"
             )
-        trajectory = load_trajectory(db, trajectory_id)
-        traj = trajectory.doc
-        new_id = nmd_phonon_id(phonon_id, trajectory_id, traj.n_steps_done, self.settings)
-        stored = db.query_one(PHONONS_COLLECTION, {"phonon_id": new_id})
-        if stored is not None:
-            return FiniteTemperaturePhononDoc.model_validate(stored)
-
-        phonon = phonopy_from_doc(harmonic_doc, db.blobs)
+        loaded = trajectory_from_doc(trajectory)
+        traj = loaded.doc
+        new_id = nmd_phonon_id(
+            harmonic_doc["phonon_id"], traj.trajectory_id, traj.n_steps_done, self.settings
+        )
+        blobs = current_blobs()
+        harmonic = phonopy_from_doc(harmonic_doc, blobs)
         frame_fs = traj.timestep_fs * traj.save_interval_steps
-        velocities = _production_frames(trajectory.arrays, frame_fs, self.settings)
-        positions = np.asarray(trajectory.arrays["positions_ang"])[-len(velocities) :]
+        velocities = _production_frames(loaded.arrays, frame_fs, self.settings)
+        positions = np.asarray(loaded.arrays["positions_ang"])[-len(velocities) :]
         segment = min(len(velocities), round(self.settings.segment_time_ps * 1000.0 / frame_fs))
         friction = traj.friction_per_fs if self.settings.subtract_thermostat_width else 0.0
         nmd = normal_mode_decomposition(
-            phonon,
+            harmonic,
             Structure.from_dict(traj.structure),
             velocities,
             frame_fs,
@@ -118,15 +124,14 @@ class FiniteTemperaturePhononMaker(Maker):
             thermostat_friction_per_fs=friction,
             min_resolution_thz=self.settings.stability_threshold_thz,
         )
-        renormalised = renormalised_phonopy(phonon, nmd)
+        renormalised = renormalised_phonopy(harmonic, nmd)
         npoints, path_type = self.settings.band_npoints, self.settings.band_path_type
         bands_t = band_structure(renormalised, npoints=npoints, path_type=path_type)
-        bands_0 = band_structure(phonon, npoints=npoints, path_type=path_type)
+        bands_0 = band_structure(harmonic, npoints=npoints, path_type=path_type)
         refs = _store_arrays_and_figure(
-            db, nmd, renormalised, bands_0, bands_t, traj.temperature_k, harmonic_doc.get("dos")
+            blobs, nmd, renormalised, bands_0, bands_t, traj.temperature_k, harmonic_doc.get("dos")
         )
-        model = db.query_one(names.MODELS, {"model_id": traj.model_id}, properties=["sha256"]) or {}
-        doc = finite_temperature_document(
+        return finite_temperature_document(
             nmd,
             bands_0,
             bands_t,
@@ -135,10 +140,10 @@ class FiniteTemperaturePhononMaker(Maker):
             trajectory_doc=traj.model_dump(),
             settings=self.settings,
             blob_refs=refs,
-            provenance=make_provenance(model_id=traj.model_id, model_sha256=model.get("sha256")),
+            provenance=make_provenance(
+                model_id=traj.model_id, model_sha256=traj.provenance.model_sha256
+            ),
         )
-        db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
-        return doc
 
 
 def nmd_phonon_id(
@@ -173,7 +178,7 @@ def _production_frames(
 
 
 def _store_arrays_and_figure(
-    db: Any,
+    blobs: Any,
     nmd: NormalModeDecomposition,
     renormalised: Any,
     bands_0: BandStructure,
@@ -184,8 +189,8 @@ def _store_arrays_and_figure(
     from thermogap.phonons.analysis import density_of_states
     from thermogap.phonons.plots import dispersion_png
 
-    fc = db.blobs.put_array(np.asarray(renormalised.force_constants), kind="force_constants")
-    spectra = db.blobs.put_arrays(
+    fc = blobs.put_array(np.asarray(renormalised.force_constants), kind="force_constants")
+    spectra = blobs.put_arrays(
         {
             "frequencies_thz": nmd.spectrum_frequencies_thz,
             "spectra": nmd.spectra,
@@ -207,7 +212,7 @@ def _store_arrays_and_figure(
             (dos_t.frequencies_thz, dos_t.dos, f"{temperature_k:g} K"),
         ]
     png = dispersion_png(bands_0, bands_t, temperature_k=temperature_k, title=title, dos=dos)
-    figure = db.blobs.put_bytes(png, kind="png", filename="dispersion.png")
+    figure = blobs.put_bytes(png, kind="png", filename="dispersion.png")
     return {
         "force_constants": fc.model_dump(),
         "spectra": spectra.model_dump(),

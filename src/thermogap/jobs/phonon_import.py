@@ -51,11 +51,12 @@ def import_phonons(source: Any) -> tuple[Any, str, dict[str, Any]]:
 
 @dataclass
 class ImportPhononsMaker(Maker):
-    """Store phonons made by atomate2 or phonopy as a thermogap phonon document.
+    """Turn phonons made by atomate2 or phonopy into a thermogap phonon document.
 
     The output is a :class:`~thermogap.schemas.phonons.PhononDoc` like the one of
-    :class:`thermogap.jobs.phonons.PhononMaker`, so its ``phonon_id`` can be handed to the
-    sampling Makers and the analysis reads the same band structure, DOS and stability verdict.
+    :class:`thermogap.jobs.phonons.PhononMaker`, so it can be handed to the sampling and
+    finite-temperature Makers, and the analysis reads the same band structure, DOS and
+    stability verdict.
 
     Parameters
     ----------
@@ -76,18 +77,22 @@ class ImportPhononsMaker(Maker):
 
     @tg_job
     def make(self, source: Any) -> PhononDoc:
-        """Analyse and store the phonons of ``source`` (see :func:`import_phonons`)."""
-        from thermogap.jobs.phonons import analyse_with_settings, phonon_document, store_structure
+        """Analyse the phonons of ``source`` (see :func:`import_phonons`); no database.
+
+        The force constants become a blob carried by the returned document; the ``phonons``
+        collection is built from it afterwards.
+        """
+        from thermogap.execution.artifacts import current_blobs
+        from thermogap.jobs.phonons import analyse_with_settings, phonon_document
         from thermogap.phonons.interop import structure_of_phonopy
-        from thermogap.phonons.storage import PHONONS_COLLECTION
-        from thermogap.store import current_db
 
         phonon, origin, details = import_phonons(source)
         structure = structure_of_phonopy(phonon)
         analysis = analyse_with_settings(phonon, self.settings)
-        db = current_db()
-        fc_ref = db.blobs.put_array(np.asarray(phonon.force_constants), kind="force_constants")
-        doc = phonon_document(
+        fc_ref = current_blobs().put_array(
+            np.asarray(phonon.force_constants), kind="force_constants"
+        )
+        return phonon_document(
             structure,
             phonon,
             analysis,
@@ -97,6 +102,3 @@ class ImportPhononsMaker(Maker):
             model_id=None,
             settings=self.settings,
         )
-        store_structure(db, structure, role="phonon unit cell")
-        db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
-        return doc

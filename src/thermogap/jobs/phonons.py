@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -11,10 +12,10 @@ from jobflow import Maker
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from thermogap.errors import InputError
 from thermogap.execution import tg_job
 from thermogap.phonons.analysis import PhononAnalysis, analyse_phonons
 from thermogap.phonons.harmonic import compute_force_constants, phonon_id, supercell_matrix_array
-from thermogap.phonons.storage import PHONONS_COLLECTION
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.phonons import (
     ImaginaryModeDoc,
@@ -38,7 +39,9 @@ __all__ = [
     "build_calculator",
     "phonon_document",
     "relaxed_lattice_parameters",
+    "store_external_phonons",
     "store_structure",
+    "structure_record",
 ]
 
 STRUCTURES_COLLECTION = names.STRUCTURES
@@ -48,60 +51,84 @@ STRUCTURES_COLLECTION = names.STRUCTURES
 class PhononMaker(Maker):
     """Harmonic phonons of a unit cell: force constants, band structure, DOS, stability.
 
-    The force constants go to the blob store; the document (without them) to the ``phonons``
-    collection, keyed by a deterministic ``phonon_id``, and the unit cell to ``structures``.
+    The job opens no database: it returns a :class:`PhononDoc` whose force constants are a
+    blob reference written with :func:`~thermogap.execution.artifacts.current_blobs`, so the
+    bytes travel with the document (``artifacts``). The ``phonons`` collection is built from
+    these outputs afterwards (:mod:`thermogap.store.builders`, key ``phonon_id``).
 
     Parameters
     ----------
     name : str
         Job name.
     calculator : str
-        Engine name resolved with :func:`thermogap.engines.get_calculator` when the job runs.
+        Engine name resolved with :func:`thermogap.engines.get_calculator` when the job runs
+        and ``make`` is given no ``mlip``.
     calculator_kwargs : dict
-        Keyword arguments of the engine factory.
-    model_id : str or None
-        A trained MLIP of the ``models`` collection; when given it is used instead of
-        ``calculator`` (SHA-256 verified before loading).
+        Keyword arguments of the engine factory (or of
+        :func:`thermogap.mlip.calculator.calculator_from_model`: ``device``, ``dtype``).
     supercell_matrix : list
         Three repetitions or a 3x3 integer matrix (paper: 2x2x2 of the 5-atom cell).
     settings : PhononSettings
         Displacement, symmetrisation, band path, DOS mesh and stability tolerance.
+    model_id : str or None
+        No longer used: a job does not look models up by id. Pass the model document to
+        ``make`` (a flow embeds a stored model with
+        :func:`thermogap.execution.artifacts.document_with_artifacts`); any other value
+        than ``None`` is refused.
 
     Examples
     --------
     >>> from thermogap.structures import load_structure
     >>> job = PhononMaker(calculator="chgnet").make(load_structure("Ag3SBr"))
+    >>> on_mlip = PhononMaker().make(load_structure("Ag3SBr"), training.output)  # doctest: +SKIP
     """
 
     name: str = "harmonic phonons"
     calculator: str = "chgnet"
     calculator_kwargs: dict[str, Any] = field(default_factory=dict)
-    model_id: str | None = None
     supercell_matrix: list[int] | list[list[int]] = field(default_factory=lambda: [2, 2, 2])
     settings: PhononSettings = field(default_factory=PhononSettings)
+    model_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.model_id is not None:
+            raise InputError(
+                f"PhononMaker(model_id={self.model_id!r}): jobs no longer look models up by "
+                "id; pass the model document as make(structure, mlip) (a stored model: "
+                "thermogap.execution.artifacts.document_with_artifacts(db.blobs, doc))"
+            )
 
     @tg_job
     def make(
         self,
         structure: Structure,
-        model_id: str | None = None,
+        mlip: Any = None,
         relaxation: RelaxedStructureDoc | None = None,
     ) -> PhononDoc:
-        """Compute and store the phonons of ``structure`` (an ordered unit cell).
+        """Compute the phonons of ``structure`` (an ordered unit cell).
 
-        ``relaxation`` (the output of :class:`ParentRelaxMaker`) replaces ``structure`` by
-        the relaxed cell and marks the document ``relaxed``.
+        Parameters
+        ----------
+        structure : Structure
+            Unit cell.
+        mlip : MlipModelDoc or dict or str, optional
+            The forces' model: the document of a trained MLIP (a training job's output, or
+            a stored model embedded with its bytes), or an engine name (``"chgnet"``,
+            ``"emt"``); default the Maker's ``calculator``.
+        relaxation : RelaxedStructureDoc, optional
+            Output of :class:`ParentRelaxMaker`: replaces ``structure`` by the relaxed cell
+            and marks the document ``relaxed``.
         """
-        # a model made earlier in the same flow arrives as an argument (a resolved reference)
-        model_id = model_id or self.model_id
+        from thermogap.execution.artifacts import current_blobs
         from thermogap.mlip.relaxation import pressure_gpa, single_point
-        from thermogap.store import current_db
 
         if relaxation is not None:
             relaxation = RelaxedStructureDoc.model_validate(relaxation)
             structure = relaxation.structure
-        db = current_db()
-        calc = build_calculator(self.calculator, self.calculator_kwargs, model_id, db)
+        if isinstance(structure, dict):
+            structure = Structure.from_dict(structure)
+        engine, model = _engine_or_model(mlip, self.calculator)
+        calc = build_calculator(engine, self.calculator_kwargs, model)
         pressure = pressure_gpa(
             single_point(AseAtomsAdaptor.get_atoms(structure), calc).stress_ev_per_ang3
         )
@@ -114,17 +141,19 @@ class PhononMaker(Maker):
             symprec=self.settings.symprec,
         )
         analysis = analyse_with_settings(phonon, self.settings)
-        fc_ref = db.blobs.put_array(np.asarray(phonon.force_constants), kind="force_constants")
+        fc_ref = current_blobs().put_array(
+            np.asarray(phonon.force_constants), kind="force_constants"
+        )
         doc = phonon_document(
             structure,
             phonon,
             analysis,
             force_constants_ref=fc_ref.model_dump(),
-            calculator=self.calculator,
+            calculator=engine,
             calculator_kwargs=self.calculator_kwargs,
-            model_id=model_id,
+            model_id=None if model is None else model.get("model_id"),
             settings=self.settings,
-            model_sha256=_model_sha256(db, model_id),
+            model_sha256=None if model is None else model.get("sha256"),
             relaxed=relaxation is not None,
             pressure_gpa=pressure,
         )
@@ -137,9 +166,22 @@ class PhononMaker(Maker):
             f"({doc.soft_modes.fraction_of_modes if doc.soft_modes else 0.0:.0%}) on the DOS mesh",
             file=sys.stderr,
         )
-        store_structure(db, structure, role="phonon unit cell")
-        db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
         return doc
+
+
+def _engine_or_model(mlip: Any, default_engine: str) -> tuple[str, dict[str, Any] | None]:
+    """``(engine name, model document or None)`` of a ``mlip`` argument of a job."""
+    if mlip is None:
+        return default_engine, None
+    if isinstance(mlip, str):
+        return mlip, None
+    doc = mlip.model_dump(mode="json") if hasattr(mlip, "model_dump") else mlip
+    if not isinstance(doc, dict) or "model_blob" not in doc:
+        raise InputError(
+            f"mlip must be an MLIP model document (a training job's output) or an engine "
+            f"name, got {str(mlip)[:80]!r}"
+        )
+    return "mlip", doc
 
 
 def analyse_with_settings(phonon: Any, settings: PhononSettings) -> Any:
@@ -155,13 +197,25 @@ def analyse_with_settings(phonon: Any, settings: PhononSettings) -> Any:
 
 
 def build_calculator(
-    name: str, kwargs: dict[str, Any], model_id: str | None = None, db: Any = None
+    name: str, kwargs: dict[str, Any], model: dict[str, Any] | None = None
 ) -> Calculator:
-    """ASE calculator from an engine name, or from a stored MLIP when ``model_id`` is given."""
-    if model_id is not None:
-        from thermogap.mlip.calculator import calculator_from_model_id
+    """ASE calculator from an engine name, or from an MLIP model document when given.
 
-        return calculator_from_model_id(db, model_id, **kwargs)
+    Parameters
+    ----------
+    name : str
+        Engine name (:func:`thermogap.engines.get_calculator`); ignored with ``model``.
+    kwargs : dict
+        Keyword arguments of the engine factory or of
+        :func:`thermogap.mlip.calculator.calculator_from_model` (``device``, ``dtype``).
+    model : dict, optional
+        :class:`~thermogap.schemas.mlip.MlipModelDoc` carrying its model file (read from
+        the running job's blobs; SHA-256 verified before loading).
+    """
+    if model is not None:
+        from thermogap.mlip.calculator import calculator_from_model
+
+        return calculator_from_model(model, **kwargs)
     from thermogap.engines import get_calculator
 
     return get_calculator(name, **kwargs)
@@ -186,8 +240,10 @@ def phonon_document(
 
     soft = soft_mode_analysis(phonon, 300.0, mesh=settings.dos_mesh)
     calculator_id = (
-        f"model:{model_id}" if model_id else f"{calculator}:{sorted(calculator_kwargs.items())}"
-    )
+        f"model:{model_id}" if model_id else calculator
+    ) + f":{sorted(calculator_kwargs.items())}"
+    # every setting that changes the document is part of its id (the collection's key)
+    calculator_id += "|" + json.dumps(settings.model_dump(mode="json"), sort_keys=True)
     bands = analysis.band_structure
     return PhononDoc(
         phonon_id=phonon_id(
@@ -340,31 +396,27 @@ def relaxed_lattice_parameters(structures: list[Structure], species: list[str]) 
     return values
 
 
+def structure_record(structure: Structure, *, role: str) -> dict[str, Any]:
+    """Return the ``structures`` collection's record of ``structure`` (id, formula, cell)."""
+    return {
+        "structure_id": structure_id(structure),
+        "formula": structure.composition.reduced_formula,
+        "n_atoms": len(structure),
+        "role": role,
+        "lattice_abc_ang": list(structure.lattice.abc),
+        "structure": structure.as_dict(),
+    }
+
+
 def store_structure(db: Any, structure: Structure, *, role: str) -> str:
-    """Upsert ``structure`` into the ``structures`` collection; return its ``structure_id``."""
-    sid = structure_id(structure)
-    db.upsert(
-        STRUCTURES_COLLECTION,
-        [
-            {
-                "structure_id": sid,
-                "formula": structure.composition.reduced_formula,
-                "n_atoms": len(structure),
-                "role": role,
-                "lattice_abc_ang": list(structure.lattice.abc),
-                "structure": structure.as_dict(),
-            }
-        ],
-        key="structure_id",
-    )
-    return sid
+    """Upsert ``structure`` into the ``structures`` collection; return its ``structure_id``.
 
-
-def _model_sha256(db: Any, model_id: str | None) -> str | None:
-    if model_id is None:
-        return None
-    doc = db.query_one(names.MODELS, {"model_id": model_id}, properties=["sha256"])
-    return None if doc is None else doc.get("sha256")
+    For code that holds a results database (scripts, the CLI); jobs return documents
+    instead, and the ``structures`` collection is built from them.
+    """
+    record = structure_record(structure, role=role)
+    db.upsert(STRUCTURES_COLLECTION, [record], key="structure_id")
+    return str(record["structure_id"])
 
 
 @tg_job
@@ -375,7 +427,10 @@ def store_external_phonons(
     calculator: str,
     settings: PhononSettings | None = None,
 ) -> PhononDoc:
-    """Store force constants computed elsewhere (atomate2's VASP phonon flow) as a PhononDoc.
+    """Turn force constants computed elsewhere (atomate2's VASP phonon flow) into a PhononDoc.
+
+    The job opens no database: the force constants become a blob carried by the returned
+    document, which the ``phonons`` collection is built from.
 
     Parameters
     ----------
@@ -386,9 +441,11 @@ def store_external_phonons(
     supercell_matrix : 3x3 ints
     calculator : str
         Name of the level that computed the forces (e.g. ``"pbesol"``).
+    settings : PhononSettings, optional
+        Analysis settings (band path, DOS mesh, stability tolerance).
     """
+    from thermogap.execution.artifacts import current_blobs
     from thermogap.phonons.harmonic import phonopy_from_force_constants
-    from thermogap.store import current_db
 
     settings = settings or PhononSettings()
     if isinstance(structure, dict):
@@ -399,9 +456,8 @@ def store_external_phonons(
     fc = np.asarray(raw, dtype=float)
     phonon = phonopy_from_force_constants(structure, supercell_matrix, fc)
     analysis = analyse_with_settings(phonon, settings)
-    db = current_db()
-    fc_ref = db.blobs.put_array(fc, kind="force_constants")
-    doc = phonon_document(
+    fc_ref = current_blobs().put_array(fc, kind="force_constants")
+    return phonon_document(
         structure,
         phonon,
         analysis,
@@ -412,9 +468,6 @@ def store_external_phonons(
         settings=settings,
         relaxed=True,
     )
-    store_structure(db, structure, role="phonon unit cell")
-    db.upsert(PHONONS_COLLECTION, [doc.model_dump()], key="phonon_id")
-    return doc
 
 
 def vasp_parent_phonon_jobs(

@@ -1,4 +1,4 @@
-"""Rebuild phonopy objects from documents of the ``phonons`` collection."""
+"""Rebuild phonopy objects from phonon documents (job outputs or the ``phonons`` collection)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ from typing import Any
 from phonopy import Phonopy
 from pymatgen.core import Structure
 
-from thermogap.errors import UnknownEntryError
+from thermogap.errors import InputError, UnknownEntryError
 from thermogap.phonons.harmonic import phonopy_from_force_constants
 from thermogap.store import collections as names
 
-__all__ = ["PHONONS_COLLECTION", "load_phonon_doc", "load_phonopy", "phonopy_from_doc"]
+__all__ = [
+    "PHONONS_COLLECTION",
+    "load_phonon_doc",
+    "load_phonopy",
+    "phonon_doc_dict",
+    "phonopy_from_doc",
+]
 
 PHONONS_COLLECTION = names.PHONONS
 
@@ -41,23 +47,50 @@ def load_phonon_doc(db: Any, phonon_id: str) -> dict[str, Any]:
     return doc
 
 
-def phonopy_from_doc(doc: dict[str, Any], blobs: Any) -> Phonopy:
+def phonopy_from_doc(doc: Any, blobs: Any = None) -> Phonopy:
     """Rebuild ``phonopy.Phonopy`` (with force constants) from a phonon document.
 
     Parameters
     ----------
-    doc : dict
-        A :class:`thermogap.schemas.phonons.PhononDoc` as stored (or ``model_dump()``).
-    blobs : thermogap.store.BlobStore
+    doc : dict or PhononDoc or FiniteTemperaturePhononDoc
+        A phonon document as stored, as output by a job (passed by reference), or its
+        ``model_dump()``.
+    blobs : thermogap.store.BlobStore, optional
         Blob store holding ``doc["force_constants"]``; its SHA-256 is verified on read.
+        Default: the running job's (:func:`thermogap.execution.artifacts.current_blobs`),
+        which finds the bytes carried by the job's resolved inputs.
     """
+    if blobs is None:
+        from thermogap.execution.artifacts import current_blobs
+
+        blobs = current_blobs()
+    doc = phonon_doc_dict(doc)
     force_constants = blobs.get_array(doc["force_constants"])
+    structure = doc["structure"]
+    if not isinstance(structure, Structure):
+        structure = Structure.from_dict(structure)
     return phonopy_from_force_constants(
-        Structure.from_dict(doc["structure"]),
+        structure,
         doc["supercell_matrix"],
         force_constants,
         masses=doc.get("masses_amu"),
     )
+
+
+def phonon_doc_dict(doc: Any) -> dict[str, Any]:
+    """Return a phonon document (pydantic model or dict) as a dict of its fields.
+
+    Nested documents become dicts; structures stay pymatgen objects or their dicts,
+    whichever they were; monty's ``@module``/``@class`` tags of a serialised document are
+    dropped.
+    """
+    if hasattr(doc, "model_dump"):
+        return dict(doc.model_dump())
+    if not isinstance(doc, dict):
+        raise InputError(
+            f"expected a phonon document (a phonon job's output), got {str(doc)[:80]!r}"
+        )
+    return {k: v for k, v in doc.items() if not str(k).startswith("@")}
 
 
 def load_phonopy(db: Any, phonon_id: str) -> Phonopy:

@@ -24,14 +24,18 @@ class RankedConfiguration(MSONDictFields):
     )
     converged: bool = Field(..., description="Whether the relaxation reached fmax.")
     n_steps: int = Field(..., ge=0, description="BFGS steps taken.")
-    structure_id: str = Field(..., description="Id of the relaxed structure (structures coll.).")
+    structure_id: str = Field(..., description="Id (16 hex) of the relaxed structure.")
     structure: dict[str, Any] = Field(..., description="Relaxed structure (pymatgen dict).")
 
 
 class DisorderRankingDoc(ThermogapDocument):
     """Every configuration of one composition relaxed and ranked by MLIP energy."""
 
-    ranking_id: str = Field(..., description="Deterministic id of the ranking.")
+    ranking_id: str = Field(
+        ...,
+        description="Deterministic id of the ranking: family, x, MLIP, relaxed structures and "
+        "the relaxation settings; the key of the `disorder` collection.",
+    )
     family: str = Field(..., description="Solid-solution family, e.g. 'Ag3SBr_xI_(1-x)'.")
     formula: str = Field(..., description="Reduced formula of the supercell.")
     x: float = Field(..., description="Fraction of the first species on the mixed sublattice.")

@@ -1,4 +1,8 @@
-"""Documents of mode-resolved electron–phonon coupling (collection ``electron_phonon``)."""
+"""Documents of mode-resolved electron–phonon coupling (collection ``electron_phonon``).
+
+The coupling job returns an :class:`ElectronPhononDoc`; the collection is built from those
+outputs, keyed by ``electron_phonon_id``.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ class ElectronPhononSettings(BaseModel):
         0.05, ge=0, description="Modes at or below this frequency are left out, THz."
     )
     gap_model_id: str | None = Field(
-        None, description="GNN band-gap model (models collection) that gave the gaps."
+        None, description="Id of the GNN band-gap model (its model document) that gave the gaps."
     )
     engine: str | None = Field(
         None, description="Embedded level of theory (e.g. 'chgnet-gfn1-xtb') that gave the gaps."
@@ -60,7 +64,7 @@ class ElectronPhononDoc(ThermogapDocument):
     electron_phonon_id: str = Field(
         ..., description="Deterministic id (16 hex): phonons, cell, temperature, gap model, signs."
     )
-    phonon_id: str = Field(..., description="The 0 K phonon calculation (phonons collection).")
+    phonon_id: str = Field(..., description="Id of the 0 K phonon calculation (PhononDoc).")
     formula: str = Field(..., description="Reduced formula of the distorted cell.")
     cell_structure_id: str = Field(
         ..., description="Id (16 hex) of the undistorted cell the gaps were computed on."

@@ -117,7 +117,9 @@ class FiniteTemperaturePhononDoc(ThermogapDocument):
 
     ``force_constants`` are those of the MD supercell that reproduce the renormalised
     frequencies at its commensurate q-points; load them with
-    :func:`thermogap.phonons.storage.load_phonopy` (same fields as a harmonic document).
+    :func:`thermogap.phonons.storage.phonopy_from_doc` or, from the ``phonons`` collection
+    (built from these job outputs), :func:`thermogap.phonons.storage.load_phonopy` (same
+    fields as a harmonic document).
     """
 
     phonon_id: str = Field(..., description="'nmd-' + 16 hex: harmonic id, trajectory, settings.")
@@ -126,7 +128,7 @@ class FiniteTemperaturePhononDoc(ThermogapDocument):
     trajectory_id: str = Field(..., description="MD trajectory the velocities came from.")
     temperature_k: float = Field(..., description="Thermostat temperature of the MD, K.")
     model_id: str | None = Field(None, description="MLIP that drove the MD.")
-    structure_id: str | None = Field(None, description="Id of the unit cell in `structures`.")
+    structure_id: str | None = Field(None, description="Id (16 hex) of the unit cell.")
     formula: str = Field(..., description="Reduced formula of the unit cell.")
     structure: Structure = Field(..., description="Unit cell (stored as Structure.as_dict()).")
     n_atoms: int = Field(..., description="Atoms in the unit cell.")

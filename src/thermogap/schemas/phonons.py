@@ -82,14 +82,21 @@ class PhononDosDoc(BaseModel):
 
 
 class PhononDoc(ThermogapDocument):
-    """A harmonic phonon calculation; its force constants live in the blob store.
+    """A harmonic phonon calculation; its force constants are a blob (BlobRef).
 
-    Rebuild the ``phonopy.Phonopy`` object with
-    :func:`thermogap.phonons.storage.load_phonopy`.
+    A job returns it with the bytes attached (``artifacts``); the ``phonons`` collection is
+    built from those outputs. Rebuild the ``phonopy.Phonopy`` object with
+    :func:`thermogap.phonons.storage.phonopy_from_doc` (inside a job, or with a blob store)
+    or, from the results database, :func:`thermogap.phonons.storage.load_phonopy`.
     """
 
-    phonon_id: str = Field(..., description="Deterministic id (16 hex) of the calculation.")
-    structure_id: str = Field(..., description="Id (16 hex) of the unit cell in `structures`.")
+    phonon_id: str = Field(
+        ...,
+        description="Deterministic id (16 hex) of the calculation: unit cell, supercell, "
+        "calculator (engine and its arguments, or model id) and settings; the key of the "
+        "`phonons` collection.",
+    )
+    structure_id: str = Field(..., description="Id (16 hex) of the unit cell.")
     formula: str = Field(..., description="Reduced formula of the unit cell.")
     structure: Structure = Field(..., description="Unit cell (stored as Structure.as_dict()).")
     n_atoms: int = Field(..., description="Atoms in the unit cell.")
@@ -98,7 +105,7 @@ class PhononDoc(ThermogapDocument):
         default_factory=dict, description="Keyword arguments the engine was built with."
     )
     model_id: str | None = Field(
-        None, description="Id of the ML model (models collection), if any."
+        None, description="Id of the MLIP model document the forces came from, if any."
     )
     supercell_matrix: list[list[int]] = Field(..., description="Supercell of the FCs (3x3 ints).")
     masses_amu: list[float] = Field(..., description="Atomic masses used, amu, (n_atoms,).")
@@ -165,7 +172,10 @@ class SoftModeDoc(BaseModel):
 
 
 class RelaxedStructureDoc(ThermogapDocument):
-    """A parent unit cell relaxed (cell and ions) with the engine of its phonons."""
+    """A parent unit cell relaxed (cell and ions) with the engine of its phonons.
+
+    The ``structures`` collection is built from these documents (key ``structure_id``).
+    """
 
     formula: str = Field(..., description="Reduced formula.")
     structure_id: str = Field(..., description="Id (16 hex) of the relaxed cell.")

@@ -230,4 +230,8 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("tdph", "TdphDoc", "job_uuid"),
     ("band_gaps", "BandGapDoc", "result_id"),
     ("trajectories", "TrajectoryDoc", "trajectory_id"),
+    ("phonons", ("PhononDoc", "FiniteTemperaturePhononDoc"), "phonon_id"),
+    ("disorder", "DisorderRankingDoc", "ranking_id"),
+    ("electron_phonon", "ElectronPhononDoc", "electron_phonon_id"),
+    ("structures", "RelaxedStructureDoc", "structure_id"),
 ]
