@@ -104,11 +104,13 @@ def find_artifacts(value: Any) -> dict[str, str]:
     found: dict[str, str] = {}
     stack = [value]
     seen: set[int] = set()
+    alive: list[Any] = []  # keep the dicts made below alive: a freed one's id may be reused
     while stack:
         item = stack.pop()
         if id(item) in seen:
             continue
         seen.add(id(item))
+        alive.append(item)
         if isinstance(item, dict):
             carried = item.get(ARTIFACTS_KEY)
             if isinstance(carried, dict):

@@ -215,4 +215,5 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("optics", "OpticsResultDoc", "job_uuid"),
     ("optics_spectra", "OpticsSpectrumDoc", "job_uuid"),
     ("tdph", "TdphDoc", "job_uuid"),
+    ("models", ("MlipModelDoc", "GNNModelDoc"), "model_id"),
 ]
