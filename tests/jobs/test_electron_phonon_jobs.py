@@ -19,7 +19,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from thermogap.engines.embedded import xtb_band_edges
 from thermogap.errors import InputError
 from thermogap.execution import run_flow
-from thermogap.gnn.bundle import save_gnn
+from thermogap.gnn.bundle import register_gnn
 from thermogap.gnn.inference import predict
 from thermogap.gnn.training import train_gnn
 from thermogap.jobs.electron_phonon import (
@@ -75,7 +75,7 @@ def tiny_gnn(db, primitive: Structure) -> str:
         hidden_channels=8, dropout=0.0, learning_rate=1e-2, batch_size=8, max_epochs=3
     )
     result = train_gnn(cells, gaps, settings, levels=["synthetic"])
-    return save_gnn(db, result.bundle, {"settings": settings}).model_id
+    return register_gnn(db, result.bundle, {"settings": settings}).model_id
 
 
 def test_gnn_coupling_job_matches_direct_calculation(db, cu3au_phonon):
