@@ -151,17 +151,29 @@ def test_transfer_flow_fine_tunes_stage_a(labels):
     flow = GNNTransferFlowMaker(settings_a=FAST, settings_b=FAST).make(
         "pbesol", "hsesol", labels, labels
     )
-    outputs = _run(flow)
+    # a downstream job given only the flow's final model document (``output.stage_b``)
+    by_id = {d["config_id"]: d for d in labels if d["level"] == "hsesol"}
+    every = [Structure.from_dict(by_id[c]["structure"]) for c in sorted(by_id)]
+    downstream = GNNPredictMaker().make(flow.output.stage_b, structures=every)
+    outputs = _run(Flow([flow, downstream]))
     doc = outputs[flow.jobs[-1].uuid]
     assert doc.stage_b.parent_model_id == doc.stage_a.model_id
     assert doc.stage_b.levels == ["pbesol", "hsesol"] and doc.stage_a.levels == ["pbesol"]
     assert doc.stage_a_on_b_test.n == doc.stage_b.metrics.test.n == 9
+    # both model documents carry their bundles
+    for stage in (doc.stage_a, doc.stage_b):
+        assert stage.blob["blob_id"] in stage.artifacts
     # the baseline really is the stage-A model on the level-B test structures
-    by_id = {d["config_id"]: d for d in labels if d["level"] == "hsesol"}
     test = [Structure.from_dict(by_id[c]["structure"]) for c in doc.stage_b.test_config_ids]
     y = np.array([by_id[c]["band_gap_ev"] for c in doc.stage_b.test_config_ids])
     mae = np.abs(predict(gnn_from_model(doc.stage_a), test) - y).mean()
     assert doc.stage_a_on_b_test.mae == pytest.approx(mae, rel=1e-6)
+    # the downstream predictions reproduce the test error the training job measured with
+    # its in-memory model
+    pred = dict(zip(sorted(by_id), outputs[downstream.uuid].values, strict=True))
+    test_pred = np.array([pred[c] for c in doc.stage_b.test_config_ids])
+    assert np.abs(test_pred - y).mean() == pytest.approx(doc.stage_b.metrics.test.mae, rel=1e-5)
+    assert outputs[downstream.uuid].model_id == doc.stage_b.model_id
 
 
 def test_predict_and_explain_jobs(labels):
