@@ -141,10 +141,12 @@ def test_search_flow_ranks_points_builds_models_and_is_resumable(db, labels):
     trained = {m.model_id: m for m in (_output(db, j.uuid) for j in flow.jobs[1:-1])}
     trained = trained[doc.best_model_id]
     np.testing.assert_allclose(predict(best, phonon), predict(gnn_from_model(trained), phonon))
+    # the search summary and the dataset are built into collections, their blobs copied
+    assert db.count("gnn_studies") == 1 and db.count("gnn_datasets") == 1
+    assert db.blobs.get_bytes(doc.plot)[:8] == b"\x89PNG\r\n\x1a\n"
     again = run_flow(maker.make(labels, level="pbesol", criteria={"scheme": "phonon"}), db)
-    # resubmitted with the same labels: the inputs are unchanged, no model is retrained
-    # (the dataset and summary jobs may rerun: their blobs are in no built collection)
-    assert again.n_failed == 0 and again.n_jobs == 4 and again.n_reused >= 2
+    # resubmitted with the same labels: every job's inputs are unchanged, nothing reruns
+    assert (again.n_jobs, again.n_ran, again.n_reused) == (4, 0, 4)
 
 
 def test_transfer_flow_fine_tunes_stage_a(labels):
