@@ -46,8 +46,9 @@ class GNNSearchFlowMaker(Maker):
 
     Examples
     --------
+    >>> labels = []  # LabelDoc dicts; in a flow, the labelling flow's ``.output``
     >>> flow = GNNSearchFlowMaker(grid=SearchGrid.paper()).make(labels, level="hsesol")
-    >>> len(flow.jobs)  # dataset + 480 trainings + summary  # doctest: +SKIP
+    >>> len(flow.jobs)  # dataset + 480 trainings + summary
     482
     """
 
@@ -99,9 +100,9 @@ class GNNTransferFlowMaker(Maker):
 
     Examples
     --------
-    >>> flow = GNNTransferFlowMaker().make(  # doctest: +SKIP
-    ...     "pbesol", "hsesol", labels_a=labelling_a.output, labels_b=labelling_b.output)
-    >>> the_gnn = flow.output.stage_b  # doctest: +SKIP
+    >>> labels_a, labels_b = [], []  # in a flow, the labelling flows' ``.output``
+    >>> flow = GNNTransferFlowMaker().make("pbesol", "hsesol", labels_a, labels_b)
+    >>> the_gnn = flow.output.stage_b  # the final GNNModelDoc, by reference
     """
 
     name: str = "gnn transfer learning"
@@ -184,7 +185,7 @@ class DatasetStudyFlowMaker(Maker):
     Examples
     --------
     >>> flow = DatasetStudyFlowMaker(train_sizes=(250, 500, 1000), seeds=tuple(range(10))).make(
-    ...     labels, level="pbesol",  # doctest: +SKIP
+    ...     labels=[], level="pbesol",
     ...     datasets={"phonon": {"scheme": "phonon"}, "random": {"scheme": "random"}})
     """
 

@@ -95,8 +95,10 @@ class GNNDatasetMaker(Maker):
 
     Examples
     --------
-    >>> job = GNNDatasetMaker().make(labelling.output, level="hsesol",  # doctest: +SKIP
-    ...                              dataset_name="phonon", criteria={"scheme": "phonon"})
+    >>> labels = []  # LabelDoc dicts; in a flow, the labelling flow's ``.output``
+    >>> job = GNNDatasetMaker().make(
+    ...     labels, level="hsesol", dataset_name="phonon", criteria={"scheme": "phonon"}
+    ... )
     """
 
     name: str = "gnn dataset"
@@ -176,8 +178,8 @@ class GNNTrainMaker(Maker):
 
     Examples
     --------
-    >>> dataset = GNNDatasetMaker().make(labelling.output, level="pbesol")  # doctest: +SKIP
-    >>> train = GNNTrainMaker().make(dataset.output)  # doctest: +SKIP
+    >>> dataset = GNNDatasetMaker().make([], level="pbesol")  # [] stands for the labels
+    >>> train = GNNTrainMaker().make(dataset.output)
     """
 
     name: str = "gnn train"
@@ -494,9 +496,10 @@ class GNNPredictMaker(Maker):
     --------
     >>> from thermogap.structures import load_structure
     >>> snapshots = [load_structure("Ag3SBr")]
-    >>> job = GNNPredictMaker().make(train.output, structures=snapshots)  # doctest: +SKIP
-    >>> job = GNNPredictMaker().make(train.output, trajectory=md.output,  # doctest: +SKIP
-    ...                              skip_frames=100, stride=2)
+    >>> train = GNNTrainMaker().make(GNNDatasetMaker().make([], level="pbesol").output)
+    >>> job = GNNPredictMaker().make(train.output, structures=snapshots)
+    >>> # or the frames of an MD job's TrajectoryDoc:
+    >>> # GNNPredictMaker().make(train.output, trajectory=md.output, skip_frames=100, stride=2)
     """
 
     name: str = "gnn predict"

@@ -72,8 +72,9 @@ class MaceTrainingMaker(Maker):
 
     Examples
     --------
+    >>> labels = []  # LabelDoc dicts; in a flow, the labelling flow's ``.output``
     >>> maker = MaceTrainingMaker(foundation="mace-mpa-0-medium", exclude_schemes=("equilibrium",))
-    >>> job = maker.make(levels=["pbesol"], labels=labelling_flow.output)  # doctest: +SKIP
+    >>> training = maker.make(levels=["pbesol"], labels=labels)
     """
 
     name: str = "mace training"
@@ -241,7 +242,8 @@ class MlipSinglePointMaker(Maker):
     --------
     >>> from thermogap.structures import load_structure
     >>> structure = load_structure("Ag3SBr")
-    >>> job = MlipSinglePointMaker().make(structure, training.output)  # doctest: +SKIP
+    >>> training = MaceTrainingMaker().make(levels=["pbesol"], labels=[])
+    >>> job = MlipSinglePointMaker().make(structure, training.output)
     """
 
     name: str = "mlip single point"
@@ -290,7 +292,8 @@ class MlipRelaxMaker(Maker):
     --------
     >>> from thermogap.structures import load_structure
     >>> structure = load_structure("Ag3SBr")
-    >>> job = MlipRelaxMaker(relax_cell=True).make(structure, training.output)  # doctest: +SKIP
+    >>> training = MaceTrainingMaker().make(levels=["pbesol"], labels=[])
+    >>> job = MlipRelaxMaker(relax_cell=True).make(structure, training.output)
     """
 
     name: str = "mlip relaxation"
@@ -357,8 +360,8 @@ class PhononValidationMaker(Maker):
     --------
     >>> from thermogap.structures import load_structure
     >>> structure = load_structure("Ag3SBr")
-    >>> maker = PhononValidationMaker(reference_engine="chgnet")
-    >>> job = maker.make(structure, training.output)  # doctest: +SKIP
+    >>> training = MaceTrainingMaker().make(levels=["pbesol"], labels=[])
+    >>> job = PhononValidationMaker(reference_engine="chgnet").make(structure, training.output)
     """
 
     name: str = "mlip phonon validation"
