@@ -17,6 +17,7 @@ from pymatgen.core import Structure
 
 from thermogap.errors import InputError
 from thermogap.execution import run_flow
+from thermogap.execution.artifacts import document_with_artifacts
 from thermogap.flows.gnn import DatasetStudyFlowMaker, GNNSearchFlowMaker, GNNTransferFlowMaker
 from thermogap.gnn.bundle import gnn_from_model, load_gnn
 from thermogap.gnn.inference import predict
@@ -141,6 +142,12 @@ def test_search_flow_ranks_points_builds_models_and_is_resumable(db, labels):
     trained = {m.model_id: m for m in (_output(db, j.uuid) for j in flow.jobs[1:-1])}
     trained = trained[doc.best_model_id]
     np.testing.assert_allclose(predict(best, phonon), predict(gnn_from_model(trained), phonon))
+    # a model stored in the database, passed on as a static input (as a flow does with a
+    # user's model id at submission), loads in a job that has no database
+    static = document_with_artifacts(db.blobs, stored)
+    assert "job_uuid" in static  # the builder's fields come along
+    reuse = GNNPredictMaker().make(static, structures=phonon)
+    np.testing.assert_allclose(_run([reuse])[reuse.uuid].values, predict(best, phonon), rtol=1e-6)
     # the search summary and the dataset are built into collections, their blobs copied
     assert db.count("gnn_studies") == 1 and db.count("gnn_datasets") == 1
     assert db.blobs.get_bytes(doc.plot)[:8] == b"\x89PNG\r\n\x1a\n"

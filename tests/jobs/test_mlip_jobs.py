@@ -18,7 +18,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from mlip.tiny_mace import TINY_SETTINGS, ag3sbr_cell, rattled_ag3sbr_labels
 from thermogap.errors import InputError
 from thermogap.execution import run_flow
-from thermogap.execution.artifacts import JobBlobStore, find_artifacts
+from thermogap.execution.artifacts import JobBlobStore, document_with_artifacts, find_artifacts
 from thermogap.jobs.mlip import (
     MaceTrainingMaker,
     MlipRelaxMaker,
@@ -195,3 +195,7 @@ def test_finetune_from_a_foundation_file_builds_the_models_collection(
     used = store.get_output(use.uuid)
     assert used["energy_ev"] == pytest.approx(atoms.get_potential_energy(), abs=1e-9)
     assert used["energy_ev"] != pytest.approx(single.energy_ev, abs=1e-9)  # a new model
+    # the stored model passed on as a static input (a user's model id, embedded at
+    # submission) is used by a job that has no database
+    again = MlipSinglePointMaker().make(rattled, document_with_artifacts(db.blobs, tuned))
+    assert _run([again])[again.uuid].energy_ev == pytest.approx(used["energy_ev"], abs=1e-9)

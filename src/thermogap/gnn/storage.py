@@ -44,11 +44,22 @@ LABELS_COLLECTION = names.LABELS
 _Doc = TypeVar("_Doc", bound=BaseModel)
 
 
+#: fields a derived collection's builder adds to a job output (see thermogap.store.builders)
+_BUILT_KEYS = frozenset({"_id", "job_uuid", "job_name", "completed_at"})
+
+
 def as_document(model: Any, cls: type[_Doc]) -> _Doc:
-    """Accept a pydantic document or its dict form (as resolved from a job output)."""
+    """Accept a pydantic document or its dict form.
+
+    The dict may be a resolved job output (``@class`` keys) or a document of a built
+    collection passed on with :func:`~thermogap.execution.artifacts.document_with_artifacts`
+    (the builder's ``job_uuid``, ``job_name`` and ``completed_at`` are dropped).
+    """
     if isinstance(model, cls):
         return model
-    return cls.model_validate({k: v for k, v in dict(model).items() if not k.startswith("@")})
+    return cls.model_validate(
+        {k: v for k, v in dict(model).items() if not k.startswith("@") and k not in _BUILT_KEYS}
+    )
 
 
 def _blobs(blobs: Any) -> Any:

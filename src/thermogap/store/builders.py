@@ -217,7 +217,7 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("tdph", "TdphDoc", "job_uuid"),
     ("models", ("MlipModelDoc", "GNNModelDoc"), "model_id"),
     ("gnn_datasets", "GNNDatasetDoc", "job_uuid"),
-    ("gnn_studies", ("GNNSearchDoc", "GNNTransferDoc", "DatasetStudyDoc"), "job_uuid"),
+    ("gnn_studies", ("GNNSearchDoc", "DatasetStudyDoc"), "job_uuid"),
     ("gnn_explanations", "GNNExplanationDoc", "job_uuid"),
     ("gnn_predictions", "GNNPredictionDoc", "job_uuid"),
     ("mlip_evaluations", ("SinglePointDoc", "RelaxationDoc", "PhononValidationDoc"), "job_uuid"),
