@@ -243,7 +243,7 @@ def export_labels(
         d
         for d in as_dicts
         if d.get("level") == level
-        and d.get("status") == "ok"
+        and d.get("status", "ok") == "ok"  # LabelDoc's default
         and matches(d, criteria)
         and (wanted is None or str(d.get("config_id")) in wanted)
     ]

@@ -131,7 +131,7 @@ def training_atoms(
     docs: dict[tuple[str, str], dict[str, Any]] = {}
     for label in labels:
         doc = label.model_dump(mode="json") if hasattr(label, "model_dump") else dict(label)
-        if doc.get("status") != "ok" or str(doc.get("level")) not in wanted:
+        if doc.get("status", "ok") != "ok" or str(doc.get("level")) not in wanted:
             continue
         if doc.get("scheme") is not None and str(doc["scheme"]) in excluded:
             continue
