@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from thermogap.errors import BlobIntegrityError, MissingModelError
-from thermogap.gnn.bundle import GNNBundle, load_gnn, save_gnn
+from thermogap.errors import BlobIntegrityError, InputError, MissingModelError, StoreError
+from thermogap.execution.artifacts import JobBlobStore
+from thermogap.gnn.bundle import GNNBundle, gnn_from_model, load_gnn, register_gnn, save_gnn
 from thermogap.gnn.graphs import structures_to_data
 from thermogap.gnn.inference import predict
 
@@ -36,7 +37,7 @@ def test_predict_is_batch_size_independent_and_in_ev(trained, synthetic_data):
 
 def test_bundle_round_trip_through_the_store(db, trained, synthetic_data):
     structures, _ = synthetic_data
-    doc = save_gnn(
+    doc = register_gnn(
         db, trained.bundle, {"settings": {"hidden_channels": 16}, "metrics": trained.metrics}
     )
     assert doc.model_id.startswith("gnn-") and doc.sha256 == doc.blob["sha256"]
@@ -50,12 +51,32 @@ def test_bundle_round_trip_through_the_store(db, trained, synthetic_data):
         predict(loaded, structures[:10]), predict(trained.bundle, structures[:10])
     )
     # saving the same weights again is idempotent
-    assert save_gnn(db, trained.bundle, {"settings": {}}).model_id == doc.model_id
+    assert register_gnn(db, trained.bundle, {"settings": {}}).model_id == doc.model_id
     assert db.count("models", {"kind": "gnn"}) == 1
 
 
+def test_save_gnn_writes_no_database_and_the_document_loads_the_model(db, trained, synthetic_data):
+    structures, _ = synthetic_data
+    blobs = JobBlobStore()
+    doc = save_gnn(trained.bundle, {"settings": {}}, blobs=blobs)
+    assert blobs.exists(doc.blob["blob_id"]) and not db.blobs.exists(doc.blob["blob_id"])
+    assert db.count("models") == 0
+    # the document alone does not hold the bytes; with the store, or carrying them, it loads
+    with pytest.raises(StoreError, match="among this job"):
+        gnn_from_model(doc)
+    reference = predict(trained.bundle, structures[:5])
+    np.testing.assert_array_equal(predict(gnn_from_model(doc, blobs), structures[:5]), reference)
+    carried = doc.model_copy(
+        update={"artifacts": {doc.blob["blob_id"]: blobs.encoded(doc.blob["blob_id"])}}
+    )
+    np.testing.assert_array_equal(predict(gnn_from_model(carried), structures[:5]), reference)
+    # the old call form save_gnn(db, bundle, fields) is refused, pointing to register_gnn
+    with pytest.raises(InputError, match="register_gnn"):
+        save_gnn(db, trained.bundle, {"settings": {}})  # type: ignore[arg-type]
+
+
 def test_load_refuses_corrupted_or_unknown_models(db, trained):
-    doc = save_gnn(db, trained.bundle, {"settings": {}})
+    doc = register_gnn(db, trained.bundle, {"settings": {}})
     path = db.blobs._path(doc.blob["blob_id"])  # the embedded blob store keeps files
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -154,8 +175,7 @@ def test_predict_trajectories_matches_structure_by_structure(trained, synthetic_
         numbers = np.array([site.specie.Z for site in base])
         trajectories.append((base.lattice.matrix, positions, numbers))
         frames = [
-            Structure(base.lattice, base.species, p, coords_are_cartesian=True)
-            for p in positions
+            Structure(base.lattice, base.species, p, coords_are_cartesian=True) for p in positions
         ]
         expected.append(predict(trained.bundle, frames))
     got = predict_trajectories(trained.bundle, trajectories, batch_size=3)

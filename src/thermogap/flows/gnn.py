@@ -1,4 +1,9 @@
-"""Flows of GNN property models: hyperparameter search, transfer learning, dataset study."""
+"""Flows of GNN property models: hyperparameter search, transfer learning, dataset study.
+
+Every flow takes its labels as a list of LabelDoc dicts (the labelling flow's output, by
+reference) and no job opens the results database; trained models come back as
+:class:`~thermogap.schemas.gnn.GNNModelDoc` outputs that carry their bytes.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +46,8 @@ class GNNSearchFlowMaker(Maker):
 
     Examples
     --------
-    >>> flow = GNNSearchFlowMaker(grid=SearchGrid.paper()).make(level="hsesol")
+    >>> labels = []  # LabelDoc dicts; in a flow, the labelling flow's ``.output``
+    >>> flow = GNNSearchFlowMaker(grid=SearchGrid.paper()).make(labels, level="hsesol")
     >>> len(flow.jobs)  # dataset + 480 trainings + summary
     482
     """
@@ -52,10 +58,16 @@ class GNNSearchFlowMaker(Maker):
     cutoff_ang: float = 5.5
 
     def make(
-        self, level: str, criteria: dict[str, Any] | None = None, dataset_name: str = "search"
+        self,
+        labels: Any,
+        level: str,
+        criteria: dict[str, Any] | None = None,
+        dataset_name: str = "search",
     ) -> Flow:
-        """Build the flow over the labels of ``level`` (restricted by ``criteria``)."""
-        dataset = GNNDatasetMaker(target=self.settings.target).make(level, dataset_name, criteria)
+        """Build the flow over the ``labels`` (LabelDoc dicts) of ``level`` and ``criteria``."""
+        dataset = GNNDatasetMaker(target=self.settings.target).make(
+            labels, level, dataset_name, criteria
+        )
         jobs = [dataset]
         for point in self.grid.points():
             trainer = GNNTrainMaker(
@@ -88,7 +100,9 @@ class GNNTransferFlowMaker(Maker):
 
     Examples
     --------
-    >>> flow = GNNTransferFlowMaker().make(level_a="pbesol", level_b="hsesol")
+    >>> labels_a, labels_b = [], []  # in a flow, the labelling flows' ``.output``
+    >>> flow = GNNTransferFlowMaker().make("pbesol", "hsesol", labels_a, labels_b)
+    >>> the_gnn = flow.output.stage_b  # the final GNNModelDoc, by reference
     """
 
     name: str = "gnn transfer learning"
@@ -98,27 +112,46 @@ class GNNTransferFlowMaker(Maker):
 
     def make(
         self,
-        level_a: str = "pbesol",
-        level_b: str = "hsesol",
+        level_a: str,
+        level_b: str,
+        labels_a: Any,
+        labels_b: Any,
         criteria_a: dict[str, Any] | None = None,
         criteria_b: dict[str, Any] | None = None,
     ) -> Flow:
-        """Build the flow; its output is a :class:`~thermogap.schemas.gnn.GNNTransferDoc`."""
+        """Build the flow; its output is a :class:`~thermogap.schemas.gnn.GNNTransferDoc`.
+
+        Parameters
+        ----------
+        level_a, level_b
+            Levels of theory of the two stages.
+        labels_a, labels_b
+            LabelDoc dicts (or references resolving to them) holding the labels of each
+            level (other levels and failed labels are skipped; they may be one list).
+        criteria_a, criteria_b
+            Further conditions on the labels of each stage (e.g. ``{"scheme": "phonon"}``).
+
+        Returns
+        -------
+        Flow
+            Output :class:`~thermogap.schemas.gnn.GNNTransferDoc`; ``flow.output.stage_b`` is
+            the final model document.
+        """
         if self.settings_a.target != self.settings_b.target:
             raise InputError(
                 f"stage targets differ: {self.settings_a.target!r} vs {self.settings_b.target!r}"
             )
         data_a = GNNDatasetMaker(name=f"gnn dataset {level_a}", target=self.settings_a.target).make(
-            level_a, level_a, criteria_a
+            labels_a, level_a, level_a, criteria_a
         )
         data_b = GNNDatasetMaker(name=f"gnn dataset {level_b}", target=self.settings_b.target).make(
-            level_b, level_b, criteria_b
+            labels_b, level_b, level_b, criteria_b
         )
         train_a = GNNTrainMaker(
             name=f"gnn train {level_a}", settings=self.settings_a, cutoff_ang=self.cutoff_ang
         ).make(data_a.output)
         train_b = GNNTrainMaker(name=f"gnn fine-tune {level_b}", settings=self.settings_b).make(
-            data_b.output, initial_model_id=train_a.output.model_id
+            data_b.output, initial_model=train_a.output
         )
         summary = GNNTransferSummaryMaker().make(train_a.output, train_b.output, data_b.output)
         return Flow(
@@ -152,7 +185,7 @@ class DatasetStudyFlowMaker(Maker):
     Examples
     --------
     >>> flow = DatasetStudyFlowMaker(train_sizes=(250, 500, 1000), seeds=tuple(range(10))).make(
-    ...     level="pbesol",
+    ...     labels=[], level="pbesol",
     ...     datasets={"phonon": {"scheme": "phonon"}, "random": {"scheme": "random"}})
     """
 
@@ -165,15 +198,15 @@ class DatasetStudyFlowMaker(Maker):
     cutoff_ang: float = 5.5
     test_seed: int = 0
 
-    def make(self, level: str, datasets: dict[str, dict[str, Any]]) -> Flow:
-        """Build the flow; ``datasets`` maps a name to label-query criteria."""
+    def make(self, labels: Any, level: str, datasets: dict[str, dict[str, Any]]) -> Flow:
+        """Build the flow over ``labels`` (LabelDoc dicts); ``datasets`` maps a name to criteria."""
         if not datasets:
             raise InputError("a dataset study needs at least one dataset (name -> label criteria)")
         if self.combined and "combined" in datasets:
             raise InputError("'combined' is reserved for the union dataset; rename that dataset")
         jobs = [
             GNNDatasetMaker(name=f"gnn dataset {name}", target=self.settings.target).make(
-                level, name, criteria
+                labels, level, name, criteria
             )
             for name, criteria in datasets.items()
         ]

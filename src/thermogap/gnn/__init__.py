@@ -16,9 +16,11 @@ __all__ = [
     "ARCHITECTURES",
     "GNNBundle",
     "GraphSettings",
+    "gnn_from_model",
     "load_gnn",
     "predict",
     "predict_frames",
+    "register_gnn",
     "save_gnn",
     "train_gnn",
     "train_two_stage",
@@ -28,7 +30,9 @@ _LAZY = {
     "ARCHITECTURES": "thermogap.gnn.architectures",
     "GNNBundle": "thermogap.gnn.bundle",
     "GraphSettings": "thermogap.gnn.graphs",
+    "gnn_from_model": "thermogap.gnn.bundle",
     "load_gnn": "thermogap.gnn.bundle",
+    "register_gnn": "thermogap.gnn.bundle",
     "save_gnn": "thermogap.gnn.bundle",
     "predict": "thermogap.gnn.inference",
     "predict_frames": "thermogap.gnn.inference",
@@ -38,7 +42,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from thermogap.gnn.architectures import ARCHITECTURES
-    from thermogap.gnn.bundle import GNNBundle, load_gnn, save_gnn
+    from thermogap.gnn.bundle import GNNBundle, gnn_from_model, load_gnn, register_gnn, save_gnn
     from thermogap.gnn.graphs import GraphSettings
     from thermogap.gnn.inference import predict, predict_frames
     from thermogap.gnn.training import train_gnn

@@ -2,8 +2,9 @@
 
 A :class:`GNNBundle` serialises to one byte string (a ``torch.save`` of the state dict plus a
 JSON header; no pickled code), which goes to the blob store with its SHA-256.
-:func:`save_gnn` writes it and the ``models`` document; :func:`load_gnn` reads it back and
-verifies the hash.
+:func:`save_gnn` writes it to the running job's blob store and returns the model document
+(its bytes travel with it as ``artifacts``); :func:`gnn_from_model` loads a model from that
+document, :func:`load_gnn` from a results database by id; both verify the hash.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "gnn_from_model",
     "load_gnn",
     "model_id_from_sha256",
+    "register_gnn",
     "save_gnn",
 ]
 
@@ -175,33 +177,53 @@ def model_id_from_sha256(sha256: str) -> str:
     return f"gnn-{sha256[:16]}"
 
 
-def save_gnn(db: Any, bundle: GNNBundle, doc_fields: dict[str, Any]) -> GNNModelDoc:
-    """Store a bundle in the blob store and its document in the ``models`` collection.
+def save_gnn(bundle: GNNBundle, doc_fields: dict[str, Any], blobs: Any = None) -> GNNModelDoc:
+    """Store a bundle's bytes in a blob store and return its model document.
+
+    Nothing is written to a database: inside a job the bytes go to the job's blob store
+    (:func:`~thermogap.execution.artifacts.current_blobs`) and travel with the returned
+    document as its ``artifacts``; the ``models`` collection is built from job outputs
+    afterwards (:mod:`thermogap.store.builders`). To put a model straight into a results
+    database (test fixtures, imports) use :func:`register_gnn`.
 
     Parameters
     ----------
-    db
-        A :class:`thermogap.store.ResultsDB`.
     bundle
         Trained model; its ``model_id`` and ``sha256`` are set on return.
     doc_fields
         Further :class:`~thermogap.schemas.gnn.GNNModelDoc` fields (settings, metrics,
         history, config ids, parent_model_id, parity_plot, ...).
+    blobs
+        Blob store receiving the bytes; default: the running job's.
 
     Returns
     -------
     GNNModelDoc
-        The document written (upserted by ``model_id``; storing the same bundle twice is a
-        no-op).
+        Its ``model_id`` is derived from the bundle's SHA-256, so the same bundle always
+        gets the same id.
+
+    Raises
+    ------
+    InputError
+        If ``bundle`` is not a :class:`GNNBundle` (e.g. the old ``save_gnn(db, bundle, ...)``
+        call form).
     """
+    from thermogap.execution.artifacts import current_blobs
     from thermogap.schemas.base import make_provenance
     from thermogap.schemas.gnn import GNNModelDoc
 
+    if not isinstance(bundle, GNNBundle):
+        raise InputError(
+            f"save_gnn(bundle, doc_fields, blobs=None) needs a GNNBundle first, got "
+            f"{type(bundle).__name__}; to store a model in a results database use "
+            "register_gnn(db, bundle, doc_fields)"
+        )
     data = bundle.to_bytes()
-    ref = db.blobs.put_bytes(data, kind="gnn_model", filename="gnn_bundle.pt")
+    store = blobs if blobs is not None else current_blobs()
+    ref = store.put_bytes(data, kind="gnn_model", filename="gnn_bundle.pt")
     bundle.sha256 = ref.sha256
     bundle.model_id = model_id_from_sha256(ref.sha256)
-    doc = GNNModelDoc(
+    return GNNModelDoc(
         model_id=bundle.model_id,
         sha256=ref.sha256,
         blob=ref.model_dump(),
@@ -218,6 +240,28 @@ def save_gnn(db: Any, bundle: GNNBundle, doc_fields: dict[str, Any]) -> GNNModel
         ),
         **doc_fields,
     )
+
+
+def register_gnn(db: Any, bundle: GNNBundle, doc_fields: dict[str, Any]) -> GNNModelDoc:
+    """Store a bundle in a results database: bytes in its blobs, document in ``models``.
+
+    For code outside jobs that has a database at hand (fixtures, imports of a trained
+    model); jobs return :func:`save_gnn`'s document instead.
+
+    Parameters
+    ----------
+    db
+        A :class:`thermogap.store.ResultsDB`.
+    bundle, doc_fields
+        As for :func:`save_gnn`.
+
+    Returns
+    -------
+    GNNModelDoc
+        The document written (upserted by ``model_id``; storing the same bundle twice is a
+        no-op).
+    """
+    doc = save_gnn(bundle, doc_fields, blobs=db.blobs)
     db.upsert(MODELS_COLLECTION, [doc.model_dump(mode="json")], key="model_id")
     return doc
 
@@ -275,7 +319,8 @@ def gnn_from_model(model: Any, blobs: Any = None) -> GNNBundle:
         :class:`~thermogap.schemas.gnn.GNNModelDoc` (or its dict) output by a training job,
         carrying the bundle's bytes as ``artifacts``.
     blobs
-        Blob store to read from; default: the running job's (its resolved inputs).
+        Blob store to read from; default: the running job's (its resolved inputs), or
+        outside a job the ``artifacts`` the document carries.
 
     Raises
     ------
@@ -284,8 +329,6 @@ def gnn_from_model(model: Any, blobs: Any = None) -> GNNBundle:
     BlobIntegrityError
         If the bytes do not match the recorded SHA-256.
     """
-    from thermogap.execution.artifacts import current_blobs
-
     doc = model.model_dump(mode="json") if hasattr(model, "model_dump") else model
     if not isinstance(doc, dict) or "blob" not in doc:
         raise StoreError(
@@ -297,7 +340,20 @@ def gnn_from_model(model: Any, blobs: Any = None) -> GNNBundle:
             f"model {doc.get('model_id')!r}: document sha256 {doc.get('sha256')} "
             f"!= blob {ref.get('sha256')}"
         )
-    bundle = GNNBundle.from_bytes((blobs or current_blobs()).get_bytes(ref))
+    bundle = GNNBundle.from_bytes(_model_blobs(model, ref, blobs).get_bytes(ref))
     bundle.model_id = doc.get("model_id")
     bundle.sha256 = doc["sha256"]
     return bundle
+
+
+def _model_blobs(model: Any, ref: dict[str, Any], blobs: Any) -> Any:
+    """Blob store holding ``ref``: ``blobs``, else the running job's, else the document's own."""
+    from thermogap.execution.artifacts import JobBlobStore, current_blobs, find_artifacts
+
+    if blobs is not None:
+        return blobs
+    store = current_blobs()
+    if store.exists(ref["blob_id"]):
+        return store
+    carried = find_artifacts(model)
+    return JobBlobStore(carried) if ref["blob_id"] in carried else store

@@ -1,9 +1,12 @@
 """jobflow Makers for GNN property models: datasets, training, searches, studies, inference.
 
-Data move between jobs by reference: a dataset job exports labels into one blob
-(:class:`~thermogap.schemas.gnn.GNNDatasetDoc`), training jobs read it and write the model
-to the blob store and the ``models`` collection, and later jobs load the model by id
-(``load_gnn`` verifies its SHA-256).
+Data move between jobs by reference and no job opens the results database: a dataset job
+exports a list of LabelDoc dicts (the labelling flow's output) into one blob
+(:class:`~thermogap.schemas.gnn.GNNDatasetDoc`); training jobs read it and return the
+:class:`~thermogap.schemas.gnn.GNNModelDoc`, whose bundle bytes travel with it
+(``artifacts``); later jobs take that document and load the model with
+:func:`~thermogap.gnn.bundle.gnn_from_model` (which verifies its SHA-256). The ``models``
+collection is built from the outputs afterwards (:mod:`thermogap.store.builders`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ from thermogap.schemas.gnn import (
     GNNTransferDoc,
 )
 from thermogap.splits import split_with_held_out_test
-from thermogap.store import collections as names
 
 __all__ = [
     "LABELS_COLLECTION",
@@ -60,13 +62,20 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------
-# helpers shared by the Makers (thin: the science is in thermogap.gnn)
-# --------------------------------------------------------------------------------------------
-def _db() -> Any:
-    from thermogap.store import current_db
+def _blobs() -> Any:
+    from thermogap.execution.artifacts import current_blobs
 
-    return current_db()
+    return current_blobs()
+
+
+def _model_doc(model: Any) -> GNNModelDoc:
+    if isinstance(model, str):
+        raise InputError(
+            f"got the model id {model!r}; pass the training job's output document (by "
+            "reference), or a stored model through "
+            "thermogap.execution.artifacts.document_with_artifacts"
+        )
+    return as_document(model, GNNModelDoc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,7 +83,7 @@ def _db() -> Any:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class GNNDatasetMaker(Maker):
-    """Export ``ok`` labels of one level of theory into a GNN dataset blob.
+    """Export the ``ok`` labels of one level of theory into a GNN dataset blob.
 
     Parameters
     ----------
@@ -86,25 +95,31 @@ class GNNDatasetMaker(Maker):
 
     Examples
     --------
-    >>> job = GNNDatasetMaker().make(level="hsesol", dataset_name="phonon",
-    ...                              criteria={"scheme": "phonon"})
+    >>> labels = []  # LabelDoc dicts; in a flow, the labelling flow's ``.output``
+    >>> job = GNNDatasetMaker().make(
+    ...     labels, level="hsesol", dataset_name="phonon", criteria={"scheme": "phonon"}
+    ... )
     """
 
     name: str = "gnn dataset"
     target: str = "band_gap"
 
-    @tg_job(reuse=False)  # selects labels from the database: new labels must be seen
+    @tg_job
     def make(
         self,
+        labels: list[dict[str, Any]],
         level: str,
         dataset_name: str = "dataset",
         criteria: dict[str, Any] | None = None,
         config_ids: list[str] | None = None,
     ) -> GNNDatasetDoc:
-        """Collect the labels of ``level`` matching ``criteria`` (and ``config_ids`` if given)."""
-        db = _db()
-        labelled = export_labels(db, level, self.target, dataset_name, criteria, config_ids)
-        return store_dataset(db, dataset_name, level, self.target, labelled)
+        """Collect the labels of ``level`` matching ``criteria`` (and ``config_ids`` if given).
+
+        ``labels`` are LabelDoc dicts (any levels and statuses); ``criteria`` are simple
+        conditions on their fields (:func:`thermogap.gnn.storage.matches`).
+        """
+        labelled = export_labels(labels, level, self.target, dataset_name, criteria, config_ids)
+        return store_dataset(dataset_name, level, self.target, labelled)
 
 
 @dataclass
@@ -130,16 +145,15 @@ class GNNCombineDatasetsMaker(Maker):
         """Merge ``datasets`` (same level and target) into ``dataset_name``."""
         from thermogap.gnn.dataset_study import combine_sets
 
-        db = _db()
         docs = [as_document(d, GNNDatasetDoc) for d in datasets]
         if len({(d.level, d.target) for d in docs}) != 1:
             raise InputError(
                 f"datasets mix levels/targets {sorted({(d.level, d.target) for d in docs})}"
             )
         merged = combine_sets(
-            [load_dataset(db, d) for d in docs], self.n_test, self.test_seed, dataset_name
+            [load_dataset(d) for d in docs], self.n_test, self.test_seed, dataset_name
         )
-        return store_dataset(db, dataset_name, docs[0].level, docs[0].target, merged)
+        return store_dataset(dataset_name, docs[0].level, docs[0].target, merged)
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,7 +161,7 @@ class GNNCombineDatasetsMaker(Maker):
 # --------------------------------------------------------------------------------------------
 @dataclass
 class GNNTrainMaker(Maker):
-    """Train (or fine-tune) a GNN on a dataset and store it in the ``models`` collection.
+    """Train (or fine-tune) a GNN on a dataset; return its model document (bytes attached).
 
     Parameters
     ----------
@@ -164,7 +178,7 @@ class GNNTrainMaker(Maker):
 
     Examples
     --------
-    >>> dataset = GNNDatasetMaker().make(level="pbesol")
+    >>> dataset = GNNDatasetMaker().make([], level="pbesol")  # [] stands for the labels
     >>> train = GNNTrainMaker().make(dataset.output)
     """
 
@@ -175,22 +189,21 @@ class GNNTrainMaker(Maker):
     num_threads: int | None = None
 
     @tg_job
-    def make(self, dataset: GNNDatasetDoc, initial_model_id: str | None = None) -> GNNModelDoc:
-        """Train on ``dataset``; with ``initial_model_id`` start from that model's weights."""
-        from thermogap.gnn.bundle import load_gnn, save_gnn
+    def make(self, dataset: GNNDatasetDoc, initial_model: GNNModelDoc | None = None) -> GNNModelDoc:
+        """Train on ``dataset``; start from the weights of ``initial_model`` if given."""
+        from thermogap.gnn.bundle import gnn_from_model, save_gnn
         from thermogap.gnn.graphs import GraphSettings
         from thermogap.gnn.plots import parity_png
         from thermogap.gnn.training import train_gnn
         from thermogap.threads import limited_threads
 
-        db = _db()
         dataset = as_document(dataset, GNNDatasetDoc)
         if dataset.target != self.settings.target:
             raise InputError(
                 f"dataset target {dataset.target!r} != settings.target {self.settings.target!r}"
             )
-        data = load_dataset(db, dataset)
-        initial = load_gnn(db, initial_model_id) if initial_model_id else None
+        data = load_dataset(dataset)
+        initial = gnn_from_model(_model_doc(initial_model)) if initial_model is not None else None
         with limited_threads(self.num_threads):
             result = train_gnn(
                 data.structures,
@@ -211,19 +224,22 @@ class GNNTrainMaker(Maker):
         parity_ref = None
         if self.parity_plot:
             label = f"{dataset.target} ({dataset.target_unit})"
-            parity_ref = db.blobs.put_bytes(
+            parity_ref = _blobs().put_bytes(
                 parity_png(result.parity, label), kind="png", filename="parity.png"
             )
+        parent = initial.model_id if initial is not None else None
         return save_gnn(
-            db,
-            result.bundle,
-            model_document_fields(result, parity_ref, self.settings, initial_model_id),
+            result.bundle, model_document_fields(result, parity_ref, self.settings, parent)
         )
 
 
 @dataclass
 class GNNTransferSummaryMaker(Maker):
-    """Report both stages of transfer learning and the stage-A baseline on level-B data."""
+    """Report both stages of transfer learning and the stage-A baseline on level-B data.
+
+    The output holds both model documents with their bytes (``stage_b`` is "the GNN" of
+    the temperature study: ``flow.output.stage_b`` can be passed on by reference).
+    """
 
     name: str = "gnn transfer summary"
 
@@ -232,14 +248,13 @@ class GNNTransferSummaryMaker(Maker):
         self, stage_a: GNNModelDoc, stage_b: GNNModelDoc, dataset_b: GNNDatasetDoc
     ) -> GNNTransferDoc:
         """Evaluate the stage-A model on the stage-B test split and assemble the document."""
-        from thermogap.gnn.bundle import load_gnn
+        from thermogap.gnn.bundle import gnn_from_model
         from thermogap.gnn.inference import predict
         from thermogap.gnn.training import regression_metrics
 
-        db = _db()
-        stage_a, stage_b = as_document(stage_a, GNNModelDoc), as_document(stage_b, GNNModelDoc)
-        structures, targets, _ = load_dataset(db, dataset_b).subset(stage_b.test_config_ids)
-        baseline = regression_metrics(predict(load_gnn(db, stage_a.model_id), structures), targets)
+        stage_a, stage_b = _model_doc(stage_a), _model_doc(stage_b)
+        structures, targets, _ = load_dataset(dataset_b).subset(stage_b.test_config_ids)
+        baseline = regression_metrics(predict(gnn_from_model(stage_a), structures), targets)
         return GNNTransferDoc(
             stage_a=stage_a,
             stage_b=stage_b,
@@ -281,7 +296,7 @@ class GNNSearchSummaryMaker(Maker):
         ]
         ranking = rank_points(points)
         plot = search_png([{**p.model_dump(), "r2": p.validation.r2} for p in points])
-        ref = _db().blobs.put_bytes(plot, kind="png", filename="search.png")
+        ref = _blobs().put_bytes(plot, kind="png", filename="search.png")
         best = ranking[0]
         return GNNSearchDoc(
             target=docs[0].target,
@@ -328,18 +343,20 @@ class DatasetStudyTrainMaker(Maker):
     @tg_job
     def make(
         self, train_dataset: str, datasets: list[GNNDatasetDoc], train_size: int, seed: int
-    ) -> list[dict[str, Any]]:
-        """Train on ``train_size`` structures of ``train_dataset``; evaluate on every dataset."""
+    ) -> GNNModelDoc:
+        """Train on ``train_size`` structures of ``train_dataset``; evaluate on every dataset.
+
+        Returns the model document with its cross-test rows in ``evaluations``.
+        """
         from thermogap.gnn.bundle import save_gnn
         from thermogap.gnn.dataset_study import train_study_model
         from thermogap.gnn.graphs import GraphSettings
         from thermogap.threads import limited_threads
 
-        db = _db()
         sets = {}
         for d in datasets:
             d = as_document(d, GNNDatasetDoc)
-            sets[d.name] = load_dataset(db, d)
+            sets[d.name] = load_dataset(d)
         if train_dataset not in sets:
             raise InputError(f"{train_dataset=} not among the study's datasets {sorted(sets)}")
         with limited_threads(self.num_threads):
@@ -353,10 +370,9 @@ class DatasetStudyTrainMaker(Maker):
                 GraphSettings(cutoff_ang=self.cutoff_ang),
                 self.test_seed,
             )
-        model = save_gnn(
-            db, result.bundle, model_document_fields(result, None, self.settings, None)
-        )
-        return [row.model_copy(update={"model_id": model.model_id}).model_dump() for row in rows]
+        model = save_gnn(result.bundle, model_document_fields(result, None, self.settings, None))
+        model.evaluations = [row.model_copy(update={"model_id": model.model_id}) for row in rows]
+        return model
 
 
 @dataclass
@@ -367,17 +383,20 @@ class DatasetStudySummaryMaker(Maker):
 
     @tg_job
     def make(
-        self, rows: list[list[dict[str, Any]]], datasets: list[GNNDatasetDoc]
+        self, models: list[GNNModelDoc | list[dict[str, Any]]], datasets: list[GNNDatasetDoc]
     ) -> DatasetStudyDoc:
-        """Collect the rows of every training job."""
+        """Collect the rows of every training job (its model document's ``evaluations``)."""
         from thermogap.gnn.dataset_study import summarise_rows
         from thermogap.gnn.plots import learning_curves_png
 
-        flat = [DatasetStudyRow.model_validate(r) for group in rows for r in group]
+        groups = [
+            m if isinstance(m, list) else _model_doc(m).model_dump()["evaluations"] for m in models
+        ]
+        flat = [DatasetStudyRow.model_validate(r) for group in groups for r in group]
         docs = [as_document(d, GNNDatasetDoc) for d in datasets]
         table = summarise_rows(flat)
         unit = docs[0].target_unit if docs else "eV"
-        ref = _db().blobs.put_bytes(
+        ref = _blobs().put_bytes(
             learning_curves_png(table, unit), kind="png", filename="dataset_study.png"
         )
         return DatasetStudyDoc(
@@ -419,9 +438,9 @@ class GNNExplainMaker(Maker):
     seed: int = 0
 
     @tg_job
-    def make(self, model_id: str, dataset: GNNDatasetDoc) -> GNNExplanationDoc:
-        """Explain ``model_id`` on structures of ``dataset`` (the model's test split first)."""
-        from thermogap.gnn.bundle import load_gnn
+    def make(self, model: GNNModelDoc, dataset: GNNDatasetDoc) -> GNNExplanationDoc:
+        """Explain ``model`` on structures of ``dataset`` (the model's test split first)."""
+        from thermogap.gnn.bundle import gnn_from_model
         from thermogap.gnn.explain import (
             aggregate_by_bond_type,
             explain_structures,
@@ -429,14 +448,12 @@ class GNNExplainMaker(Maker):
         )
         from thermogap.gnn.plots import importance_png
 
-        db = _db()
-        bundle = load_gnn(db, model_id)
-        data = load_dataset(db, dataset)
-        model_doc = (
-            db.query_one(names.MODELS, {"model_id": model_id}, properties=["test_config_ids"]) or {}
-        )
+        model_doc = _model_doc(model)
+        model_id = model_doc.model_id
+        bundle = gnn_from_model(model_doc)
+        data = load_dataset(dataset)
         available = set(data.ids)
-        preferred = [k for k in model_doc.get("test_config_ids", []) if k in available]
+        preferred = [k for k in model_doc.test_config_ids if k in available]
         taken = set(preferred)
         chosen = (preferred + [k for k in data.ids if k not in taken])[: self.max_structures]
         structures, _, _ = data.subset(chosen)
@@ -444,10 +461,10 @@ class GNNExplainMaker(Maker):
             explain_structures(bundle, structures, self.epochs, seed=self.seed)
         )
         summary = summarise_importances(groups, self.threshold)
-        arrays_ref = db.blobs.put_arrays(
+        arrays_ref = _blobs().put_arrays(
             {k: v.astype(float) for k, v in groups.items()}, kind="gnn_importances"
         )
-        plot_ref = db.blobs.put_bytes(
+        plot_ref = _blobs().put_bytes(
             importance_png(groups, self.threshold), kind="png", filename="importance.png"
         )
         return GNNExplanationDoc(
@@ -479,9 +496,10 @@ class GNNPredictMaker(Maker):
     --------
     >>> from thermogap.structures import load_structure
     >>> snapshots = [load_structure("Ag3SBr")]
-    >>> job = GNNPredictMaker().make(model_id="gnn-0123456789abcdef", structures=snapshots)
-    >>> job = GNNPredictMaker().make(model_id="gnn-0123456789abcdef", trajectory_id="md-...",
-    ...                              skip_frames=100, stride=2)
+    >>> train = GNNTrainMaker().make(GNNDatasetMaker().make([], level="pbesol").output)
+    >>> job = GNNPredictMaker().make(train.output, structures=snapshots)
+    >>> # or the frames of an MD job's TrajectoryDoc:
+    >>> # GNNPredictMaker().make(train.output, trajectory=md.output, skip_frames=100, stride=2)
     """
 
     name: str = "gnn predict"
@@ -491,36 +509,39 @@ class GNNPredictMaker(Maker):
     @tg_job
     def make(
         self,
-        model_id: str,
+        model: GNNModelDoc,
         structures: list[Structure] | None = None,
         structures_blob: dict[str, Any] | None = None,
-        trajectory_id: str | None = None,
+        trajectory: Any = None,
         skip_frames: int = 0,
         stride: int = 1,
     ) -> GNNPredictionDoc:
-        """Predict for structures, a structures blob, or the frames of an MD trajectory.
+        """Predict with ``model`` for structures, a structures blob, or an MD trajectory's frames.
 
-        Give exactly one of ``structures``; ``structures_blob`` (a blob holding a JSON list
-        of ``Structure.as_dict()``); or ``trajectory_id`` (frames after the first
+        ``model`` is the training job's output document. Give exactly one of ``structures``;
+        ``structures_blob`` (a BlobRef to a JSON list of ``Structure.as_dict()``, whose bytes
+        an input of this job carries as ``artifacts``); or ``trajectory`` (the MD job's
+        :class:`~thermogap.schemas.md.TrajectoryDoc`; frames after the first
         ``skip_frames``, every ``stride``-th one).
         """
-        from thermogap.gnn.bundle import load_gnn
+        from thermogap.gnn.bundle import gnn_from_model
         from thermogap.gnn.inference import predict, predict_frames
 
-        db = _db()
-        given = [structures is not None, structures_blob is not None, trajectory_id is not None]
+        given = [structures is not None, structures_blob is not None, trajectory is not None]
         if sum(given) != 1:
-            raise InputError("give exactly one of structures, structures_blob or trajectory_id")
+            raise InputError("give exactly one of structures, structures_blob or trajectory")
         if skip_frames < 0 or stride < 1:
             raise InputError(f"{skip_frames=} must be >= 0 and {stride=} >= 1")
-        bundle = load_gnn(db, model_id)
+        model_doc = _model_doc(model)
+        model_id = model_doc.model_id
+        bundle = gnn_from_model(model_doc)
         extra: dict[str, Any] = {}
-        if trajectory_id is not None:
-            from thermogap.md.langevin import load_trajectory
+        if trajectory is not None:
+            from thermogap.md.langevin import trajectory_from_doc
 
-            trajectory = load_trajectory(db, trajectory_id)
-            start = Structure.from_dict(trajectory.doc.structure)
-            positions = trajectory.arrays["positions_ang"][skip_frames::stride]
+            loaded = trajectory_from_doc(trajectory)
+            start = Structure.from_dict(loaded.doc.structure)
+            positions = loaded.arrays["positions_ang"][skip_frames::stride]
             values = predict_frames(
                 bundle,
                 start.lattice.matrix,
@@ -529,17 +550,17 @@ class GNNPredictMaker(Maker):
                 self.batch_size,
             )
             extra = {
-                "trajectory_id": trajectory_id,
-                "temperature_k": trajectory.doc.temperature_k,
-                "x": trajectory.doc.x,
-                "md_steps": [int(v) for v in trajectory.arrays["steps"][skip_frames::stride]],
+                "trajectory_id": loaded.doc.trajectory_id,
+                "temperature_k": loaded.doc.temperature_k,
+                "x": loaded.doc.x,
+                "md_steps": [int(v) for v in loaded.arrays["steps"][skip_frames::stride]],
             }
         else:
             if structures_blob is not None:
-                raw = json.loads(db.blobs.get_bytes(structures_blob))
+                raw = json.loads(_blobs().get_bytes(structures_blob))
                 structures = [Structure.from_dict(d) for d in raw]
             structures = [
                 s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures or []
             ]
             values = predict(bundle, structures, self.batch_size)
-        return store_predictions(db, bundle, model_id, values, self.inline_limit, extra)
+        return store_predictions(bundle, model_id, values, self.inline_limit, extra)

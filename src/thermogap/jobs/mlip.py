@@ -1,4 +1,10 @@
-"""jobflow Makers for MLIPs: MACE training, single points, relaxations, phonon validation."""
+"""jobflow Makers for MLIPs: MACE training, single points, relaxations, phonon validation.
+
+No job here opens the results database: training takes the labels as a list of LabelDoc
+dicts and returns the model document, whose model file travels with it (``artifacts``);
+the jobs that use a model take that document and load it with
+:func:`~thermogap.mlip.calculator.calculator_from_model`.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,6 @@ from thermogap.schemas.mlip import (
     RelaxationDoc,
     SinglePointDoc,
 )
-from thermogap.store import collections as names
 
 if TYPE_CHECKING:
     from thermogap.mlip.training import MaceTrainingResult
@@ -33,18 +38,18 @@ __all__ = [
     "MlipSinglePointMaker",
     "PhononValidationMaker",
     "model_document",
+    "training_atoms",
 ]
-
-MODELS_COLLECTION = names.MODELS
-LABELS_COLLECTION = names.LABELS
 
 
 @dataclass
 class MaceTrainingMaker(Maker):
-    """Train a MACE model on labels of the results database, or fine-tune a foundation model.
+    """Train a MACE model on a list of labels, or fine-tune a foundation model.
 
-    The model file, training log, parity data and plots go to the blob store; the
-    :class:`~thermogap.schemas.mlip.MlipModelDoc` to the ``models`` collection.
+    The labels arrive by reference (the labelling flow's output); the model file, training
+    log, parity data and plots go to the job's blob store and travel with the returned
+    :class:`~thermogap.schemas.mlip.MlipModelDoc` (``artifacts``). The ``models``
+    collection is built from these outputs afterwards (:mod:`thermogap.store.builders`).
 
     Parameters
     ----------
@@ -61,11 +66,15 @@ class MaceTrainingMaker(Maker):
         ``~/.cache/thermogap/models``).
     timeout_s
         Kill the training after this many seconds.
+    exclude_schemes
+        Sampling schemes whose labels are left out (the paper trains the MLIP on displaced
+        configurations only: ``("equilibrium",)``); labels without a ``scheme`` are kept.
 
     Examples
     --------
-    >>> maker = MaceTrainingMaker(foundation="mace-mpa-0-medium")
-    >>> job = maker.make(levels=["pbesol"])
+    >>> labels = []  # LabelDoc dicts; in a flow, the labelling flow's ``.output``
+    >>> maker = MaceTrainingMaker(foundation="mace-mpa-0-medium", exclude_schemes=("equilibrium",))
+    >>> training = maker.make(levels=["pbesol"], labels=labels)
     """
 
     name: str = "mace training"
@@ -73,56 +82,107 @@ class MaceTrainingMaker(Maker):
     foundation: str | None = None
     model_dir: str | None = None
     timeout_s: float | None = None
+    exclude_schemes: tuple[str, ...] = ()
 
     @tg_job
-    def make(self, levels: list[str], config_ids: list[str] | None = None) -> MlipModelDoc:
-        """Train on the ``ok`` labels of ``levels`` (restricted to ``config_ids`` if given)."""
-        from thermogap.labels.export import label_docs_to_atoms
+    def make(self, levels: list[str], labels: list[dict[str, Any]]) -> MlipModelDoc:
+        """Train on the ``ok`` labels of ``levels`` among ``labels`` (LabelDoc dicts)."""
         from thermogap.mlip.foundation import resolve_foundation_model
         from thermogap.mlip.training import train_mace
-        from thermogap.store import current_db
 
-        db = current_db()
         foundation = (
             resolve_foundation_model(self.foundation, self.model_dir) if self.foundation else None
         )
-        criteria: dict[str, Any] = {"status": "ok", "level": {"$in": list(levels)}}
-        if config_ids is not None:
-            criteria["config_id"] = {"$in": list(config_ids)}
-        docs = db.query(LABELS_COLLECTION, criteria, sort={"config_id": 1, "level": 1})
-        if not docs:
-            raise InputError(f"no 'ok' labels found in {LABELS_COLLECTION!r} for {criteria}")
-        atoms = label_docs_to_atoms(docs)
+        atoms = training_atoms(labels, levels, self.exclude_schemes)
         with tempfile.TemporaryDirectory(prefix="thermogap-mace-") as work:
             result = train_mace(atoms, self.settings, work, foundation, self.timeout_s)
-            doc = model_document(db, result, atoms, self.settings, foundation)
-        db.upsert(MODELS_COLLECTION, [doc.model_dump(mode="json")], key="model_id")
-        return doc
+            return model_document(result, atoms, self.settings, foundation)
+
+
+def training_atoms(
+    labels: list[Any], levels: list[str], exclude_schemes: tuple[str, ...] | list[str] = ()
+) -> list[Any]:
+    """Select the MLIP training labels and convert them to ASE atoms.
+
+    Parameters
+    ----------
+    labels
+        LabelDoc dicts (or documents) of any levels and statuses.
+    levels
+        Levels of theory to train on.
+    exclude_schemes
+        Sampling schemes (``label["scheme"]``) to leave out.
+
+    Returns
+    -------
+    list of ase.Atoms
+        The ``ok`` labels of ``levels``, sorted by (config_id, level), one per label id.
+
+    Raises
+    ------
+    InputError
+        If no label is left.
+    """
+    from thermogap.labels.export import label_docs_to_atoms
+
+    if isinstance(levels, str):
+        raise InputError(f"levels must be a list of level names, got the string {levels!r}")
+    wanted, excluded = {str(v) for v in levels}, {str(v) for v in exclude_schemes}
+    docs: dict[tuple[str, str], dict[str, Any]] = {}
+    for label in labels:
+        doc = label.model_dump(mode="json") if hasattr(label, "model_dump") else dict(label)
+        if doc.get("status", "ok") != "ok" or str(doc.get("level")) not in wanted:
+            continue
+        if doc.get("scheme") is not None and str(doc["scheme"]) in excluded:
+            continue
+        docs.setdefault((str(doc.get("config_id")), str(doc.get("level"))), doc)
+    if not docs:
+        raise InputError(
+            f"no 'ok' labels of levels {sorted(wanted)} among {len(labels)} labels"
+            + (f" once schemes {sorted(excluded)} are left out" if excluded else "")
+        )
+    return label_docs_to_atoms([docs[k] for k in sorted(docs)])
 
 
 def model_document(
-    db: Any,
     result: MaceTrainingResult,
     atoms_list: list[Any],
     settings: MaceTrainingSettings,
     foundation: Any = None,
+    blobs: Any = None,
 ) -> MlipModelDoc:
-    """Store the artefacts of a training run as blobs and build its model document."""
+    """Store the artefacts of a training run as blobs and build its model document.
+
+    Parameters
+    ----------
+    result
+        The training run.
+    atoms_list
+        The labelled configurations it was trained on, in training order.
+    settings
+        Its settings.
+    foundation
+        The resolved foundation model, if fine-tuned.
+    blobs
+        Blob store receiving the files; default: the running job's.
+    """
+    from thermogap.execution.artifacts import current_blobs
     from thermogap.mlip.plots import parity_plot_png
     from thermogap.mlip.training import label_id
 
-    model_ref = db.blobs.put_file(result.model_path, kind="mace-model")
-    log_ref = db.blobs.put_bytes(result.log_text.encode(), kind="text", filename="train.log")
+    store = blobs if blobs is not None else current_blobs()
+    model_ref = store.put_file(result.model_path, kind="mace-model")
+    log_ref = store.put_bytes(result.log_text.encode(), kind="text", filename="train.log")
     arrays: dict[str, np.ndarray] = {}
     for key, parity in result.parity.items():
         arrays |= parity.arrays(key)
-    parity_ref = db.blobs.put_arrays(arrays, kind="parity")
+    parity_ref = store.put_arrays(arrays, kind="parity")
     plots = {}
     for model in ("trained", "foundation"):
         panels = {k.split("_", 1)[1]: v for k, v in result.parity.items() if k.startswith(model)}
         if panels:
             png = parity_plot_png(panels, title=f"{model} model")
-            plots[model] = db.blobs.put_bytes(png, kind="png", filename=f"parity_{model}.png")
+            plots[model] = store.put_bytes(png, kind="png", filename=f"parity_{model}.png")
     ids = {
         s: [label_id(atoms_list[i]) for i in getattr(result.split, s)]
         for s in ("train", "valid", "test")
@@ -150,11 +210,21 @@ def model_document(
     )
 
 
-def _model_provenance(db: Any, model_id: str) -> Any:
-    doc = db.query_one(MODELS_COLLECTION, {"model_id": model_id}, properties=["sha256", "levels"])
-    sha = doc.get("sha256") if doc else None
-    levels = ",".join(doc.get("levels", [])) if doc else None
-    return make_provenance(model_id=model_id, model_sha256=sha, level=levels or None)
+def _model_provenance(model: Any) -> Any:
+    doc = model.model_dump(mode="json") if hasattr(model, "model_dump") else dict(model)
+    levels = ",".join(doc.get("levels") or [])
+    return make_provenance(
+        model_id=doc.get("model_id"), model_sha256=doc.get("sha256"), level=levels or None
+    )
+
+
+def _model_id(model: Any) -> str:
+    doc = model.model_dump(mode="json") if hasattr(model, "model_dump") else model
+    if not isinstance(doc, dict) or "model_id" not in doc:
+        raise InputError(
+            f"expected an MLIP model document (the training job's output), got {str(model)[:80]!r}"
+        )
+    return str(doc["model_id"])
 
 
 @dataclass
@@ -172,21 +242,21 @@ class MlipSinglePointMaker(Maker):
     --------
     >>> from thermogap.structures import load_structure
     >>> structure = load_structure("Ag3SBr")
-    >>> job = MlipSinglePointMaker().make(structure, model_id="mace-0123456789abcdef")
+    >>> training = MaceTrainingMaker().make(levels=["pbesol"], labels=[])
+    >>> job = MlipSinglePointMaker().make(structure, training.output)
     """
 
     name: str = "mlip single point"
     device: str = "cpu"
 
     @tg_job
-    def make(self, structure: Structure, model_id: str) -> SinglePointDoc:
-        """Evaluate ``structure`` with model ``model_id``."""
-        from thermogap.mlip.calculator import calculator_from_model_id
+    def make(self, structure: Structure, model: MlipModelDoc) -> SinglePointDoc:
+        """Evaluate ``structure`` with ``model`` (the training job's output document)."""
+        from thermogap.mlip.calculator import calculator_from_model
         from thermogap.mlip.relaxation import single_point
-        from thermogap.store import current_db
 
-        db = current_db()
-        calc = calculator_from_model_id(db, model_id, device=self.device)
+        model_id = _model_id(model)
+        calc = calculator_from_model(model, device=self.device)
         result = single_point(AseAtomsAdaptor.get_atoms(structure), calc)
         return SinglePointDoc(
             model_id=model_id,
@@ -197,7 +267,7 @@ class MlipSinglePointMaker(Maker):
             stress_ev_per_ang3=None
             if result.stress_ev_per_ang3 is None
             else result.stress_ev_per_ang3.tolist(),
-            provenance=_model_provenance(db, model_id),
+            provenance=_model_provenance(model),
         )
 
 
@@ -222,7 +292,8 @@ class MlipRelaxMaker(Maker):
     --------
     >>> from thermogap.structures import load_structure
     >>> structure = load_structure("Ag3SBr")
-    >>> job = MlipRelaxMaker(relax_cell=True).make(structure, model_id="mace-0123456789abcdef")
+    >>> training = MaceTrainingMaker().make(levels=["pbesol"], labels=[])
+    >>> job = MlipRelaxMaker(relax_cell=True).make(structure, training.output)
     """
 
     name: str = "mlip relaxation"
@@ -232,14 +303,13 @@ class MlipRelaxMaker(Maker):
     device: str = "cpu"
 
     @tg_job
-    def make(self, structure: Structure, model_id: str) -> RelaxationDoc:
-        """Relax ``structure`` with model ``model_id``."""
-        from thermogap.mlip.calculator import calculator_from_model_id
+    def make(self, structure: Structure, model: MlipModelDoc) -> RelaxationDoc:
+        """Relax ``structure`` with ``model`` (the training job's output document)."""
+        from thermogap.mlip.calculator import calculator_from_model
         from thermogap.mlip.relaxation import relax
-        from thermogap.store import current_db
 
-        db = current_db()
-        calc = calculator_from_model_id(db, model_id, device=self.device)
+        model_id = _model_id(model)
+        calc = calculator_from_model(model, device=self.device)
         result = relax(
             AseAtomsAdaptor.get_atoms(structure),
             calc,
@@ -263,7 +333,7 @@ class MlipRelaxMaker(Maker):
             n_steps=result.n_steps,
             converged=result.converged,
             energies_ev=result.energies_ev,
-            provenance=_model_provenance(db, model_id),
+            provenance=_model_provenance(model),
         )
 
 
@@ -290,7 +360,8 @@ class PhononValidationMaker(Maker):
     --------
     >>> from thermogap.structures import load_structure
     >>> structure = load_structure("Ag3SBr")
-    >>> job = PhononValidationMaker(reference_engine="chgnet").make(structure, "mace-...")
+    >>> training = MaceTrainingMaker().make(levels=["pbesol"], labels=[])
+    >>> job = PhononValidationMaker(reference_engine="chgnet").make(structure, training.output)
     """
 
     name: str = "mlip phonon validation"
@@ -301,17 +372,16 @@ class PhononValidationMaker(Maker):
     device: str = "cpu"
 
     @tg_job
-    def make(self, structure: Structure, model_id: str) -> PhononValidationDoc:
+    def make(self, structure: Structure, model: MlipModelDoc) -> PhononValidationDoc:
         """Compare MLIP and reference phonons of ``structure`` at the commensurate q-points."""
         from thermogap.engines import get_calculator
-        from thermogap.mlip.calculator import calculator_from_model_id
+        from thermogap.mlip.calculator import calculator_from_model
         from thermogap.mlip.validation import validate_phonons
-        from thermogap.store import current_db
 
-        db = current_db()
+        model_id = _model_id(model)
         fields = validate_phonons(
             structure,
-            calculator_from_model_id(db, model_id, device=self.device),
+            calculator_from_model(model, device=self.device),
             get_calculator(self.reference_engine),
             supercell_matrix=self.supercell_matrix,
             displacement_ang=self.displacement_ang,
@@ -320,11 +390,15 @@ class PhononValidationMaker(Maker):
         return PhononValidationDoc(
             model_id=model_id,
             reference=self.reference_engine,
-            provenance=_model_provenance(db, model_id),
+            provenance=_model_provenance(model),
             **fields,
         )
 
 
 def parity_plot_bytes(db: Any, model_doc: dict[str, Any], which: str = "trained") -> io.BytesIO:
-    """Return the stored parity plot (PNG) of a model document as a file-like object."""
+    """Return the parity plot (PNG) of a built ``models`` document as a file-like object.
+
+    For readers outside jobs: ``db`` is the results database the ``models`` collection was
+    built into (its blob store holds the copied artifacts).
+    """
     return io.BytesIO(db.blobs.get_bytes(model_doc["plot_blobs"][which]))

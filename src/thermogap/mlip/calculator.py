@@ -592,7 +592,8 @@ def calculator_from_model(
     dtype
         Evaluation precision; default: the dtype the model was trained in.
     blobs
-        Blob store to read from; default: the running job's (its resolved inputs).
+        Blob store to read from; default: the running job's (its resolved inputs), or
+        outside a job the ``artifacts`` the document carries.
 
     Raises
     ------
@@ -601,7 +602,7 @@ def calculator_from_model(
     InputError
         If ``model`` is not a model document (a bare id, say).
     """
-    from thermogap.execution.artifacts import current_blobs
+    from thermogap.execution.artifacts import JobBlobStore, current_blobs, find_artifacts
 
     doc = _as_document(model)
     if doc.get("model_blob", {}).get("sha256") != doc.get("sha256"):
@@ -609,7 +610,13 @@ def calculator_from_model(
             f"model {doc.get('model_id')!r}: blob sha256 {doc.get('model_blob', {}).get('sha256')}"
             f" != document {doc.get('sha256')}"
         )
-    data = (blobs or current_blobs()).get_bytes(doc["model_blob"])
+    if blobs is None:
+        # the running job's inputs; outside a job, the bytes the document itself carries
+        blobs = current_blobs()
+        carried = find_artifacts(doc)
+        if not blobs.exists(doc["model_blob"]["blob_id"]) and carried:
+            blobs = JobBlobStore(carried)
+    data = blobs.get_bytes(doc["model_blob"])
     loader = MLIP_BYTES_LOADERS.get(doc.get("kind", "mace"))
     if dtype is None:
         dtype = (doc.get("settings") or {}).get("default_dtype", "float64")

@@ -95,11 +95,24 @@ class TrainingHistory(BaseModel):
     stopped_early: bool = Field(False, description="Whether early stopping ended training.")
 
 
+class DatasetStudyRow(BaseModel):
+    """One trained model of a dataset study evaluated on one test set."""
+
+    train_dataset: str = Field(..., description="Dataset trained on.")
+    train_size: int = Field(..., ge=1, description="Number of training structures.")
+    seed: int = Field(..., description="Seed of subsampling, split and initialisation.")
+    test_dataset: str = Field(..., description="Dataset whose held-out test set was used.")
+    model_id: str | None = Field(None, description="Trained model id.")
+    metrics: SplitMetrics = Field(default_factory=SplitMetrics, description="Test metrics.")
+
+
 class GNNModelDoc(ThermogapDocument):
     """A trained GNN: document of the ``models`` collection (``kind="gnn"``).
 
     The weights, normalisation ranges and graph settings are one blob (``blob``) whose
-    SHA-256 is ``sha256``; :func:`thermogap.gnn.load_gnn` verifies it.
+    SHA-256 is ``sha256``. A training job returns this document with the bundle's bytes as
+    ``artifacts``; :func:`thermogap.gnn.bundle.gnn_from_model` loads the model from it (and
+    :func:`thermogap.gnn.load_gnn` from the built ``models`` collection); both verify the hash.
     """
 
     model_id: str = Field(..., description="Unique id ('gnn-' + first 16 hex digits of sha256).")
@@ -132,6 +145,11 @@ class GNNModelDoc(ThermogapDocument):
         None, description="Model fine-tuned from (transfer learning stage A), if any."
     )
     parity_plot: dict[str, Any] | None = Field(None, description="BlobRef of a PNG parity plot.")
+    evaluations: list[DatasetStudyRow] = Field(
+        default_factory=list,
+        description="Test metrics on the held-out sets of a dataset study's datasets (study "
+        "models only; target unit).",
+    )
 
 
 class GNNTransferDoc(ThermogapDocument):
@@ -146,7 +164,7 @@ class GNNTransferDoc(ThermogapDocument):
 
 
 class GNNDatasetDoc(ThermogapDocument):
-    """A labelled dataset exported from the labels collection into one blob."""
+    """A labelled dataset: labels of one level exported into one blob."""
 
     name: str = Field(..., description="Dataset name ('phonon', 'random', 'combined', ...).")
     level: str = Field(..., description="Level of theory of the labels.")
@@ -192,17 +210,6 @@ class GNNSearchDoc(ThermogapDocument):
     plot: dict[str, Any] | None = Field(
         None, description="BlobRef of a PNG of R² per hyperparameter."
     )
-
-
-class DatasetStudyRow(BaseModel):
-    """One trained model of a dataset study evaluated on one test set."""
-
-    train_dataset: str = Field(..., description="Dataset trained on.")
-    train_size: int = Field(..., ge=1, description="Number of training structures.")
-    seed: int = Field(..., description="Seed of subsampling, split and initialisation.")
-    test_dataset: str = Field(..., description="Dataset whose held-out test set was used.")
-    model_id: str | None = Field(None, description="Trained model id.")
-    metrics: SplitMetrics = Field(default_factory=SplitMetrics, description="Test metrics.")
 
 
 class DatasetStudyDoc(ThermogapDocument):

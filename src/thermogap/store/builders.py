@@ -234,4 +234,10 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("disorder", "DisorderRankingDoc", "ranking_id"),
     ("electron_phonon", "ElectronPhononDoc", "electron_phonon_id"),
     ("structures", "RelaxedStructureDoc", "structure_id"),
+    ("models", ("MlipModelDoc", "GNNModelDoc"), "model_id"),
+    ("gnn_datasets", "GNNDatasetDoc", "job_uuid"),
+    ("gnn_studies", ("GNNSearchDoc", "DatasetStudyDoc"), "job_uuid"),
+    ("gnn_explanations", "GNNExplanationDoc", "job_uuid"),
+    ("gnn_predictions", "GNNPredictionDoc", "job_uuid"),
+    ("mlip_evaluations", ("SinglePointDoc", "RelaxationDoc", "PhononValidationDoc"), "job_uuid"),
 ]
