@@ -133,6 +133,16 @@ class JobOutputBuilder(Builder):
                 if ref.blob_id != blob_id:
                     raise InputError(f"artifact {blob_id} does not hash to its id ({ref.blob_id})")
 
+    def _strip_artifacts(self, value: Any) -> None:
+        # carried bytes go to the blob store, also from documents nested in a document
+        if isinstance(value, dict):
+            self._ingest(value.pop(ARTIFACTS_KEY, None))
+            for nested in value.values():
+                self._strip_artifacts(nested)
+        elif isinstance(value, list):
+            for nested in value:
+                self._strip_artifacts(nested)
+
     def process_item(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         """Turn one job output into the documents of the derived collection.
 
@@ -159,7 +169,7 @@ class JobOutputBuilder(Builder):
                 ]
         docs = []
         for entry in entries:
-            self._ingest(entry.pop(ARTIFACTS_KEY, None))
+            self._strip_artifacts(entry)
             entry["job_uuid"] = item["uuid"]
             if self.derived.key not in entry:
                 raise InputError(
