@@ -16,6 +16,7 @@ from thermogap.gnn.bundle import load_gnn
 from thermogap.gnn.inference import predict
 from thermogap.md.langevin import load_trajectory
 
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     from thermogap.store import ResultsDB

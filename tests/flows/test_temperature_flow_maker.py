@@ -1,11 +1,13 @@
 """TemperatureFlowMaker: a flow Maker with sub-Maker fields whose built flows can be edited."""
 
 import pytest
-from test_temperature_flow import TINY
 
+from fixtures.temperature import TINY
 from thermogap.errors import InputError
 from thermogap.flows import TemperatureFlowMaker, temperature_flow
 from thermogap.jobs import BatchedLangevinMDMaker, LangevinMDMaker, PhononMaker
+from thermogap.jobs.finite_temperature import derived_nmd_settings
+from thermogap.schemas.finite_temperature import NMDSettings
 from thermogap.schemas.md import LangevinSettings
 
 
@@ -36,11 +38,33 @@ def test_sub_makers_are_used_and_derived_settings_follow_them():
         md_maker=LangevinMDMaker(settings=long_md, progress=False),
         phonon_maker=PhononMaker(name="0 K phonons", supercell_matrix=[1, 1, 1]),
     )
-    flow = maker.make()  # the NMD segments now follow the 20 ps MD Maker that is used
+    flow = maker.make()  # accepted: the 20 ps MD Maker that is used resolves the threshold
     mds = _md_makers(flow, LangevinMDMaker)
     assert len(mds) == 2 and all(m.settings.total_time_ps == 20.0 for m in mds)
     nmd = [j for j, _ in flow.iterflow() if j.name.startswith("finite-T phonons")]
-    assert nmd and nmd[0].function.__self__.settings.segment_time_ps > 1.0
+    # the segments are worked out when the NMD job runs, from the trajectory it is given
+    assert nmd and set(nmd[0].function.__self__.derive_from_md) == {
+        "equilibration_time_ps",
+        "segment_time_ps",
+    }
+    resolved = derived_nmd_settings(nmd[0].function.__self__.settings, 20.0, ["segment_time_ps"])
+    assert resolved.segment_time_ps == pytest.approx(8.0)  # (20 - 0.2·20) / 2 ps, below 10
+
+
+def test_nmd_settings_derived_from_the_md_length_at_run_time():
+    base = NMDSettings()
+    derive = ["equilibration_time_ps", "segment_time_ps"]
+    long = derived_nmd_settings(base, 40.0, derive, equilibration_fraction=0.25)
+    assert long.equilibration_time_ps == pytest.approx(10.0)
+    assert long.segment_time_ps == pytest.approx(min(base.segment_time_ps, 15.0))
+    # a given value is kept: only the named fields are derived
+    assert derived_nmd_settings(base, 40.0, ["segment_time_ps"]).equilibration_time_ps == (
+        base.equilibration_time_ps
+    )
+    with pytest.raises(InputError, match="spectral resolution"):  # 1 ps cannot resolve it
+        derived_nmd_settings(base, 1.0, derive)
+    with pytest.raises(InputError, match="cannot derive"):
+        derived_nmd_settings(base, 40.0, ["window"])
 
 
 def test_built_flow_md_settings_can_be_edited_with_update_maker_kwargs():

@@ -521,30 +521,28 @@ def _finite_temperature_extras(
     jobs: list[Flow | Job] = []
     nmd_docs: dict[float, Any] = {}
     if settings.finite_temperature_phonons:
-        from thermogap.jobs.finite_temperature import FiniteTemperaturePhononMaker
+        from thermogap.jobs.finite_temperature import (
+            DERIVABLE_NMD_SETTINGS,
+            FiniteTemperaturePhononMaker,
+            derived_nmd_settings,
+        )
         from thermogap.schemas.finite_temperature import NMDSettings
 
-        total_ps = settings.md.total_time_ps
-        equilibration_ps = (settings.equilibration_fraction or 0.2) * total_ps
-        defaults = NMDSettings()
-        nmd = NMDSettings(
-            **{
-                "equilibration_time_ps": equilibration_ps,
-                "segment_time_ps": min(defaults.segment_time_ps, (total_ps - equilibration_ps) / 2),
-            }
-            | settings.nmd
+        nmd = NMDSettings(**settings.nmd)
+        derive = [k for k in DERIVABLE_NMD_SETTINGS if k not in settings.nmd]
+        # checked now for the MD as built (a clear error before any job runs) and again by
+        # the job for the MD it is given (the MD Maker may be edited after the flow is built)
+        derived_nmd_settings(
+            nmd, settings.md.total_time_ps, derive, settings.equilibration_fraction
         )
-        if 1.0 / nmd.segment_time_ps > nmd.stability_threshold_thz:  # resolution, THz
-            raise InputError(
-                f"finite-temperature phonons from {total_ps:g} ps of MD would have a spectral "
-                f"resolution of {1.0 / nmd.segment_time_ps:.3g} THz, coarser than the "
-                f"stability threshold {nmd.stability_threshold_thz:g} THz; run a longer MD "
-                "(md.total_time_ps) or set finite_temperature_phonons: false"
-            )
         for t, trajectory in trajectories.items():
             if nmd.md_supercell != [1, 1, 1] and md_inputs is not None:
                 trajectory = _nmd_trajectory(settings, nmd.md_supercell, md_inputs, t, jobs)
-            job = FiniteTemperaturePhononMaker(settings=nmd).make(phonon, trajectory)
+            job = FiniteTemperaturePhononMaker(
+                settings=nmd,
+                derive_from_md=derive,
+                md_equilibration_fraction=settings.equilibration_fraction,
+            ).make(phonon, trajectory)
             job.name = f"finite-T phonons {tag} {t:g} K"
             jobs.append(job)
             nmd_docs[t] = job.output

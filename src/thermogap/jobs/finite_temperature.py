@@ -31,6 +31,7 @@ from thermogap.schemas.phonons import PhononBandStructureDoc
 
 __all__ = [
     "FiniteTemperaturePhononMaker",
+    "derived_nmd_settings",
     "finite_temperature_document",
     "nmd_phonon_id",
     "repeat_structure",
@@ -45,6 +46,71 @@ def repeat_structure(structure: Structure, scaling: list[int]) -> Structure:
     if len(scaling) != 3 or min(scaling) < 1:
         raise InputError(f"{scaling=} must be three positive integers")
     return structure * tuple(int(n) for n in scaling)
+
+
+#: NMD settings that can be derived from the MD when the job runs
+DERIVABLE_NMD_SETTINGS = ("equilibration_time_ps", "segment_time_ps")
+
+
+def derived_nmd_settings(
+    settings: NMDSettings,
+    md_time_ps: float,
+    derive: list[str] | tuple[str, ...],
+    equilibration_fraction: float | None = None,
+) -> NMDSettings:
+    """Return ``settings`` with the fields named in ``derive`` worked out from the MD length.
+
+    Parameters
+    ----------
+    settings
+        The NMD settings as given.
+    md_time_ps
+        Simulated time of the trajectory, ps.
+    derive
+        Fields of :data:`DERIVABLE_NMD_SETTINGS` to derive.
+    equilibration_fraction
+        Fraction of the MD discarded as equilibration (``None``: 0.2).
+
+    Raises
+    ------
+    InputError
+        For a field that cannot be derived, or when the derived segment is too short to
+        resolve the stability threshold (the spectral resolution is 1/segment).
+
+    Examples
+    --------
+    >>> derived_nmd_settings(NMDSettings(), 40.0, ["equilibration_time_ps"]).equilibration_time_ps
+    8.0
+    """
+    unknown = sorted(set(derive) - set(DERIVABLE_NMD_SETTINGS))
+    if unknown:
+        raise InputError(
+            f"cannot derive NMD settings {unknown} from the MD; allowed: {DERIVABLE_NMD_SETTINGS}"
+        )
+    if not derive:
+        return settings
+    update: dict[str, float] = {}
+    equilibration_ps = settings.equilibration_time_ps
+    if "equilibration_time_ps" in derive:
+        equilibration_ps = (0.2 if equilibration_fraction is None else equilibration_fraction) * (
+            md_time_ps
+        )
+        update["equilibration_time_ps"] = equilibration_ps
+    if "segment_time_ps" in derive:
+        update["segment_time_ps"] = min(
+            settings.segment_time_ps, max(md_time_ps - equilibration_ps, 0.0) / 2
+        )
+    resolved = settings.model_copy(update=update)
+    if resolved.segment_time_ps <= 0 or (
+        1.0 / resolved.segment_time_ps > resolved.stability_threshold_thz
+    ):
+        raise InputError(
+            f"finite-temperature phonons from {md_time_ps:g} ps of MD would have a spectral "
+            f"resolution coarser than the stability threshold "
+            f"{resolved.stability_threshold_thz:g} THz (segment {resolved.segment_time_ps:g} "
+            "ps); run a longer MD or turn the finite-temperature phonons off"
+        )
+    return resolved
 
 
 @dataclass
@@ -66,6 +132,14 @@ class FiniteTemperaturePhononMaker(Maker):
         Job name.
     settings : NMDSettings
         Equilibration, spectral resolution, fit range and stability threshold.
+    derive_from_md : list of str
+        Settings worked out when the job runs from the trajectory it is given rather than
+        taken from ``settings``: ``"equilibration_time_ps"`` (``md_equilibration_fraction``
+        of the simulated time, 0.2 when that is ``None``) and ``"segment_time_ps"`` (the
+        settings' value, clipped to half the production run). So an MD length edited after
+        the flow was built (``update_maker_kwargs``) carries over to the NMD.
+    md_equilibration_fraction : float or None
+        Fraction of the MD discarded as equilibration when it is derived.
 
     Examples
     --------
@@ -75,6 +149,8 @@ class FiniteTemperaturePhononMaker(Maker):
 
     name: str = "finite-temperature phonons (nmd)"
     settings: NMDSettings = field(default_factory=NMDSettings)
+    derive_from_md: list[str] = field(default_factory=list)
+    md_equilibration_fraction: float | None = None
 
     @tg_job
     def make(self, phonon: Any, trajectory: Any) -> FiniteTemperaturePhononDoc:
@@ -100,32 +176,38 @@ class FiniteTemperaturePhononMaker(Maker):
             )
         loaded = trajectory_from_doc(trajectory)
         traj = loaded.doc
+        settings = derived_nmd_settings(
+            self.settings,
+            traj.n_steps_done * traj.timestep_fs / 1000.0,
+            self.derive_from_md,
+            self.md_equilibration_fraction,
+        )
         new_id = nmd_phonon_id(
-            harmonic_doc["phonon_id"], traj.trajectory_id, traj.n_steps_done, self.settings
+            harmonic_doc["phonon_id"], traj.trajectory_id, traj.n_steps_done, settings
         )
         blobs = current_blobs()
         harmonic = phonopy_from_doc(harmonic_doc, blobs)
         frame_fs = traj.timestep_fs * traj.save_interval_steps
-        velocities = _production_frames(loaded.arrays, frame_fs, self.settings)
+        velocities = _production_frames(loaded.arrays, frame_fs, settings)
         positions = np.asarray(loaded.arrays["positions_ang"])[-len(velocities) :]
-        segment = min(len(velocities), round(self.settings.segment_time_ps * 1000.0 / frame_fs))
-        friction = traj.friction_per_fs if self.settings.subtract_thermostat_width else 0.0
+        segment = min(len(velocities), round(settings.segment_time_ps * 1000.0 / frame_fs))
+        friction = traj.friction_per_fs if settings.subtract_thermostat_width else 0.0
         nmd = normal_mode_decomposition(
             harmonic,
             Structure.from_dict(traj.structure),
             velocities,
             frame_fs,
             segment_frames=segment,
-            window=self.settings.window,
-            fit_window_fwhm=self.settings.fit_window_fwhm,
-            map_tolerance_ang=self.settings.map_tolerance_ang,
+            window=settings.window,
+            fit_window_fwhm=settings.fit_window_fwhm,
+            map_tolerance_ang=settings.map_tolerance_ang,
             positions_ang=positions,
             temperature_k=traj.temperature_k,
             thermostat_friction_per_fs=friction,
-            min_resolution_thz=self.settings.stability_threshold_thz,
+            min_resolution_thz=settings.stability_threshold_thz,
         )
         renormalised = renormalised_phonopy(harmonic, nmd)
-        npoints, path_type = self.settings.band_npoints, self.settings.band_path_type
+        npoints, path_type = settings.band_npoints, settings.band_path_type
         bands_t = band_structure(renormalised, npoints=npoints, path_type=path_type)
         bands_0 = band_structure(harmonic, npoints=npoints, path_type=path_type)
         refs = _store_arrays_and_figure(
@@ -138,7 +220,7 @@ class FiniteTemperaturePhononMaker(Maker):
             phonon_id=new_id,
             harmonic_doc=harmonic_doc,
             trajectory_doc=traj.model_dump(),
-            settings=self.settings,
+            settings=settings,
             blob_refs=refs,
             provenance=make_provenance(
                 model_id=traj.model_id, model_sha256=traj.provenance.model_sha256
