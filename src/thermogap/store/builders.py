@@ -215,4 +215,6 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("optics", "OpticsResultDoc", "job_uuid"),
     ("optics_spectra", "OpticsSpectrumDoc", "job_uuid"),
     ("tdph", "TdphDoc", "job_uuid"),
+    ("configurations", "ConfigurationBatchDoc", "config_id", "configurations"),
+    ("labels", "LabelBatchDoc", "label_id", "labels"),
 ]
