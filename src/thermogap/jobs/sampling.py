@@ -244,11 +244,11 @@ class DisplacedConfigurationsMaker(Maker):
 
 
 def _as_dict(doc: Any) -> dict[str, Any]:
-    """A phonon document (pydantic model or dict) as a dict, its ``artifacts`` kept."""
+    """A phonon document (pydantic model or dict) as a JSON-like dict, ``artifacts`` kept."""
     if hasattr(doc, "model_dump"):
-        return dict(doc.model_dump())
-    if isinstance(doc, dict):
-        return doc
+        doc = doc.model_dump()
+    if isinstance(doc, dict):  # pymatgen objects inside (the structure) become their dicts
+        return dict(jsanitize(doc, strict=True, enum_values=True))
     raise InputError(
         f"parent phonons must be PhononDoc outputs (or their dicts), not {type(doc).__name__}; "
         "pass the phonon job's output, not its id"
