@@ -94,9 +94,7 @@ def dataset(tmp_path_factory, phonon_bytes_travel):
 
 def _supercells(db) -> dict[str, Structure]:
     """Undisplaced supercells by id, from the sampling jobs' outputs."""
-    outputs = db.query(
-        "outputs", {"output.@class": "ConfigurationBatchDoc"}, properties=["output"]
-    )
+    outputs = db.query("outputs", {"output.@class": "ConfigurationBatchDoc"}, properties=["output"])
     return {
         o["output"]["parent_structure_id"]: Structure.from_dict(o["output"]["supercell"])
         for o in outputs
@@ -113,7 +111,9 @@ def test_every_combination_is_written_once(dataset):
             assert db.count("configurations", {"x": x, "scheme": scheme}) == expected
     # the flow's output lists the same documents: the labelling flow's input
     listed = summary.outputs["flow"]["configurations"]
-    assert sorted(c["config_id"] for c in listed) == sorted(db.distinct("configurations", "config_id"))
+    assert sorted(c["config_id"] for c in listed) == sorted(
+        db.distinct("configurations", "config_id")
+    )
     assert {c["scheme"] for c in listed} == {"phonon", "gaussian", "random", "equilibrium"}
     assert len(summary.outputs["flow"]["phonon_ids"]) == 2
 

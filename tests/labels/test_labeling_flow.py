@@ -163,7 +163,7 @@ def test_flow_builder_validates_settings_before_making_jobs():
     configs = [{"config_id": "b", "structure": _cell(0.0, 1).as_dict(), "scheme": "phonon"}]
     configs += [{"config_id": "a", "structure": _cell(0.01, 2).as_dict(), "scheme": "random"}]
     flow = LabelingFlowMaker(batch_size=4).make("chgnet-gfn1-xtb", configs + configs[:1])
-    batch, summary = flow.jobs
+    batch, _summary = flow.jobs
     assert [c["config_id"] for c in batch.function_args[0]] == ["a", "b"]  # sorted, once
     assert batch.function_args[1]["embedded"]["gap_method"] == "GFN1-xTB"
     # a VASP level gets one atomate2 static job and one label job per configuration

@@ -167,7 +167,7 @@ def label_jobs(
     summary_maker: LabelingSummaryMaker,
     vasp_label_maker: VaspLabelMaker,
 ) -> tuple[list[Job], Job]:
-    """The labelling jobs of known configurations, and the job collecting their labels.
+    """Make the labelling jobs of known configurations and the job collecting their labels.
 
     Embedded levels get batch jobs of ``batch_size`` configurations; VASP levels get one
     atomate2 static job per configuration (its ``TaskDoc`` stays in the job store) and a

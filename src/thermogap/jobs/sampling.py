@@ -244,7 +244,7 @@ class DisplacedConfigurationsMaker(Maker):
 
 
 def _as_dict(doc: Any) -> dict[str, Any]:
-    """A phonon document (pydantic model or dict) as a JSON-like dict, ``artifacts`` kept."""
+    """Return a phonon document (model or dict) as a JSON-like dict, ``artifacts`` kept."""
     if hasattr(doc, "model_dump"):
         doc = doc.model_dump()
     if isinstance(doc, dict):  # pymatgen objects inside (the structure) become their dicts

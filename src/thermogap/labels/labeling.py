@@ -149,7 +149,7 @@ def label_configuration(
 def configurations_to_label(
     configurations: Iterable[Mapping[str, Any] | Any], limit: int = 0
 ) -> list[dict[str, Any]]:
-    """The inputs of labelling jobs: one small dict per distinct configuration.
+    """Reduce configuration documents to the inputs of labelling jobs, one per id.
 
     Each configuration document (a ``ConfigurationDoc``, its dict, or any mapping with
     ``config_id`` and ``structure``) is reduced to ``config_id``, ``structure``
@@ -197,7 +197,7 @@ def labelled_config_ids(
 def select_unlabelled(
     db: ResultsDB, level: str, criteria: dict[str, Any] | None = None, limit: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
-    """Configurations of ``db`` matching ``criteria`` without an ``ok`` label at ``level``.
+    """Select configurations of ``db`` matching ``criteria`` without an ``ok`` label.
 
     Used when a labelling flow is built from the results database (the ``labeling`` preset):
     the selection happens at submission, the jobs get the configurations themselves. With

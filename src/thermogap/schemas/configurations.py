@@ -14,7 +14,6 @@ __all__ = ["ConfigurationBatchDoc", "ConfigurationDoc", "DisplacementScheme"]
 DisplacementScheme = Literal["phonon", "gaussian", "random", "equilibrium"]
 
 
-
 class SoftModeReport(BaseModel):
     """How the parent's imaginary and soft modes entered the displacements (issue 10)."""
 
@@ -33,6 +32,7 @@ class SoftModeReport(BaseModel):
     soft_mode_variance_fraction: float | None = Field(
         None, description="Share of the displacement variance those modes would carry (|f|)."
     )
+
 
 class ConfigurationDoc(SoftModeReport, ThermogapDocument):
     """One sampled configuration: a (possibly disordered) supercell with displaced atoms."""
