@@ -117,6 +117,15 @@ class DatasetMaker(Maker):
         parents : sequence of Structure
             End-member unit cells on the same framework, e.g. [Ag3SBr, Ag3SI]; the first
             defines the supercells (its ``site`` species is the mixed sublattice).
+
+        Returns
+        -------
+        Flow
+            Its ``output`` has ``phonon_ids`` (parent phonon documents' ids), ``batch_ids``
+            and ``n_configurations`` (one per sampling job) and ``configurations``: a
+            reference resolving to the list of every configuration document (dicts of
+            :class:`~thermogap.schemas.configurations.ConfigurationDoc`, ``scheme``
+            included), the input of :class:`~thermogap.flows.labeling.LabelingFlowMaker`.
         """
         self._validate(parents)
         needs_phonons = any(s in ("phonon", "gaussian") for s in self.schemes)
