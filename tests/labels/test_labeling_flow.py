@@ -210,3 +210,36 @@ def test_dataset_and_labeling_flows_run_on_a_memory_job_store(chgnet):
         _check_against_chgnet(doc, {"structure": structure}, chgnet)
     # the labels made no database: both lists sit in jobflow's data store
     assert store.additional_stores["data"].count() >= 2
+
+
+def test_dataset_and_labels_presets_fill_the_collections(tmp_path, capsys):
+    """The CLI chain: the dataset preset builds ``configurations``, the labels preset labels it."""
+    import json
+
+    from thermogap.cli.main import main
+    from thermogap.store import ResultsDB
+
+    store = str(tmp_path / "store")
+    tiny = ["compositions=[1.0]", "schemes=[random, equilibrium]", "n_per_batch=2"]
+    tiny += ["random_amplitudes_ang=[0.1]", "supercell=[1, 1, 1]", "relax_parents=false"]
+    tiny += ["parents=[Ag3SBr]", "temperatures_k=[300]"]
+    sets = [arg for setting in tiny for arg in ("--set", setting)]
+    assert main(["run", "dataset-quick", "--store", store, *sets, "--json"]) == 0
+    capsys.readouterr()
+    with ResultsDB.from_spec(store) as db:
+        configs = db.query("configurations")
+        assert sorted(d["scheme"] for d in configs) == ["equilibrium", "random", "random"]
+    assert main(["run", "labels-chgnet-gfn1-xtb", "--store", store, "--set", "limit=2"]) == 0
+    capsys.readouterr()
+    with ResultsDB.from_spec(store) as db:
+        labels = db.query("labels")
+        first_two = sorted(d["config_id"] for d in configs)[:2]
+        assert sorted(d["config_id"] for d in labels) == first_two
+        schemes = {d["config_id"]: d["scheme"] for d in configs}
+        assert all(d["status"] == "ok" and d["scheme"] == schemes[d["config_id"]] for d in labels)
+    # the rest is labelled by the next run, the first two are not selected again
+    assert main(["run", "labels-chgnet-gfn1-xtb", "--store", store, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [d["config_id"] for d in report["outputs"]["flow"]] == sorted(schemes)[2:]
+    with ResultsDB.from_spec(store) as db:
+        assert db.count("labels", {"status": "ok"}) == 3
