@@ -60,9 +60,10 @@ class LabelBatchMaker(Maker):
     Examples
     --------
     >>> from thermogap.levels import load_level
+    >>> from thermogap.structures import load_structure
+    >>> structure = load_structure("Ag3SBr")
     >>> configs = [{"config_id": "c-1", "structure": structure.as_dict(), "scheme": "phonon"}]
     >>> job = LabelBatchMaker().make(configs, load_level("chgnet-gfn1-xtb").model_dump())
-    ... # doctest: +SKIP
     """
 
     name: str = "label batch"
@@ -93,7 +94,9 @@ class VaspLabelMaker(Maker):
     Examples
     --------
     >>> from thermogap.levels import load_level
+    >>> from thermogap.structures import load_structure
     >>> from thermogap.vasp.makers import static_maker
+    >>> structure = load_structure("Ag3SBr")
     >>> static = static_maker(load_level("pbesol")).make(structure)  # doctest: +SKIP
     >>> config = {"config_id": "c-1", "structure": structure.as_dict(), "scheme": "phonon"}
     >>> label = VaspLabelMaker().make(static.output, config, "pbesol")  # doctest: +SKIP
