@@ -170,6 +170,8 @@ def test_flow_builder_validates_settings_before_making_jobs():
     flow = LabelingFlowMaker().make("hsesol", configs, limit=1)
     names = [j.name for j in flow.jobs]
     assert names[-1] == "labeling summary hsesol" and len(names) == 3
+    with pytest.raises(InputError, match="is a mapping"):
+        LabelingFlowMaker().make("pbesol", {"x": 0.5})  # a query is not configurations
     with pytest.raises(InputError, match="lacks 'structure'"):
         LabelingFlowMaker().make("pbesol", [{"config_id": "x"}])
 

@@ -16,7 +16,7 @@ Examples
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,13 @@ class LabelingFlowMaker(Maker):
             raise InputError(f"batch_size={self.batch_size} must be >= 1")
         if limit < 0:
             raise InputError(f"{limit=} must be >= 0 (0 = no limit)")
+        if isinstance(configurations, Mapping):
+            raise InputError(
+                f"configurations={configurations!r} is a mapping; give the configuration "
+                "documents (or a reference to them, e.g. dataset_flow(...).output"
+                "['configurations']); to label what a query selects in the results database "
+                "use labeling_flow(level, criteria, db=db)"
+            )
         resolved = load_level(level, config_dir)
         name = f"{self.name} {resolved.name}"
         if _has_reference(configurations):
