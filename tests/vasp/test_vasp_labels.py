@@ -54,6 +54,7 @@ def _configs(db, cell, n=1):
             }
         )
     db.upsert("configurations", docs, key="config_id")
+    return [{k: v for k, v in d.items() if k != "_id"} for d in docs]
 
 
 @pytest.mark.parametrize(
@@ -62,13 +63,15 @@ def _configs(db, cell, n=1):
 def test_labeling_flow_with_fake_vasp(
     db, tmp_path, mock_vasp, ag3sbr_cell, level, case, monkeypatch
 ):
-    _configs(db, ag3sbr_cell)
+    configs = _configs(db, ag3sbr_cell)
     job_name = f"{level} static vasp-0"
     # inputs are checked against the hand-written reference inputs before outputs are copied
     mock_vasp({job_name: case}, {job_name: {"clear_inputs": False}})
     monkeypatch.chdir(tmp_path)  # run_locally runs atomate2's VASP job in the working dir
-    summary = run_flow(LabelingFlowMaker().make(level), db)
+    summary = run_flow(LabelingFlowMaker().make(level, configs), db)
     assert summary.n_failed == 0
+    (out,) = summary.outputs["flow"]  # the flow's output: its label documents
+    assert out["label_id"] == f"vasp-0:{level}" and out["scheme"] == "test"
 
     # one atomate2 static job per configuration, its TaskDoc kept in the job store
     static = db.jobstore().query_one({"name": job_name}, load=True)
@@ -85,8 +88,9 @@ def test_labeling_flow_with_fake_vasp(
     )
     assert Incar.from_file(run_dir / "INCAR.gz")["ENCUT"] == 550  # atomate2 gzips the run
 
+    # the labels collection is built from the label job's output
     doc = db.query_one("labels", {"label_id": f"vasp-0:{level}"})
-    assert doc["status"] == "ok" and doc["reason"] is None
+    assert doc["status"] == "ok" and doc["reason"] is None and doc["scheme"] == "test"
     ref = _reference(case)
     assert doc["energy_ev"] == pytest.approx(ref.get_potential_energy(), abs=1e-6)
     assert doc["energy_per_atom_ev"] == pytest.approx(ref.get_potential_energy() / 5, abs=1e-6)
@@ -101,7 +105,7 @@ def test_labeling_flow_with_fake_vasp(
 def test_unconverged_vasp_is_recorded_as_failure_and_batch_goes_on(
     db, tmp_path, mock_vasp, ag3sbr_cell, monkeypatch
 ):
-    _configs(db, ag3sbr_cell, n=2)
+    configs = _configs(db, ag3sbr_cell, n=2)
     # vasp-0 converges, vasp-1 hits NELM
     mock_vasp(
         {
@@ -110,7 +114,7 @@ def test_unconverged_vasp_is_recorded_as_failure_and_batch_goes_on(
         }
     )
     monkeypatch.chdir(tmp_path)
-    summary = run_flow(LabelingFlowMaker().make("pbesol"), db)
+    summary = run_flow(LabelingFlowMaker().make("pbesol", configs), db)
     assert summary.n_failed == 0
     ok = db.query("labels", {"status": "ok"})
     failed = db.query("labels", {"status": "failed"})
@@ -118,8 +122,8 @@ def test_unconverged_vasp_is_recorded_as_failure_and_batch_goes_on(
     assert [d["config_id"] for d in failed] == ["vasp-1"]
     assert "not converged" in failed[0]["reason"]
     assert failed[0]["energy_ev"] is None and failed[0]["forces_ev_per_ang"] is None
-    flow_out = summary.outputs["flow"]
-    assert flow_out.n_labelled == 1 and set(flow_out.failed) == {"vasp-1"}
+    flow_out = {d["config_id"]: d["status"] for d in summary.outputs["flow"]}
+    assert flow_out == {"vasp-0": "ok", "vasp-1": "failed"}
 
 
 @pytest.mark.parametrize(
@@ -178,15 +182,15 @@ def test_atomate2_static_maker_of_a_level(tmp_path, mock_vasp, ag3sbr_cell):
 
 
 def test_crashed_vasp_job_becomes_a_failed_label(db, tmp_path, mock_vasp, ag3sbr_cell, monkeypatch):
-    _configs(db, ag3sbr_cell, n=2)
+    configs = _configs(db, ag3sbr_cell, n=2)
     # vasp-1 has no reference directory: atomate2's fake VASP raises, as a crashed run would
     mock_vasp({"pbesol static vasp-0": "Ag3SBr_pbesol_static"})
     monkeypatch.chdir(tmp_path)
-    summary = run_flow(LabelingFlowMaker().make("pbesol"), db)
+    summary = run_flow(LabelingFlowMaker().make("pbesol", configs), db)
     # the static job of vasp-1, and only it, failed
     assert [e.split(":")[0] for e in summary.errors] == ["pbesol static vasp-1"]
     failed = db.query_one("labels", {"config_id": "vasp-1"})
     assert failed["status"] == "failed"
     assert "atomate2 VASP static job failed" in failed["reason"]
     assert db.query_one("labels", {"config_id": "vasp-0"})["status"] == "ok"
-    assert summary.outputs["flow"].n_labelled == 1
+    assert [d["status"] for d in summary.outputs["flow"]] == ["ok", "failed"]

@@ -2,8 +2,10 @@
 
 Parent phonons are computed once per end member; every composition gets one or more
 solid-solution supercells (random orderings of the mixed sublattice, reproducible from the
-seed), and every (supercell, scheme, temperature or amplitude) a batch job that writes its
-configurations to the ``configurations`` collection.
+seed), and every (supercell, scheme, temperature or amplitude) a batch job that returns its
+configurations. The flow's ``output["configurations"]`` resolves to every configuration
+document (the labelling flow's input); the ``configurations`` collection is built from the
+batch outputs after the run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from thermogap.jobs.phonons import (
     relaxed_lattice_parameters,
     vasp_parent_phonon_jobs,
 )
-from thermogap.jobs.sampling import DisplacedConfigurationsMaker
+from thermogap.jobs.sampling import DisplacedConfigurationsMaker, collect_configurations
 from thermogap.sampling.batch import SCHEMES
 from thermogap.sampling.displacements import batch_rng
 from thermogap.structures import (
@@ -115,10 +117,19 @@ class DatasetMaker(Maker):
         parents : sequence of Structure
             End-member unit cells on the same framework, e.g. [Ag3SBr, Ag3SI]; the first
             defines the supercells (its ``site`` species is the mixed sublattice).
+
+        Returns
+        -------
+        Flow
+            Its ``output`` has ``phonon_ids`` (parent phonon documents' ids), ``batch_ids``
+            and ``n_configurations`` (one per sampling job) and ``configurations``: a
+            reference resolving to the list of every configuration document (dicts of
+            :class:`~thermogap.schemas.configurations.ConfigurationDoc`, ``scheme``
+            included), the input of :class:`~thermogap.flows.labeling.LabelingFlowMaker`.
         """
         self._validate(parents)
         needs_phonons = any(s in ("phonon", "gaussian") for s in self.schemes)
-        parent_jobs, relaxed, phonon_ids = self._parent_jobs(parents, needs_phonons)
+        parent_jobs, relaxed, phonons = self._parent_jobs(parents, needs_phonons)
         lattice: Any = None
         if relaxed and len(parents) == 2 and self.vegard_from_relaxed:
             lattice_job = relaxed_lattice_parameters(relaxed, list(self.species))
@@ -129,13 +140,16 @@ class DatasetMaker(Maker):
         for x in self.compositions:
             for k, supercell in enumerate(self._supercells(parents[0], x)):
                 for scheme in self.schemes:
-                    batch_jobs.extend(self._batches(supercell, x, k, scheme, phonon_ids, lattice))
+                    batch_jobs.extend(self._batches(supercell, x, k, scheme, phonons, lattice))
+        collect = collect_configurations([j.output for j in batch_jobs])
+        collect.name = "collect configurations"
         return Flow(
-            [*parent_jobs, *batch_jobs],
+            [*parent_jobs, *batch_jobs, collect],
             output={
-                "phonon_ids": phonon_ids,
+                "phonon_ids": [doc.phonon_id for doc in phonons],
                 "batch_ids": [j.output.batch_id for j in batch_jobs],
                 "n_configurations": [j.output.n_configurations for j in batch_jobs],
+                "configurations": collect.output,
             },
             name=self.name,
         )
@@ -143,10 +157,13 @@ class DatasetMaker(Maker):
     def _parent_jobs(
         self, parents: Sequence[Structure], needs_phonons: bool
     ) -> tuple[list[Any], list[Any], list[Any]]:
-        """Relaxation and phonon jobs of the parents; (jobs, relaxed cells, phonon ids)."""
+        """Relaxation and phonon jobs of the parents; (jobs, relaxed cells, phonon documents).
+
+        The phonon documents are references to the phonon jobs' outputs.
+        """
         jobs: list[Any] = []
         relaxed: list[Any] = []
-        phonon_ids: list[Any] = []
+        phonons: list[Any] = []
         for parent in parents:
             formula = parent.composition.reduced_formula
             if self.vasp_level is not None:
@@ -156,7 +173,7 @@ class DatasetMaker(Maker):
                 jobs += vasp_jobs if needs_phonons else vasp_jobs[:1]
                 relaxed.append(structure)
                 if needs_phonons:
-                    phonon_ids.append(doc.phonon_id)
+                    phonons.append(doc)
                 continue
             relaxation = None
             if self.relax_maker is not None:
@@ -177,8 +194,8 @@ class DatasetMaker(Maker):
                 job = cast(Job, self.phonon_maker.make(parent, None, relaxation))
                 job.name = f"{self.phonon_maker.name} {formula}"
                 jobs.append(job)
-                phonon_ids.append(job.output.phonon_id)
-        return jobs, relaxed, phonon_ids
+                phonons.append(job.output)
+        return jobs, relaxed, phonons
 
     def _batches(
         self,
@@ -186,7 +203,7 @@ class DatasetMaker(Maker):
         x: float,
         ordering: int,
         scheme: str,
-        phonon_ids: list[Any],
+        phonons: list[Any],
         lattice: Any = None,
     ) -> list[Job]:
         maker = replace(self.sampling_maker, scheme=scheme)
@@ -200,7 +217,7 @@ class DatasetMaker(Maker):
                         supercell,
                         x,
                         temperature_k=float(t),
-                        parent_phonon_ids=phonon_ids,
+                        parent_phonons=phonons,
                         lattice_parameters=lattice,
                     ),
                 )

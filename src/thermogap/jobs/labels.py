@@ -1,21 +1,28 @@
-"""Jobs that label configurations at a level of theory (see ``thermogap.flows.labeling``)."""
+"""Jobs that label configurations at a level of theory (see ``thermogap.flows.labeling``).
+
+The configurations arrive with the jobs' inputs (a reference to the dataset flow's output, or
+documents embedded when the flow was built); every job returns its labels. Nothing here
+opens the results database: the ``labels`` collection is built from the batch outputs
+(:class:`~thermogap.schemas.labels.LabelBatchDoc`, one document per element of ``labels``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
-from jobflow import Flow, Maker, Response
+from jobflow import Flow, Job, Maker, Response
 from jobflow.core.job import JobConfig
 from jobflow.core.reference import OnMissing
+from monty.json import jsanitize
 
 from thermogap.errors import InputError
 from thermogap.execution import tg_job
-from thermogap.labels.labeling import label_batch, select_unlabelled
+from thermogap.labels.labeling import configurations_to_label, label_batch
 from thermogap.levels.model import LevelOfTheory
 from thermogap.schemas.base import make_provenance
-from thermogap.schemas.labels import LabelBatchDoc, LabelDoc, LabelingSelectionDoc
+from thermogap.schemas.labels import LabelBatchDoc, LabelDoc
 
 __all__ = [
     "LabelBatchMaker",
@@ -23,19 +30,25 @@ __all__ = [
     "LabelingSummaryMaker",
     "VaspLabelMaker",
     "chunk",
+    "label_jobs",
 ]
 
+T = TypeVar("T")
 
-def chunk(items: list[str], size: int) -> list[list[str]]:
+
+def chunk(items: Sequence[T], size: int) -> list[list[T]]:
     """Split ``items`` into consecutive chunks of at most ``size`` (> 0)."""
     if size < 1:
         raise InputError(f"batch size {size=} must be >= 1")
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 @dataclass
 class LabelBatchMaker(Maker):
-    """Label a batch of configurations from the database and store the labels.
+    """Label a batch of configurations given by value; return their label documents.
+
+    The job's output is reused (see :func:`thermogap.execution.tg_job`) when the same
+    configurations are labelled at the same level again.
 
     Parameters
     ----------
@@ -47,122 +60,162 @@ class LabelBatchMaker(Maker):
     Examples
     --------
     >>> from thermogap.levels import load_level
-    >>> job = LabelBatchMaker().make(["c-1", "c-2"], load_level("chgnet-gfn1-xtb").model_dump())
+    >>> from thermogap.structures import load_structure
+    >>> structure = load_structure("Ag3SBr")
+    >>> configs = [{"config_id": "c-1", "structure": structure.as_dict(), "scheme": "phonon"}]
+    >>> job = LabelBatchMaker().make(configs, load_level("chgnet-gfn1-xtb").model_dump())
     """
 
     name: str = "label batch"
     work_dir: str = "."
 
-    # what a batch does depends on the labels already stored (they are skipped), not only on
-    # its inputs: never answer it from an earlier run, so deleted or failed labels are redone
-    @tg_job(reuse=False)
-    def make(self, config_ids: list[str], level: dict[str, Any]) -> LabelBatchDoc:
-        """Label ``config_ids`` at ``level`` (a ``LevelOfTheory.model_dump()``).
+    @tg_job
+    def make(self, configurations: list[dict[str, Any]], level: dict[str, Any]) -> LabelBatchDoc:
+        """Label ``configurations`` at ``level`` (a ``LevelOfTheory.model_dump()``).
 
-        Already-labelled configurations are skipped; failures are stored with their reason.
+        Each configuration is a dict with ``config_id``, ``structure`` and ``scheme`` (see
+        :func:`thermogap.labels.labeling.configurations_to_label`). Failures become label
+        documents with ``status="failed"`` and the reason.
         """
-        from thermogap.store import current_db
-
-        return label_batch(
-            current_db(), list(config_ids), LevelOfTheory.model_validate(level), self.work_dir
-        )
+        return label_batch(configurations, LevelOfTheory.model_validate(level), self.work_dir)
 
 
 @dataclass
 class VaspLabelMaker(Maker):
-    """Derive and store the label of one configuration from an atomate2 VASP static job.
+    """Derive the label of one configuration from an atomate2 VASP static job.
 
     The static job (``thermogap.vasp.makers.static_maker``: the level's input set and
     custodian handlers, as atomate2 configures them) keeps its ``TaskDoc`` in the job store;
     this job takes that document by reference. When the static job failed, jobflow passes
-    ``None`` (``on_missing_references="null"``) and the label is stored as failed, with the
-    reason, so the labelling run goes on and a re-run retries it.
+    ``None`` (``on_missing_references="null"``) and the label is a failed one, with the
+    reason, so the labelling run goes on. The output is a batch of one label, so that the
+    ``labels`` collection is built from VASP and embedded labels alike.
 
     Examples
     --------
     >>> from thermogap.levels import load_level
+    >>> from thermogap.structures import load_structure
     >>> from thermogap.vasp.makers import static_maker
+    >>> structure = load_structure("Ag3SBr")
     >>> static = static_maker(load_level("pbesol")).make(structure)  # doctest: +SKIP
-    >>> label = VaspLabelMaker().make(static.output, "c-1", "pbesol", structure.as_dict())
-    ... # doctest: +SKIP
+    >>> config = {"config_id": "c-1", "structure": structure.as_dict(), "scheme": "phonon"}
+    >>> label = VaspLabelMaker().make(static.output, config, "pbesol")  # doctest: +SKIP
     """
 
     name: str = "vasp label"
 
     @tg_job(config=JobConfig(on_missing_references=OnMissing.NONE))
-    def make(
-        self, task_doc: Any, config_id: str, level: str, structure: Any
-    ) -> LabelDoc:
-        """Return the label of ``config_id`` at ``level`` (written to ``labels`` as well)."""
-        from thermogap.labels.labeling import LABELS
-        from thermogap.store import current_db
+    def make(self, task_doc: Any, configuration: dict[str, Any], level: str) -> LabelBatchDoc:
+        """Return the label of ``configuration`` at ``level`` (``labels`` holds one document)."""
         from thermogap.vasp.parse import label_doc_from_job_output
 
-        if hasattr(structure, "as_dict"):  # jobflow decodes a structure dict into a Structure
-            structure = structure.as_dict()
-        doc = label_doc_from_job_output(task_doc, config_id, level, structure)
-        current_db().upsert(LABELS, [doc.model_dump(mode="json")], key="label_id")
-        return doc
+        (config,) = configurations_to_label([configuration])
+        doc = label_doc_from_job_output(task_doc, config["config_id"], level, config["structure"])
+        doc.scheme = config["scheme"]
+        failed = {} if doc.status == "ok" else {doc.config_id: doc.reason or "unknown"}
+        return LabelBatchDoc(
+            level=level,
+            config_ids=[doc.config_id],
+            labelled=[doc.label_id] if doc.status == "ok" else [],
+            failed=failed,
+            labels=[doc],
+            provenance=make_provenance(level=level),
+        )
 
 
-def _as_batch(doc: LabelBatchDoc | LabelDoc | dict[str, Any]) -> LabelBatchDoc:
-    if isinstance(doc, dict):
-        doc = (LabelDoc if "label_id" in doc else LabelBatchDoc).model_validate(doc)
-    if isinstance(doc, LabelBatchDoc):
-        return doc
-    batch = LabelBatchDoc(level=doc.level, config_ids=[doc.config_id])
-    if doc.status == "ok":
-        batch.labelled.append(doc.label_id)
+def _label_dicts(batch: LabelBatchDoc | LabelDoc | Mapping[str, Any]) -> list[dict[str, Any]]:
+    if isinstance(batch, Mapping):
+        labels = batch.get("labels") if "labels" in batch else [batch]
+    elif isinstance(batch, LabelBatchDoc):
+        labels = list(batch.labels)
     else:
-        batch.failed[doc.config_id] = doc.reason or "unknown"
-    return batch
+        labels = [batch]
+    out = []
+    for label in labels or []:
+        doc = label.model_dump() if isinstance(label, LabelDoc) else dict(label)
+        plain = jsanitize(doc, strict=True, enum_values=True)
+        out.append({k: v for k, v in plain.items() if not k.startswith("@")})
+    return out
 
 
 @dataclass
 class LabelingSummaryMaker(Maker):
-    """Collect the outputs of the batch jobs of one labelling run.
+    """Collect the label documents of the batch jobs of one labelling run.
+
+    The output, the labelling flow's output, is the list of every label document (ok and
+    failed) as plain dicts; it is kept in jobflow's ``data`` store, since a large dataset's
+    labels exceed the size of one database document.
 
     Examples
     --------
     >>> from thermogap.levels import load_level
     >>> level = load_level("chgnet-gfn1-xtb").model_dump()
-    >>> selection_job = LabelingSelectionMaker(batch_size=8).make(level)
-    >>> batch_job = LabelBatchMaker().make(["c-1", "c-2"], level)
-    >>> job = LabelingSummaryMaker().make(selection_job.output, [batch_job.output])
+    >>> batch_job = LabelBatchMaker().make(configs, level)  # doctest: +SKIP
+    >>> job = LabelingSummaryMaker().make([batch_job.output])  # doctest: +SKIP
     """
 
     name: str = "labeling summary"
 
-    @tg_job
-    def make(
-        self, selection: LabelingSelectionDoc, batches: list[LabelBatchDoc | LabelDoc]
-    ) -> LabelingSelectionDoc:
-        """Return the selection document with ``n_batches`` and the batch outputs merged in.
-
-        ``batches`` holds batch documents (embedded levels) or single labels (VASP levels).
-        """
-        return summarize_batches(selection, batches)
+    @tg_job(data=True)
+    def make(self, batches: list[LabelBatchDoc | dict[str, Any]]) -> list[dict[str, Any]]:
+        """Return the label documents of ``batches`` (batch outputs) as one list of dicts."""
+        return [label for batch in batches if batch is not None for label in _label_dicts(batch)]
 
 
-def summarize_batches(
-    selection: LabelingSelectionDoc | dict[str, Any],
-    batches: Sequence[LabelBatchDoc | LabelDoc | dict[str, Any]],
-) -> LabelingSelectionDoc:
-    """Merge batch outputs into the selection document (counts of labelled/failed)."""
-    sel = LabelingSelectionDoc.model_validate(
-        selection.model_dump() if isinstance(selection, LabelingSelectionDoc) else selection
-    )
-    docs = [_as_batch(b) for b in batches]
-    sel.n_batches = len(docs)
-    sel.n_labelled = sum(len(d.labelled) for d in docs)
-    sel.failed = {k: v for d in docs for k, v in d.failed.items()}
-    sel.provenance = make_provenance(level=sel.level)
-    return sel
+def label_jobs(
+    level: LevelOfTheory,
+    configurations: Iterable[Mapping[str, Any]],
+    batch_size: int,
+    batch_maker: LabelBatchMaker,
+    summary_maker: LabelingSummaryMaker,
+    vasp_label_maker: VaspLabelMaker,
+) -> tuple[list[Job], Job]:
+    """Make the labelling jobs of known configurations and the job collecting their labels.
+
+    Embedded levels get batch jobs of ``batch_size`` configurations; VASP levels get one
+    atomate2 static job per configuration (its ``TaskDoc`` stays in the job store) and a
+    job deriving the label from it. Packing many small VASP jobs on a node is
+    jobflow-remote's batch mode, not a loop inside one job.
+
+    Returns
+    -------
+    tuple
+        ``(jobs, summary)``: the labelling jobs and the :class:`LabelingSummaryMaker` job
+        whose output is the list of label documents.
+    """
+    configs = list(configurations)
+    level_dict = level.model_dump(mode="json")
+    jobs: list[Job] = []
+    outputs: list[Any] = []
+    if level.engine == "vasp":
+        from pymatgen.core import Structure
+
+        from thermogap.vasp.makers import static_maker
+
+        # an unconverged run still returns its TaskDoc, so the label records why it failed
+        maker = replace(static_maker(level), stop_children_kwargs={"handle_unsuccessful": False})
+        for config in configs:
+            config_id = config["config_id"]
+            static = maker.make(Structure.from_dict(config["structure"]))  # type: ignore[misc]
+            static.name = f"{maker.name} {config_id}"
+            label = vasp_label_maker.make(static.output, config, level.name)
+            label.name = f"{vasp_label_maker.name} {level.name} {config_id}"
+            jobs += [static, label]
+            outputs.append(label.output)
+    else:
+        for i, batch_configs in enumerate(chunk(configs, batch_size)):
+            batch = batch_maker.make(batch_configs, level_dict)
+            batch.name = f"{batch_maker.name} {level.name} {i + 1}"
+            jobs.append(batch)
+            outputs.append(batch.output)
+    summary = summary_maker.make(outputs)
+    summary.name = f"{summary_maker.name} {level.name}"
+    return jobs, summary
 
 
 @dataclass
 class LabelingSelectionMaker(Maker):
-    """Select unlabelled configurations and fan out batch jobs (a dynamic job).
+    """Split configurations known only at run time into labelling jobs (a dynamic job).
 
     Parameters
     ----------
@@ -173,13 +226,17 @@ class LabelingSelectionMaker(Maker):
     batch_maker
         Maker of the batch jobs.
     summary_maker
-        Maker of the job collecting the batch outputs.
+        Maker of the job collecting the labels.
+    vasp_label_maker
+        Maker of the jobs deriving a label from a VASP static job (VASP levels).
 
     Examples
     --------
+    >>> from thermogap.flows.dataset import dataset_flow
     >>> from thermogap.levels import load_level
+    >>> data = dataset_flow(compositions=[1.0], schemes=["random"])
     >>> job = LabelingSelectionMaker(batch_size=8).make(
-    ...     load_level("chgnet-gfn1-xtb").model_dump(), criteria={"x": 0.5}
+    ...     load_level("chgnet-gfn1-xtb").model_dump(), data.output["configurations"]
     ... )
     """
 
@@ -189,71 +246,28 @@ class LabelingSelectionMaker(Maker):
     summary_maker: LabelingSummaryMaker = field(default_factory=LabelingSummaryMaker)
     vasp_label_maker: VaspLabelMaker = field(default_factory=VaspLabelMaker)
 
-    @tg_job(reuse=False)  # what is unlabelled depends on the database, not on the inputs
+    @tg_job
     def make(
-        self, level: dict[str, Any], criteria: dict[str, Any] | None = None, limit: int = 0
+        self, level: dict[str, Any], configurations: list[dict[str, Any]], limit: int = 0
     ) -> Response:
-        """Replace this job by jobs over the configurations not yet labelled at ``level``.
+        """Replace this job by the labelling jobs of ``configurations`` at ``level``.
 
-        Embedded levels get batch jobs of ``batch_size`` configurations; VASP levels get one
-        atomate2 static job per configuration (its ``TaskDoc`` stays in the job store) and a
-        job deriving the label from it. Packing many small VASP jobs on a node is
-        jobflow-remote's batch mode, not a loop inside one job.
+        ``configurations`` (the resolved list of configuration documents) is reduced, sorted
+        by ``config_id`` and cut to ``limit`` (0 = all) by
+        :func:`~thermogap.labels.labeling.configurations_to_label`; the replacing flow's
+        output is the list of label documents.
         """
-        from thermogap.store import current_db
-
         resolved = LevelOfTheory.model_validate(level)
-        level_name = resolved.name
-        todo, n_done = select_unlabelled(current_db(), level_name, criteria, limit)
-        selection = LabelingSelectionDoc(
-            level=level_name,
-            n_selected=len(todo) + n_done,
-            n_already_labelled=n_done,
-            config_ids=todo,
+        flat: list[Any] = []
+        for item in configurations or []:  # a list of batch lists is flattened
+            flat.extend(item if isinstance(item, list | tuple) else [item])
+        todo = configurations_to_label(flat, limit)
+        jobs, summary = label_jobs(
+            resolved,
+            todo,
+            self.batch_size,
+            self.batch_maker,
+            self.summary_maker,
+            self.vasp_label_maker,
         )
-        if resolved.engine == "vasp":
-            jobs = self._vasp_jobs(resolved, todo)
-            labels = [j.output for j in jobs if j.name.startswith(self.vasp_label_maker.name)]
-            summary = self.summary_maker.make(selection, labels)
-            summary.name = f"{self.summary_maker.name} {level_name}"
-            return Response(replace=Flow([*jobs, summary], output=summary.output))
-        batches = []
-        for i, ids in enumerate(chunk(todo, self.batch_size)):
-            batch = self.batch_maker.make(ids, level)
-            batch.name = f"{self.batch_maker.name} {level_name} {i + 1}"
-            batches.append(batch)
-        summary = self.summary_maker.make(selection, [b.output for b in batches])
-        summary.name = f"{self.summary_maker.name} {level_name}"
-        return Response(replace=Flow([*batches, summary], output=summary.output))
-
-    def _vasp_jobs(self, level: LevelOfTheory, config_ids: list[str]) -> list[Any]:
-        from thermogap.labels.labeling import CONFIGURATIONS
-        from thermogap.store import current_db
-        from thermogap.vasp.makers import static_maker
-
-        configs = {
-            d["config_id"]: d["structure"]
-            for d in current_db().query(
-                CONFIGURATIONS,
-                {"config_id": {"$in": config_ids}},
-                properties=["config_id", "structure"],
-            )
-        }
-        from dataclasses import replace
-
-        from pymatgen.core import Structure
-
-        # an unconverged run still returns its TaskDoc, so the label records why it failed
-        maker = replace(static_maker(level), stop_children_kwargs={"handle_unsuccessful": False})
-        jobs = []
-        for config_id in config_ids:
-            if config_id not in configs:
-                continue
-            static = maker.make(Structure.from_dict(configs[config_id]))  # type: ignore[misc]
-            static.name = f"{maker.name} {config_id}"
-            label = self.vasp_label_maker.make(
-                static.output, config_id, level.name, configs[config_id]
-            )
-            label.name = f"{self.vasp_label_maker.name} {level.name} {config_id}"
-            jobs += [static, label]
-        return jobs
+        return Response(replace=Flow([*jobs, summary], output=summary.output))

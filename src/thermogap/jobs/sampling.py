@@ -1,4 +1,8 @@
-"""jobflow Maker that samples displaced configurations into the ``configurations`` collection."""
+"""jobflow Maker that samples displaced configurations of a supercell.
+
+The job returns its configurations inside its :class:`ConfigurationBatchDoc`; the
+``configurations`` collection is built from those outputs (see :mod:`thermogap.store.builders`).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ from typing import Any
 
 import numpy as np
 from jobflow import Maker
+from monty.json import jsanitize
 from pymatgen.core import Structure
 
 from thermogap.errors import InputError
 from thermogap.execution import tg_job
-from thermogap.jobs.phonons import store_structure
-from thermogap.phonons.storage import load_phonopy
+from thermogap.execution.artifacts import current_blobs
+from thermogap.phonons.storage import phonopy_from_doc
 from thermogap.sampling.amplitudes import (
     DEFAULT_FREQUENCY_CUTOFF_THZ,
     DEFAULT_FREQUENCY_FLOOR_THZ,
@@ -35,18 +40,26 @@ from thermogap.schemas.configurations import ConfigurationBatchDoc, Configuratio
 from thermogap.store import collections as names
 from thermogap.structures.identity import structure_id
 
-__all__ = ["CONFIGURATIONS_COLLECTION", "DisplacedConfigurationsMaker", "configuration_documents"]
+__all__ = [
+    "CONFIGURATIONS_COLLECTION",
+    "DisplacedConfigurationsMaker",
+    "collect_configurations",
+    "configuration_documents",
+]
 
 CONFIGURATIONS_COLLECTION = names.CONFIGURATIONS
 
 
 @dataclass
 class DisplacedConfigurationsMaker(Maker):
-    """A batch of displaced configurations of one supercell, written to ``configurations``.
+    """A batch of displaced configurations of one supercell (the ``configurations`` data).
 
     The batch's random stream is fixed by (``seed``, scheme, temperature, amplitude, x,
-    supercell), and every configuration gets a deterministic ``config_id``: running the job
-    again writes the same documents over themselves, never duplicates.
+    supercell, parent phonons), and every configuration gets a deterministic ``config_id``:
+    running the job again gives the same documents, which the ``configurations`` builder
+    writes over themselves, never duplicates. The parent phonons come as their
+    :class:`~thermogap.schemas.phonons.PhononDoc` (by reference), whose force constants
+    travel with them; the job opens no database.
 
     Parameters
     ----------
@@ -87,7 +100,7 @@ class DisplacedConfigurationsMaker(Maker):
     >>> supercell = parent * (2, 2, 2)
     >>> maker = DisplacedConfigurationsMaker(scheme="phonon", n_configurations=50, seed=7)
     >>> job = maker.make(supercell, x=0.5, temperature_k=300.0,
-    ...                  parent_phonon_ids=[phonon_job.output.phonon_id])
+    ...                  parent_phonons=[phonon_job.output])
     """
 
     name: str = "displaced configurations"
@@ -122,10 +135,10 @@ class DisplacedConfigurationsMaker(Maker):
         x: float,
         temperature_k: float | None = None,
         amplitude_ang: float | None = None,
-        parent_phonon_ids: Sequence[str] = (),
+        parent_phonons: Sequence[Any] = (),
         lattice_parameters: dict[str, float] | None = None,
     ) -> ConfigurationBatchDoc:
-        """Sample the batch and write it to the ``configurations`` collection.
+        """Sample the batch; return it with its configurations.
 
         Parameters
         ----------
@@ -137,20 +150,26 @@ class DisplacedConfigurationsMaker(Maker):
             K; needed by the phonon and gaussian schemes.
         amplitude_ang : float, optional
             Å; needed by the random scheme.
-        parent_phonon_ids : sequence of str
-            Phonon calculations (``phonons`` collection) of the parent unit cells.
+        parent_phonons : sequence of PhononDoc
+            Phonon documents of the parent unit cells (outputs of
+            :class:`~thermogap.jobs.phonons.PhononMaker`, by reference, or dicts of them
+            carrying their force constants as ``artifacts``); used by the phonon and
+            gaussian schemes.
         lattice_parameters : dict, optional
             ``{species: a}`` of the relaxed end members, Å (a reference to
             :func:`thermogap.jobs.phonons.relaxed_lattice_parameters`): the supercell is
             rescaled to Vegard's law between them before sampling.
         """
-        from thermogap.store import current_db
-
-        db = current_db()
         if lattice_parameters:
             supercell = vegard_rescaled(supercell, x, lattice_parameters)
-        ids = list(parent_phonon_ids) if self.scheme in ("phonon", "gaussian") else []
-        parents = [load_phonopy(db, pid) for pid in ids]
+        phonon_docs = (
+            [_as_dict(doc) for doc in parent_phonons]
+            if self.scheme in ("phonon", "gaussian")
+            else []
+        )
+        ids = [str(doc["phonon_id"]) for doc in phonon_docs]
+        blobs = current_blobs()
+        parents = [phonopy_from_doc(doc, blobs) for doc in phonon_docs]
         temperature = temperature_k if self.scheme in ("phonon", "gaussian") else None
         amplitude = amplitude_ang if self.scheme == "random" else None
         parent_structure_id = structure_id(supercell)
@@ -186,10 +205,6 @@ class DisplacedConfigurationsMaker(Maker):
         soft = _soft_summary(batch)
         for d in docs:
             d.update(soft)
-        if docs:  # the documents are built as plain dicts for speed; keep them on contract
-            ConfigurationDoc.model_validate(docs[0])
-        store_structure(db, supercell, role="undisplaced supercell")
-        db.upsert(CONFIGURATIONS_COLLECTION, docs, key="config_id")
         disp = batch.displacements_ang
         return ConfigurationBatchDoc(
             batch_id=_batch_id(
@@ -214,6 +229,8 @@ class DisplacedConfigurationsMaker(Maker):
             else 0.0,
             amplitude_mesh_change=batch.amplitude_mesh_change,
             dense_mesh=None if batch.dense_mesh is None else list(batch.dense_mesh),
+            supercell=supercell,
+            configurations=[ConfigurationDoc.model_validate(d) for d in docs],
             provenance=provenance,
             **soft,
         )
@@ -224,6 +241,37 @@ class DisplacedConfigurationsMaker(Maker):
         from thermogap.jobs.phonons import build_calculator
 
         return build_calculator(self.calculator, self.calculator_kwargs)
+
+
+def _as_dict(doc: Any) -> dict[str, Any]:
+    """Return a phonon document (model or dict) as a JSON-like dict, ``artifacts`` kept."""
+    if hasattr(doc, "model_dump"):
+        doc = doc.model_dump()
+    if isinstance(doc, dict):  # pymatgen objects inside (the structure) become their dicts
+        return dict(jsanitize(doc, strict=True, enum_values=True))
+    raise InputError(
+        f"parent phonons must be PhononDoc outputs (or their dicts), not {type(doc).__name__}; "
+        "pass the phonon job's output, not its id"
+    )
+
+
+@tg_job(data=True)
+def collect_configurations(batches: list[Any]) -> list[dict[str, Any]]:
+    """Every configuration document of ``batches`` (sampling outputs), as one list of dicts.
+
+    The list (the dataset flow's ``output["configurations"]``, the labelling flow's input)
+    is kept in jobflow's ``data`` store: a whole dataset exceeds one database document.
+    """
+    out = []
+    for batch in batches:
+        configurations = (
+            batch.get("configurations") if isinstance(batch, dict) else batch.configurations
+        )
+        for config in configurations or []:
+            doc = config.model_dump() if hasattr(config, "model_dump") else dict(config)
+            plain = jsanitize(doc, strict=True, enum_values=True)
+            out.append({k: v for k, v in plain.items() if not k.startswith("@")})
+    return out
 
 
 def vegard_rescaled(

@@ -14,7 +14,6 @@ __all__ = ["ConfigurationBatchDoc", "ConfigurationDoc", "DisplacementScheme"]
 DisplacementScheme = Literal["phonon", "gaussian", "random", "equilibrium"]
 
 
-
 class SoftModeReport(BaseModel):
     """How the parent's imaginary and soft modes entered the displacements (issue 10)."""
 
@@ -33,6 +32,7 @@ class SoftModeReport(BaseModel):
     soft_mode_variance_fraction: float | None = Field(
         None, description="Share of the displacement variance those modes would carry (|f|)."
     )
+
 
 class ConfigurationDoc(SoftModeReport, ThermogapDocument):
     """One sampled configuration: a (possibly disordered) supercell with displaced atoms."""
@@ -70,7 +70,11 @@ class ConfigurationDoc(SoftModeReport, ThermogapDocument):
 
 
 class ConfigurationBatchDoc(SoftModeReport, ThermogapDocument):
-    """Output of one sampling job: a batch of configurations written to `configurations`."""
+    """Output of one sampling job: a batch of configurations and their undisplaced supercell.
+
+    The ``configurations`` collection is built from these outputs (one document per element
+    of ``configurations``, key ``config_id``; see :mod:`thermogap.store.builders`).
+    """
 
     batch_id: str = Field(..., description="Deterministic id of the batch, 16 hex digits.")
     formula: str = Field(..., description="Reduced formula of the supercell.")
@@ -97,3 +101,11 @@ class ConfigurationBatchDoc(SoftModeReport, ThermogapDocument):
         description="Phonon scheme: largest relative change of ζ from mesh to dense_mesh.",
     )
     dense_mesh: list[int] | None = Field(None, description="Denser q mesh of that check.")
+    supercell: Structure | None = Field(
+        None,
+        description="Undisplaced supercell the batch was sampled from (after Vegard scaling), "
+        "Å; its id is parent_structure_id.",
+    )
+    configurations: list[ConfigurationDoc] = Field(
+        default_factory=list, description="The configurations of the batch, in index order."
+    )

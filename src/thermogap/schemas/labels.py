@@ -14,7 +14,7 @@ from pydantic import Field
 
 from thermogap.schemas.base import Provenance, ThermogapDocument, make_provenance
 
-__all__ = ["LabelBatchDoc", "LabelDoc", "LabelingSelectionDoc", "label_id"]
+__all__ = ["LabelBatchDoc", "LabelDoc", "label_id"]
 
 
 def label_id(config_id: str, level: str) -> str:
@@ -28,6 +28,9 @@ class LabelDoc(ThermogapDocument):
     label_id: str = Field(..., description="'<config_id>:<level>'; unique key of the collection.")
     config_id: str = Field(..., description="Id of the configuration (configurations collection).")
     level: str = Field(..., description="Name of the level of theory.")
+    scheme: str | None = Field(
+        None, description="Displacement scheme of the configuration (copied from it), if any."
+    )
     status: Literal["ok", "failed"] = Field(
         "ok", description="'ok' for a label; 'failed' otherwise."
     )
@@ -73,37 +76,21 @@ class LabelDoc(ThermogapDocument):
 
 
 class LabelBatchDoc(ThermogapDocument):
-    """Output of one labelling batch job."""
+    """Output of one labelling batch job: its label documents (ok and failed).
+
+    The ``labels`` collection is built from these outputs (one document per element of
+    ``labels``, key ``label_id``; see :mod:`thermogap.store.builders`).
+    """
 
     level: str = Field(..., description="Level of theory.")
     config_ids: list[str] = Field(default_factory=list, description="Configurations in the batch.")
     labelled: list[str] = Field(
-        default_factory=list, description="label_ids written with status 'ok'."
+        default_factory=list, description="label_ids of the labels with status 'ok'."
     )
     failed: dict[str, str] = Field(
         default_factory=dict, description="config_id → reason of each failed calculation."
     )
-    skipped: list[str] = Field(
-        default_factory=list,
-        description="config_ids already labelled at this level (not recomputed).",
-    )
-    missing: list[str] = Field(
-        default_factory=list, description="config_ids not found in the configurations collection."
+    labels: list[LabelDoc] = Field(
+        default_factory=list, description="One label document per configuration (ok or failed)."
     )
     wall_time_s: float = Field(0.0, description="Wall time of the batch, s.")
-
-
-class LabelingSelectionDoc(ThermogapDocument):
-    """What a labelling run selected and, once its batches finished, what they did."""
-
-    level: str = Field(..., description="Level of theory.")
-    n_selected: int = Field(0, description="Configurations matching the criteria.")
-    n_already_labelled: int = Field(0, description="Of those, already labelled (ok) at this level.")
-    n_batches: int = Field(0, description="Batch jobs created.")
-    config_ids: list[str] = Field(
-        default_factory=list, description="Configurations sent to batches."
-    )
-    n_labelled: int = Field(0, description="Labels written with status 'ok' by the batches.")
-    failed: dict[str, str] = Field(
-        default_factory=dict, description="config_id → reason of each failed calculation."
-    )

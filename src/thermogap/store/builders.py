@@ -250,4 +250,6 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("gnn_explanations", "GNNExplanationDoc", "job_uuid"),
     ("gnn_predictions", "GNNPredictionDoc", "job_uuid"),
     ("mlip_evaluations", ("SinglePointDoc", "RelaxationDoc", "PhononValidationDoc"), "job_uuid"),
+    ("configurations", "ConfigurationBatchDoc", "config_id", "configurations"),
+    ("labels", "LabelBatchDoc", "label_id", "labels"),
 ]
