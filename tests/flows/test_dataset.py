@@ -55,35 +55,7 @@ def _displacements(doc: dict, undisplaced: Structure) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def phonon_bytes_travel():
-    """Let a job's blob store fall back on the results database it runs against.
-
-    PhononMaker still writes its force constants to the database (the phonons slice moves
-    it to current_blobs()); with this fallback its output carries the bytes as
-    ``artifacts``, as it will then, and the sampling jobs read them from their inputs.
-    """
-    from jobflow import CURRENT_JOB
-
-    from thermogap.errors import StoreError
-    from thermogap.execution import cache
-    from thermogap.store.context import db_for_jobstore
-
-    original = cache.job_blob_scope
-
-    def scope(*inputs, fallback=None):
-        try:
-            db = db_for_jobstore(CURRENT_JOB.store) if CURRENT_JOB.store is not None else None
-        except StoreError:
-            db = None
-        return original(*inputs, fallback=fallback or (db.blobs if db else None))
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cache, "job_blob_scope", scope)
-        yield
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory, phonon_bytes_travel):
+def dataset(tmp_path_factory):
     from thermogap.store import ResultsDB
 
     db = ResultsDB.from_spec(tmp_path_factory.mktemp("dataset") / "store")
@@ -158,7 +130,7 @@ def test_documents_follow_the_contract_and_their_scheme(dataset):
         assert out["output"]["n_imaginary_excluded"] > 0  # cubic parents are unstable
 
 
-def test_rerun_with_the_same_seed_changes_nothing(dataset, phonon_bytes_travel):
+def test_rerun_with_the_same_seed_changes_nothing(dataset):
     db, _ = dataset
     before = {d["config_id"]: d["structure"] for d in db.query("configurations")}
     summary = run_flow(make_flow(seed=0), db)
@@ -168,7 +140,7 @@ def test_rerun_with_the_same_seed_changes_nothing(dataset, phonon_bytes_travel):
     assert after == before
 
 
-def test_same_seed_reproduces_configurations_in_a_fresh_store(dataset, db, phonon_bytes_travel):
+def test_same_seed_reproduces_configurations_in_a_fresh_store(dataset, db):
     """Recomputed from scratch (no reuse), the same seed gives the same ids and positions."""
     old, _ = dataset
     flow = make_flow(compositions=[0.5], temperatures=[100.0], schemes=["phonon", "random"])

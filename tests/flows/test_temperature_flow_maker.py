@@ -47,7 +47,8 @@ def test_sub_makers_are_used_and_derived_settings_follow_them():
         "equilibration_time_ps",
         "segment_time_ps",
     }
-    resolved = derived_nmd_settings(nmd[0].function.__self__.settings, 20.0, ["segment_time_ps"])
+    nmd_maker = nmd[0].function.__self__
+    resolved = derived_nmd_settings(nmd_maker.settings, 20.0, nmd_maker.derive_from_md)
     assert resolved.segment_time_ps == pytest.approx(8.0)  # (20 - 0.2·20) / 2 ps, below 10
 
 
