@@ -27,6 +27,7 @@ from thermogap.schemas.gnn import (
     GNNTrainingSettings,
 )
 from thermogap.store import collections as names
+from thermogap.structures.identity import as_structure
 
 __all__ = [
     "LABELS_COLLECTION",
@@ -257,7 +258,7 @@ def export_labels(
         if value is None or not np.isfinite(value) or config_id in seen:
             continue
         seen.add(config_id)
-        structures.append(Structure.from_dict(doc["structure"]))
+        structures.append(as_structure(doc["structure"]))
         values.append(float(value))
         ids.append(config_id)
     if len(ids) < 3:

@@ -16,6 +16,7 @@ from thermogap.schemas.base import make_provenance
 from thermogap.schemas.disorder import DisorderEnumerationDoc
 from thermogap.store import collections as names
 from thermogap.structures import content_id, solid_solution_supercell, structure_id
+from thermogap.structures.identity import as_structure
 
 RANKINGS_COLLECTION = names.DISORDER
 
@@ -170,7 +171,7 @@ class RelaxAndRankMaker(Maker):
                 lattice=dict(sorted((lattice or {}).items())),
             ),
             family=self.family,
-            formula=Structure.from_dict(ranked[0].structure).composition.reduced_formula,
+            formula=as_structure(ranked[0].structure).composition.reduced_formula,
             x=x,
             n_substituted=n_substituted,
             n_inequivalent=composition.n_inequivalent,

@@ -45,6 +45,7 @@ from thermogap.schemas.gnn import (
     GNNTransferDoc,
 )
 from thermogap.splits import split_with_held_out_test
+from thermogap.structures.identity import as_structure
 
 __all__ = [
     "LABELS_COLLECTION",
@@ -558,7 +559,7 @@ class GNNPredictMaker(Maker):
         else:
             if structures_blob is not None:
                 raw = json.loads(_blobs().get_bytes(structures_blob))
-                structures = [Structure.from_dict(d) for d in raw]
+                structures = [as_structure(d) for d in raw]
             structures = [
                 s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures or []
             ]

@@ -23,6 +23,7 @@ from thermogap.labels.labeling import configurations_to_label, label_batch
 from thermogap.levels.model import LevelOfTheory
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.labels import LabelBatchDoc, LabelDoc
+from thermogap.structures.identity import as_structure
 
 __all__ = [
     "LabelBatchMaker",
@@ -188,15 +189,13 @@ def label_jobs(
     jobs: list[Job] = []
     outputs: list[Any] = []
     if level.engine == "vasp":
-        from pymatgen.core import Structure
-
         from thermogap.vasp.makers import static_maker
 
         # an unconverged run still returns its TaskDoc, so the label records why it failed
         maker = replace(static_maker(level), stop_children_kwargs={"handle_unsuccessful": False})
         for config in configs:
             config_id = config["config_id"]
-            static = maker.make(Structure.from_dict(config["structure"]))  # type: ignore[misc]
+            static = maker.make(as_structure(config["structure"]))  # type: ignore[misc]
             static.name = f"{maker.name} {config_id}"
             label = vasp_label_maker.make(static.output, config, level.name)
             label.name = f"{vasp_label_maker.name} {level.name} {config_id}"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from thermogap.errors import InputError
+from thermogap.structures.identity import as_structure
 
 if TYPE_CHECKING:
     from ase import Atoms
@@ -96,13 +97,12 @@ def label_docs_to_atoms(docs: Iterable[Mapping[str, Any]]) -> list[Atoms]:
     InputError
         If a label has no energy or forces, or forces of the wrong shape.
     """
-    from pymatgen.core import Structure
     from pymatgen.io.ase import AseAtomsAdaptor
 
     atoms_list: list[Atoms] = []
     for doc in ok_labels(docs):
         label_id = doc.get("label_id", doc.get("config_id"))
-        structure = Structure.from_dict(doc["structure"])
+        structure = as_structure(doc["structure"])
         atoms = AseAtomsAdaptor.get_atoms(structure)
         # keep only what we set: the adaptor may copy site properties into arrays/info
         atoms.info.clear()
@@ -173,8 +173,6 @@ def label_docs_to_gnn_records(
     InputError
         If ``target`` is unknown.
     """
-    from pymatgen.core import Structure
-
     if target not in GNN_TARGETS:
         raise InputError(f"{target=} is not a GNN target; allowed: {', '.join(GNN_TARGETS)}")
     getter = GNN_TARGETS[target]
@@ -183,5 +181,5 @@ def label_docs_to_gnn_records(
         value = getter(doc)
         if value is None or not np.isfinite(value):
             continue
-        records.append((Structure.from_dict(doc["structure"]), float(value)))
+        records.append((as_structure(doc["structure"]), float(value)))
     return records

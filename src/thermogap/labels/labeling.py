@@ -18,6 +18,7 @@ from thermogap.errors import CalculationError, ConfigError, InputError
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.labels import LabelBatchDoc, LabelDoc, label_id
 from thermogap.store import collections as names
+from thermogap.structures.identity import as_structure
 
 if TYPE_CHECKING:
     from thermogap.levels.model import LevelOfTheory
@@ -69,7 +70,6 @@ def embedded_label_doc(config: Mapping[str, Any], level: LevelOfTheory) -> Label
         gap and VBM (eV); ``status="failed"`` with the reason on an SCF failure or
         non-finite output.
     """
-    from pymatgen.core import Structure
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from thermogap.engines.embedded import embedded_label
@@ -77,7 +77,7 @@ def embedded_label_doc(config: Mapping[str, Any], level: LevelOfTheory) -> Label
     if level.embedded is None:
         raise ConfigError(f"level {level.name!r} has engine {level.engine!r}, not 'embedded'")
     config_id, structure_dict = _config_structure(config)
-    atoms = AseAtomsAdaptor.get_atoms(Structure.from_dict(structure_dict))
+    atoms = AseAtomsAdaptor.get_atoms(as_structure(structure_dict))
     engine_info: dict[str, Any] = {
         "engine": "embedded",
         "forces_engine": level.embedded.forces_engine,
@@ -135,13 +135,12 @@ def label_configuration(
     """
     if level.engine == "embedded":
         return embedded_label_doc(config, level)
-    from pymatgen.core import Structure
 
     from thermogap.vasp.run import vasp_static_label
 
     config_id, structure_dict = _config_structure(config)
     run_dir = Path(work_dir) / level.name / config_id.replace("/", "_").replace(":", "_")
-    doc = vasp_static_label(Structure.from_dict(structure_dict), config_id, level, run_dir)
+    doc = vasp_static_label(as_structure(structure_dict), config_id, level, run_dir)
     doc.scheme = config.get("scheme")
     return doc
 

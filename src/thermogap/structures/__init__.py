@@ -1,6 +1,6 @@
 """Crystal structures: cubic prototypes, structure files and solid-solution supercells."""
 
-from thermogap.structures.identity import content_id, structure_id
+from thermogap.structures.identity import as_structure, content_id, structure_id
 from thermogap.structures.prototypes import (
     KNOWN_PROTOTYPES,
     antiperovskite,
@@ -20,6 +20,7 @@ __all__ = [
     "KNOWN_PROTOTYPES",
     "allowed_compositions",
     "antiperovskite",
+    "as_structure",
     "composition_to_count",
     "content_id",
     "load_structure",

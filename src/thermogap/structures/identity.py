@@ -23,3 +23,21 @@ def structure_id(structure: Structure) -> str:
         species=[site.specie.symbol for site in structure],
         frac=np.round(np.mod(structure.frac_coords, 1.0), 6).tolist(),
     )
+
+
+def as_structure(value: Any) -> Structure:
+    """Return ``value`` as a pymatgen ``Structure`` (it may be one, or its ``as_dict()``).
+
+    Documents passed between jobs hold structures as dicts, but jobflow decodes serialised
+    pymatgen objects when it resolves a reference, so a job may receive either.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice
+    >>> s = Structure(Lattice.cubic(3.0), ["Si"], [[0, 0, 0]])
+    >>> as_structure(s.as_dict()) == as_structure(s) == s
+    True
+    """
+    if isinstance(value, Structure):
+        return value
+    return Structure.from_dict(value)

@@ -22,6 +22,7 @@ import numpy as np
 from pymatgen.core import Element, Structure
 
 from thermogap.errors import InputError
+from thermogap.structures.identity import as_structure
 
 __all__ = [
     "FOREST_SETTINGS",
@@ -256,7 +257,7 @@ def tables_from_docs(
     ]
     if not kept:
         raise InputError("no finished tdph documents with structures to learn from")
-    structures = [Structure.from_dict(d["structure"]) for d in kept]
+    structures = [as_structure(d["structure"]) for d in kept]
     xg, names_g = global_features(structures)
     yg = np.array([d["r_full"] for d in kept], dtype=float)
     rows: list[np.ndarray] = []
