@@ -20,6 +20,7 @@ from maggma.core import Builder, Store
 
 from thermogap.errors import InputError
 from thermogap.execution.artifacts import ARTIFACTS_KEY
+from thermogap.store import collections as names
 
 __all__ = [
     "DERIVED_COLLECTIONS",
@@ -238,18 +239,19 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("optics", "OpticsResultDoc", "job_uuid"),
     ("optics_spectra", "OpticsSpectrumDoc", "job_uuid"),
     ("tdph", "TdphDoc", "job_uuid"),
-    ("band_gaps", "BandGapDoc", "result_id"),
-    ("trajectories", "TrajectoryDoc", "trajectory_id"),
-    ("phonons", ("PhononDoc", "FiniteTemperaturePhononDoc"), "phonon_id"),
-    ("disorder", "DisorderRankingDoc", "ranking_id"),
-    ("electron_phonon", "ElectronPhononDoc", "electron_phonon_id"),
-    ("structures", "RelaxedStructureDoc", "structure_id"),
-    ("models", ("MlipModelDoc", "GNNModelDoc"), "model_id"),
+    (names.BAND_GAPS, "BandGapDoc", "result_id"),
+    (names.TRAJECTORIES, "TrajectoryDoc", "trajectory_id"),
+    (names.PHONONS, ("PhononDoc", "FiniteTemperaturePhononDoc"), "phonon_id"),
+    (names.DISORDER, "DisorderRankingDoc", "ranking_id"),
+    (names.ELECTRON_PHONON, "ElectronPhononDoc", "electron_phonon_id"),
+    (names.STRUCTURES, "RelaxedStructureDoc", "structure_id"),
+    (names.MODELS, ("MlipModelDoc", "GNNModelDoc"), "model_id"),
     ("gnn_datasets", "GNNDatasetDoc", "job_uuid"),
     ("gnn_studies", ("GNNSearchDoc", "DatasetStudyDoc"), "job_uuid"),
     ("gnn_explanations", "GNNExplanationDoc", "job_uuid"),
     ("gnn_predictions", "GNNPredictionDoc", "job_uuid"),
     ("mlip_evaluations", ("SinglePointDoc", "RelaxationDoc", "PhononValidationDoc"), "job_uuid"),
-    ("configurations", "ConfigurationBatchDoc", "config_id", "configurations"),
-    ("labels", "LabelBatchDoc", "label_id", "labels"),
+    (names.CONFIGURATIONS, "ConfigurationBatchDoc", "config_id", "configurations"),
+    (names.LABELS, "LabelBatchDoc", "label_id", "labels"),
+    ("studies", "TemperatureStudyDoc", "job_uuid"),
 ]
