@@ -140,7 +140,9 @@ def _resumable(function: F, reuse: bool = True) -> F:
         if current is None or store is None:  # called as a plain function
             return function(*args, **kwargs)
         stamped = current.metadata.get(METADATA_KEY) or {}
-        info: dict[str, Any] = {k: v for k, v in stamped.items() if k in (FLOW_KEY, "volatile")}
+        info: dict[str, Any] = {
+            k: v for k, v in stamped.items() if k in (FLOW_KEY, "volatile", "dynamic")
+        }
         info |= {"reused": False, "version": thermogap.__version__}
         key = info.get(FLOW_KEY) if reuse else None
         db = _results_db(store) if key else None
