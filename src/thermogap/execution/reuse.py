@@ -120,7 +120,7 @@ def _hash(payload: Any) -> str:
 
 
 def _jobs(flow: Flow | Job) -> list[Job]:
-    """The jobs of ``flow`` in an order in which every job comes after the jobs it reads."""
+    """Return the jobs of ``flow``, each after the jobs it reads."""
     if isinstance(flow, Job):
         return [flow]
     return [job for job, _ in flow.iterflow()]
