@@ -56,6 +56,7 @@ from thermogap.execution.remote.project import (
 )
 from thermogap.execution.remote.submit import (
     TERMINAL_STATES,
+    SubmittedFlow,
     flow_job_states,
     initialize_queue,
     run_until_done,
@@ -73,6 +74,7 @@ from thermogap.execution.remote.workers import (
 
 __all__ = [
     "DATA_COLLECTION_SUFFIX",
+    "SubmittedFlow",
     "FAST_RUNNER_OPTIONS",
     "QUEUE_COLLECTIONS",
     "TERMINAL_STATES",
