@@ -24,6 +24,7 @@ __all__ = [
     "SubmittedFlow",
     "flow_job_states",
     "initialize_queue",
+    "release_stale_locks",
     "run_until_done",
     "submit_flow",
     "wait_for_flow",
@@ -159,6 +160,25 @@ def submit_flow(
         allow_external_references=True,  # references to reused outputs, by uuid
     )
     return SubmittedFlow(list(db_ids), report)
+
+
+def release_stale_locks(project: str) -> tuple[int, int]:
+    """Drop the locks a runner that died (``kill -9``, lost node) left on jobs and flows.
+
+    jobflow-remote's runner locks a job or flow document while it changes its state; a
+    runner killed in that moment leaves the lock, and no later runner touches the document.
+    Call this before restarting the project's only runner, never while another one runs.
+
+    Returns
+    -------
+    tuple of int
+        Job and flow documents unlocked.
+    """
+    controller = _project(project).get_job_controller()
+    try:
+        return controller.unlock_jobs(), controller.unlock_flows()
+    finally:
+        controller.close()
 
 
 def flow_job_states(flow_uuid: str, project: str) -> dict[str, str]:
