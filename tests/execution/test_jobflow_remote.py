@@ -262,7 +262,9 @@ def test_resubmitted_flow_reuses_completed_jobs_at_submission(
         states = remote.run_until_done(PROJECT, timeout_s=100, flow_uuid=second.uuid)
     # decided at submission: nothing was queued, nothing ran again
     assert list(again) == [] and states == {}
-    assert again.reuse.old_uuids == {a.uuid: b.uuid for a, b in zip(second_jobs, first.jobs)}
+    assert again.reuse.old_uuids == {
+        a.uuid: b.uuid for a, b in zip(second_jobs, first.jobs, strict=True)
+    }
     assert Counter(log.read_text().split()) == Counter({"step0": 1, "step1": 1})
     with ResultsDB.from_spec(store_uri) as db:
         jobstore = db.jobstore()

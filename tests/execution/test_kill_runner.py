@@ -109,7 +109,7 @@ def test_runner_killed_three_times_completes_every_job_once(
     build, collection = FLOWS[flow_name]
     flow = build()
     jobs = {job.uuid: job.name for job, _ in flow.iterflow()}
-    roots, middle, last = _roles(flow)
+    _, middle, last = _roles(flow)
     assert middle and last, "the flow needs middle and last jobs for the three kill points"
     with remote.projects_folder(folder):
         submitted = remote.submit_flow(flow, project=PROJECT)
