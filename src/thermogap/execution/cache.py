@@ -71,19 +71,36 @@ def _results_db(store: Any) -> Any:
         return None
 
 
-def _twin_output(db: Any, key: str, job_uuid: str) -> dict[str, Any] | None:
-    """Return the output of another job with flow ``key`` that finished, else ``None``."""
+def _twin_output(db: Any, key: str, job_uuid: str, since: str) -> dict[str, Any] | None:
+    """Return the output of a concurrent job with flow ``key`` finished after ``since``.
+
+    Only outputs completed after this flow was submitted count: older ones were there to be
+    reused at submission, and were not (their stored data is missing, say).
+    """
+    from thermogap.execution.reuse import _data_store_problems
+
     store = db.jobstore()
     store.connect()
-    criteria = {f"metadata.{METADATA_KEY}.{FLOW_KEY}": key, "uuid": {"$ne": job_uuid}}
-    try:
-        found: dict[str, Any] | None = store.query_one(
-            criteria, properties=["output", "uuid", "index"], load=True
-        )
-    except Exception as exc:  # jobflow raises several types for unresolvable data blobs
-        logger.warning("the output of a concurrent twin does not load: %s", exc)
-        return None
-    return found
+    criteria = {
+        f"metadata.{METADATA_KEY}.{FLOW_KEY}": key,
+        "uuid": {"$ne": job_uuid},
+        "completed_at": {"$gt": since},
+    }
+    for candidate in store.query(criteria, properties=["uuid", "index", "output", "metadata"]):
+        info = (candidate.get("metadata") or {}).get(METADATA_KEY) or {}
+        if info.get("dynamic") or _data_store_problems(store, candidate):
+            continue
+        try:
+            found: dict[str, Any] | None = store.query_one(
+                {"uuid": candidate["uuid"], "index": candidate["index"]},
+                properties=["output", "uuid", "index"],
+                load=True,
+            )
+        except Exception as exc:  # jobflow raises several types for unresolvable data blobs
+            logger.warning("the output of concurrent job %s does not load: %s", candidate, exc)
+            continue
+        return found
+    return None
 
 
 #: Seconds a finished claim waits for its output to appear before another runner takes over.
@@ -92,7 +109,7 @@ CLAIM_OUTPUT_GRACE_S = 60.0
 CLAIM_POLL_S = 0.5
 
 
-def _wait_or_claim(db: Any, key: str, job_uuid: str) -> dict[str, Any] | None:
+def _wait_or_claim(db: Any, key: str, job_uuid: str, since: str) -> dict[str, Any] | None:
     """Claim ``key`` for this job, or wait for the concurrent run that holds it.
 
     This is not how finished jobs are reused (that is decided before the flow runs): it
@@ -107,11 +124,11 @@ def _wait_or_claim(db: Any, key: str, job_uuid: str) -> dict[str, Any] | None:
         holder = claim(db, key, job_uuid)
         if holder is None:
             # the other run may have finished (and let go) between the submission and now
-            found = _twin_output(db, key, job_uuid)
+            found = _twin_output(db, key, job_uuid, since)
             if found is not None:
                 release(db, key, job_uuid)
             return found
-        previous = _twin_output(db, key, job_uuid)
+        previous = _twin_output(db, key, job_uuid, since)
         if previous is not None:
             return previous
         if not holder_is_alive(holder):
@@ -141,13 +158,16 @@ def _resumable(function: F, reuse: bool = True) -> F:
             return function(*args, **kwargs)
         stamped = current.metadata.get(METADATA_KEY) or {}
         info: dict[str, Any] = {
-            k: v for k, v in stamped.items() if k in (FLOW_KEY, "volatile", "dynamic")
+            k: v
+            for k, v in stamped.items()
+            if k in (FLOW_KEY, "submitted_at", "volatile", "dynamic")
         }
         info |= {"reused": False, "version": thermogap.__version__}
         key = info.get(FLOW_KEY) if reuse else None
-        db = _results_db(store) if key else None
+        since = stamped.get("submitted_at")
+        db = _results_db(store) if key and since else None
         if db is not None:
-            twin = _wait_or_claim(db, key, current.uuid)
+            twin = _wait_or_claim(db, key, current.uuid, since)
             if twin is not None:
                 info |= {"reused": True, "reused_from": twin["uuid"]}
                 current.metadata[METADATA_KEY] = info

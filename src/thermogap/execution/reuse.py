@@ -160,11 +160,19 @@ def flow_keys(flow: Flow | Job) -> dict[str, str]:
 
 
 def stamp_flow_keys(flow: Flow | Job) -> dict[str, str]:
-    """Compute :func:`flow_keys` and write each into ``job.metadata["thermogap"]["flow_key"]``."""
+    """Compute :func:`flow_keys` and write each into ``job.metadata["thermogap"]["flow_key"]``.
+
+    ``submitted_at`` (now, in jobflow's ``completed_at`` format) goes beside it: a job that
+    waits for a concurrent twin takes only outputs finished after it.
+    """
+    from datetime import datetime
+
     keys = flow_keys(flow)
+    now = datetime.now().isoformat()  # jobflow's format for completed_at
     for job in _jobs(flow):
         info = job.metadata.setdefault(METADATA_KEY, {})
         info[FLOW_KEY] = keys[job.uuid]
+        info["submitted_at"] = now
         if is_volatile(job):
             info["volatile"] = True
     return keys
