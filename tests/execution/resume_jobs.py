@@ -65,3 +65,13 @@ def fan_out(a: float):
 def big_array(n: int) -> dict:
     """A document whose array goes to the JobStore's ``data`` additional store."""
     return {"values": [float(i) for i in range(n)], "n": n}
+
+
+@tg_job
+def fan_out_flow(a: float):
+    """Replace itself by a flow of two additions and their sum (like the labelling dispatch)."""
+    from jobflow import Response
+
+    first, second = add(a, 1.0), add(a, 2.0)
+    total = add(first.output, second.output)
+    return Response(replace=Flow([first, second, total], output=total.output))

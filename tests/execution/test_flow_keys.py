@@ -199,3 +199,31 @@ def test_optics_flow_rerun_runs_only_the_changed_job_and_its_descendants(db, cha
         ]
         assert summaries[0] != summaries[1]
         assert second.outputs["flow"] is not None
+
+
+def test_jobs_added_at_run_time_are_reused_by_the_runner(db, tmp_path, monkeypatch):
+    from resume_jobs import fan_out_flow
+
+    from thermogap.execution import run_flow
+
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("RESUME_LOG", str(log))
+
+    def build(a: float) -> Flow:
+        dispatch = fan_out_flow(a)
+        return Flow([dispatch, add(dispatch.output, 100.0)], output=None)
+
+    first = run_flow(build(1.0), db)
+    assert first.n_failed == 0 and first.n_reused == 0
+    calls = log.read_text().splitlines()
+    assert calls == ["add(1.0,1.0)", "add(1.0,2.0)", "add(2.0,3.0)", "add(5.0,100.0)"]
+    again = run_flow(build(1.0), db)
+    # the dispatching job runs again (dynamic: never reused) but the three jobs it adds are
+    # reused by the runner, and the last job at submission: no addition is computed again
+    assert again.n_failed == 0 and log.read_text().splitlines() == calls
+    assert {r["name"] for r in again.reused} == {"add"} and len(again.reused) == 4
+    other = run_flow(build(2.0), db)
+    assert other.n_failed == 0 and other.n_reused == 0
+    assert log.read_text().splitlines()[len(calls) :] == [
+        "add(2.0,1.0)", "add(2.0,2.0)", "add(3.0,4.0)", "add(7.0,100.0)"
+    ]  # fmt: skip

@@ -123,34 +123,50 @@ def test_reuse_false_always_runs(db, tmp_path, monkeypatch):
     assert _executions(log) == Counter({"x": 2})
 
 
-def test_jobs_downstream_of_a_volatile_job_run_again(db, tmp_path, monkeypatch):
-    """A reuse=False job reads the database: what reads its output must see the new value."""
+def test_readers_of_a_volatile_job_rerun_only_when_its_output_changed(db, tmp_path, monkeypatch):
+    """A reuse=False job reads a "collection" (a file here); its readers follow its output.
+
+    Its readers are keyed by the content of its output once it has run (runner side): an
+    unchanged collection reuses them, a changed one reruns them with the new value.
+    """
     from jobflow import Flow
 
     from thermogap.execution import tg_job
 
     log = tmp_path / "calls.log"
+    collection = tmp_path / "collection.txt"
     monkeypatch.setenv("RESUME_LOG", str(log))
 
     @tg_job(reuse=False)
-    def read_count(tag: str) -> float:
+    def read_collection(path: str) -> float:
         with open(log, "a") as f:
-            f.write(tag + "\n")
-        return float(len(log.read_text().split()))
+            f.write("read\n")
+        return float(open(path).read())
 
-    read_count.original.__module__ = "resume_jobs"
+    read_collection.original.__module__ = "resume_jobs"
 
     def build() -> Flow:
-        root = slow_step("root", 0.0, 0.0)  # input-only: reused
-        volatile = read_count("count")
-        return Flow([root, volatile, slow_step("reader", volatile.output, 0.0)])
+        root = slow_step("root", 0.0, 0.0)  # input-only: reused at submission
+        volatile = read_collection(str(collection))
+        reader = slow_step("reader", volatile.output, 0.0)
+        second_reader = slow_step("second reader", reader.output, 0.0)
+        return Flow([root, volatile, reader, second_reader], output=second_reader.output)
 
-    run_flow(build(), db)
-    again = run_flow(build(), db)
-    assert (again.n_ran, again.n_reused) == (2, 1)
-    assert _executions(log) == Counter({"root": 1, "count": 2, "reader": 2})
-    # the reader saw the second value of the volatile job (4 calls logged, +1), not the first (2+1)
-    assert [d["band_gap_ev"] for d in db.query("band_gaps", {"result_id": "reader"})] == [5.0]
+    collection.write_text("10")
+    first = run_flow(build(), db)
+    assert (first.n_ran, first.n_reused, first.outputs["flow"]) == (4, 0, 12.0)
+    same = run_flow(build(), db)  # collection unchanged: only the volatile job runs
+    assert (same.n_jobs, same.n_ran, same.n_reused, same.n_failed) == (4, 1, 3, 0)
+    assert same.outputs["flow"] == 12.0
+    collection.write_text("20")  # the collection changed: its readers must see it
+    changed = run_flow(build(), db)
+    assert (changed.n_jobs, changed.n_ran, changed.n_reused, changed.n_failed) == (4, 3, 1, 0)
+    assert changed.outputs["flow"] == 22.0
+    calls = Counter(log.read_text().splitlines())
+    assert calls == Counter({"read": 3, "root": 1, "reader": 2, "second reader": 2})
+    assert sorted(d["band_gap_ev"] for d in db.query("band_gaps", {"result_id": "reader"})) == [
+        21.0
+    ]
 
 
 def test_flow_output_that_is_a_dict_of_references_is_resolved(db, tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ from jobflow.core.reference import find_and_resolve_references
 from pydantic import BaseModel, Field
 
 from thermogap.execution.cache import METADATA_KEY
-from thermogap.execution.reuse import ReuseReport, reuse_finished
+from thermogap.execution.reuse import ReuseReport, RunnerSideReuse, reuse_finished
 from thermogap.store import collections as names
 from thermogap.store.database import ResultsDB
 
@@ -177,6 +177,10 @@ def run_flow(
     if reuse.n_reused:
         logger.info("%s", reuse.message())
     uuids = _all_uuids(flow)
+    # what submission could not decide (readers of volatile jobs, jobs added at run time)
+    # the runner decides between jobs
+    late = RunnerSideReuse(flow, jobstore, reuse)
+    late.install()
     collector = _FailureCollector()
     manager_logger = logging.getLogger("jobflow.managers.local")
     manager_logger.addHandler(collector)
@@ -199,6 +203,7 @@ def run_flow(
         manager_logger.removeHandler(collector)
         manager_logger.setLevel(previous[0])
         manager_logger.propagate = previous[1]
+    uuids = [u for u in uuids if u not in late.skipped_uuids]
     summary = summarize(db, uuids, flow.uuid, time.perf_counter() - start, reuse)
     summary.errors = collector.errors
     # jobflow's own account: a job of the flow without a response failed or never ran

@@ -50,6 +50,8 @@ __all__ = [
     "FLOW_KEY",
     "ReuseReport",
     "ReusedJob",
+    "RunnerSideReuse",
+    "content_key",
     "find_finished",
     "flow_keys",
     "is_volatile",
@@ -126,13 +128,28 @@ def _jobs(flow: Flow | Job) -> list[Job]:
     return [job for job, _ in flow.iterflow()]
 
 
-def flow_keys(flow: Flow | Job) -> dict[str, str]:
+def _job_key(job: Job, reference_key: Callable[[str], str], versions: dict[str, str]) -> str:
+    inputs = _sanitized({"args": list(job.function_args), "kwargs": dict(job.function_kwargs)})
+    payload: dict[str, Any] = {
+        **_function_identity(job),
+        "inputs": _canonical(inputs, reference_key),
+        "versions": versions,
+    }
+    if is_volatile(job):
+        payload["volatile"] = job.uuid  # never equal to another job's key
+    return _hash(payload)
+
+
+def flow_keys(flow: Flow | Job, known: dict[str, str] | None = None) -> dict[str, str]:
     """Return ``{job uuid: flow key}`` for every job of ``flow`` (see the module docstring).
 
     Parameters
     ----------
     flow
         A jobflow ``Flow`` or ``Job``; nothing is run or looked up.
+    known
+        Keys of jobs outside ``flow`` that its jobs may reference (``{uuid: key}``); any
+        other outside reference contributes its uuid.
 
     Returns
     -------
@@ -141,25 +158,18 @@ def flow_keys(flow: Flow | Job) -> dict[str, str]:
         inputs and library versions get the same keys, whatever their uuids.
     """
     versions = library_versions()
-    keys: dict[str, str] = {}
+    keys: dict[str, str] = dict(known or {})
 
     def reference_key(uuid: str) -> str:
         return keys.get(uuid, f"external:{uuid}")
 
-    for job in _jobs(flow):
-        inputs = _sanitized({"args": list(job.function_args), "kwargs": dict(job.function_kwargs)})
-        payload: dict[str, Any] = {
-            **_function_identity(job),
-            "inputs": _canonical(inputs, reference_key),
-            "versions": versions,
-        }
-        if is_volatile(job):
-            payload["volatile"] = job.uuid  # never equal to another job's key
-        keys[job.uuid] = _hash(payload)
-    return keys
+    jobs = _jobs(flow)
+    for job in jobs:
+        keys[job.uuid] = _job_key(job, reference_key, versions)
+    return {job.uuid: keys[job.uuid] for job in jobs}
 
 
-def stamp_flow_keys(flow: Flow | Job) -> dict[str, str]:
+def stamp_flow_keys(flow: Flow | Job, known: dict[str, str] | None = None) -> dict[str, str]:
     """Compute :func:`flow_keys` and write each into ``job.metadata["thermogap"]["flow_key"]``.
 
     ``submitted_at`` (now, in jobflow's ``completed_at`` format) goes beside it: a job that
@@ -167,7 +177,7 @@ def stamp_flow_keys(flow: Flow | Job) -> dict[str, str]:
     """
     from datetime import datetime
 
-    keys = flow_keys(flow)
+    keys = flow_keys(flow, known)
     now = datetime.now().isoformat()  # jobflow's format for completed_at
     for job in _jobs(flow):
         info = job.metadata.setdefault(METADATA_KEY, {})
@@ -419,3 +429,164 @@ def reuse_finished(flow: Flow | Job, store: JobStore) -> ReuseReport:
         logger.warning("not reusing %s", problem)
     logger.info("%s", report.message())
     return report
+
+
+def content_key(store: JobStore, uuid: str) -> str:
+    """Return a key of the stored output of job ``uuid`` (latest index), from its content.
+
+    Used for the jobs downstream of a volatile job: their keys are known once its output is.
+    ``provenance`` entries are left out; data-store arrays are loaded, so the key does not
+    depend on where they were stored.
+    """
+    doc = store.query_one({"uuid": uuid}, properties=["output"], sort={"index": -1}, load=True)
+    if doc is None:
+        return f"missing:{uuid}"
+    output = _sanitized(doc.get("output"))
+    return _hash({"output": _canonical(output, lambda u: f"external:{u}")})
+
+
+class RunnerSideReuse:
+    """Reuse decided by the local runner between jobs, where submission could not decide.
+
+    Two kinds of jobs get their key only while the flow runs:
+
+    - jobs downstream of a volatile job (``reuse=False``): once the volatile job's output is
+      stored, its content stands in for its key and the keys of the jobs that read it are
+      recomputed; one that matches a finished output does not run (its readers point at that
+      output instead) and every other one is stamped with the new key, so a later run can
+      reuse it;
+    - jobs that a job adds at run time (a dynamic ``Response``): they are keyed when the
+      ``Response`` is returned and those that match finished outputs are removed from the
+      added flow before it runs.
+
+    Nothing is looked up inside a running job: the checks run in the runner between two
+    jobs. :meth:`install` wraps the ``run`` of each job of the flow (and of the jobs added at
+    run time) for one ``run_locally`` call.
+
+    Parameters
+    ----------
+    flow
+        The flow, after :func:`reuse_finished`.
+    store
+        The job store the flow runs against.
+    report
+        The report of :func:`reuse_finished`; jobs reused while the flow runs are added to it.
+    """
+
+    def __init__(self, flow: Flow, store: JobStore, report: ReuseReport) -> None:
+        self.flow = flow
+        self.store = store
+        self.report = report
+        self.keys: dict[str, str] = {r.old_uuid: r.flow_key for r in report.reused}
+        self.pending: dict[str, Job] = {}
+        self.flows: list[Flow] = [flow]
+        self.skipped: dict[str, str] = {}
+        self.volatile: set[str] = set()
+        self.ran: set[str] = set()
+
+    @property
+    def skipped_uuids(self) -> set[str]:
+        """uuids of the jobs of the flow that did not run because their output was reused."""
+        return set(self.skipped)
+
+    def install(self) -> None:
+        """Wrap the ``run`` of every job of the flow (jobflow's local manager calls it)."""
+        for job in _jobs(self.flow) if self.flow.jobs else []:
+            self._adopt(job)
+
+    def _adopt(self, job: Job) -> None:
+        info = job.metadata.get(METADATA_KEY) or {}
+        if FLOW_KEY in info:
+            self.keys.setdefault(job.uuid, info[FLOW_KEY])
+        if is_volatile(job):
+            self.volatile.add(job.uuid)
+        self.pending[f"{job.uuid}:{job.index}"] = job
+        original = job.run
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            return self._run(job, original, *args, **kwargs)
+
+        job.run = run  # type: ignore[method-assign]
+
+    def _run(self, job: Job, original: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        from jobflow import Response
+
+        self.pending.pop(f"{job.uuid}:{job.index}", None)
+        if job.uuid in self.skipped:
+            return Response()  # its readers point at the reused output: nothing to store
+        response = original(*args, **kwargs)
+        self.ran.add(job.uuid)
+        for attribute in ("replace", "detour", "addition"):
+            added = getattr(response, attribute)
+            if added is not None:
+                self._reuse_added(job, added)
+                if not added.jobs:
+                    setattr(response, attribute, None)
+        if job.uuid in self.volatile and response.replace is None:
+            # the volatile job's final output is stored: it keys what reads it
+            self.keys[job.uuid] = content_key(self.store, job.uuid)
+            self._rekey_pending()
+        return response
+
+    def _reuse_added(self, parent: Job, added: Flow) -> None:
+        """Key the jobs ``parent`` added at run time; drop those already finished."""
+        own = [j for j in _jobs(added) if j.uuid != parent.uuid]  # not parent's replacement
+        keys = flow_keys(added, known=self.keys) if own else {}
+        keys.pop(parent.uuid, None)  # the parent's replacement keeps the parent's key
+        old: dict[str, str] = {}
+        for job in own:
+            info = dict(job.metadata.get(METADATA_KEY) or {})  # not shared with the parent
+            info[FLOW_KEY] = keys[job.uuid]
+            info["submitted_at"] = (parent.metadata.get(METADATA_KEY) or {}).get("submitted_at")
+            job.metadata[METADATA_KEY] = info
+            if is_volatile(job):
+                continue
+            doc, _, _ = find_finished(self.store, keys[job.uuid])
+            if doc is not None:
+                old[job.uuid] = doc["uuid"]
+                self._record(job, doc["uuid"], keys[job.uuid])
+        self.keys.update(keys)
+        if old:
+            for job in _jobs(added):
+                if job.uuid not in old:
+                    job.function_args = tuple(_rewrite(list(job.function_args), old))
+                    job.function_kwargs = _rewrite(dict(job.function_kwargs), old)
+            _prune(added, set(old), old)
+        self.flows.append(added)
+        for job in _jobs(added) if added.jobs else []:
+            self._adopt(job)
+
+    def _rekey_pending(self) -> None:
+        """Recompute the keys of the jobs not run yet; skip those that finished before."""
+        versions = library_versions()
+
+        def reference_key(uuid: str) -> str:
+            return self.keys.get(uuid, f"external:{uuid}")
+
+        for job in list(self.pending.values()):
+            if job.uuid in self.skipped or job.uuid in self.volatile:
+                continue
+            key = _job_key(job, reference_key, versions)
+            if key == self.keys.get(job.uuid):
+                continue
+            self.keys[job.uuid] = key
+            job.metadata.setdefault(METADATA_KEY, {})[FLOW_KEY] = key
+            doc, _, _ = find_finished(self.store, key)
+            if doc is None:
+                continue
+            self._record(job, doc["uuid"], key)
+            self.skipped[job.uuid] = doc["uuid"]
+            self.keys[doc["uuid"]] = key
+            redirect = {job.uuid: doc["uuid"]}
+            for reader in self.pending.values():
+                if reader.uuid != job.uuid:
+                    reader.function_args = tuple(_rewrite(list(reader.function_args), redirect))
+                    reader.function_kwargs = _rewrite(dict(reader.function_kwargs), redirect)
+            for flow in self.flows:
+                flow._output = _rewrite(flow.output, redirect)
+
+    def _record(self, job: Job, old_uuid: str, key: str) -> None:
+        self.report.reused.append(
+            ReusedJob(name=job.name, uuid=job.uuid, old_uuid=old_uuid, flow_key=key)
+        )
+        logger.info("reusing %s (%s) from job %s", job.name, job.uuid, old_uuid)
