@@ -486,7 +486,7 @@ class RunnerSideReuse:
 
     @property
     def skipped_uuids(self) -> set[str]:
-        """uuids of the jobs of the flow that did not run because their output was reused."""
+        """Return the uuids of the jobs that did not run: their output was reused."""
         return set(self.skipped)
 
     def install(self) -> None:
