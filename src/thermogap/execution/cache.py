@@ -163,8 +163,8 @@ def _resumable(function: F, reuse: bool = True) -> F:
             if k in (FLOW_KEY, "submitted_at", "volatile", "dynamic")
         }
         info |= {"reused": False, "version": thermogap.__version__}
-        key = info.get(FLOW_KEY) if reuse else None
-        since = stamped.get("submitted_at")
+        key: str = str(info.get(FLOW_KEY) or "") if reuse else ""
+        since: str = str(stamped.get("submitted_at") or "")
         db = _results_db(store) if key and since else None
         if db is not None:
             twin = _wait_or_claim(db, key, current.uuid, since)

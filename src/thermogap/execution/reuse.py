@@ -66,7 +66,8 @@ _REFERENCE = ("jobflow.core.reference", "OutputReference")
 
 def _job_function(job: Job) -> Callable[..., Any]:
     """Return what jobflow calls when the job runs (the undecorated function or method)."""
-    return getattr(job.function, "original", job.function)  # type: ignore[no-any-return]
+    function: Callable[..., Any] = getattr(job.function, "original", job.function)
+    return function
 
 
 def is_volatile(job: Job) -> bool:
@@ -247,7 +248,8 @@ def _data_store_problems(store: JobStore, doc: dict[str, Any]) -> list[str]:
         else:
             problems.extend(_thermogap_blob_problems(store, path, ref))
     for name, uuids in wanted.items():
-        additional = store.additional_stores.get(name)
+        stores: dict[str, Any] = dict(getattr(store, "additional_stores", {}))
+        additional = stores.get(name)
         if additional is None:
             problems.append(f"additional store {name!r} is not configured")
             continue

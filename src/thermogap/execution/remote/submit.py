@@ -139,7 +139,7 @@ def submit_flow(
         )
     initialize_queue(project)
     if isinstance(flow, list):
-        flow = Flow(flow)
+        flow = Flow(list[Flow | Job](flow))
     if reuse:
         jobstore = proj.get_jobstore()
         jobstore.connect()
