@@ -272,6 +272,14 @@ def _thermogap_blob_problems(store: JobStore, path: str, ref: dict[str, Any]) ->
     return [f"{path}: {problem}"] if problem else []
 
 
+def _index_flow_keys(store: JobStore) -> None:
+    """Index the outputs by flow key (once per store; a store without indexes is fine)."""
+    try:
+        store.docs_store.ensure_index(f"metadata.{METADATA_KEY}.{FLOW_KEY}")
+    except Exception as exc:  # an index is an optimisation, never a failure
+        logger.debug("no flow-key index on %s: %s", store.docs_store, exc)
+
+
 def find_finished(
     store: JobStore, key: str, exclude: Iterable[str] = ()
 ) -> tuple[dict[str, Any] | None, list[str], bool]:
@@ -405,6 +413,7 @@ def reuse_finished(flow: Flow | Job, store: JobStore) -> ReuseReport:
         report.n_remaining = 1
         return report
     store.connect()
+    _index_flow_keys(store)
     old: dict[str, str] = {}
     for job in jobs:
         if is_volatile(job):
