@@ -227,3 +227,20 @@ def test_jobs_added_at_run_time_are_reused_by_the_runner(db, tmp_path, monkeypat
     assert log.read_text().splitlines()[len(calls) :] == [
         "add(2.0,1.0)", "add(2.0,2.0)", "add(3.0,4.0)", "add(7.0,100.0)"
     ]  # fmt: skip
+
+
+def test_the_progress_line_counts_reused_jobs_as_done(db):
+    from thermogap.execution import run_flow
+    from thermogap.execution.progress import flow_progress
+
+    def build() -> Flow:
+        a = add(1.0, 1.0)
+        return Flow([a, add(a.output, 1.0), add(a.output, 5.0)])
+
+    run_flow(build(), db)
+    flow = build()
+    flow.jobs[2].function_args = (flow.jobs[0].output, 6.0)  # one job changed: it runs
+    with flow_progress(flow.all_uuids, False) as progress:
+        summary = run_flow(flow, db)
+    assert (summary.n_ran, summary.n_reused) == (1, 2)
+    assert (progress.n_done, progress.total) == (3, 3)

@@ -436,6 +436,8 @@ def reuse_finished(flow: Flow | Job, store: JobStore) -> ReuseReport:
             job.function_kwargs = _rewrite(dict(job.function_kwargs), old)
         _prune(flow, set(old), old)
     report.n_remaining = len(jobs) - len(old)
+    for reused in report.reused:
+        logger.info("Reused job - %s (%s) from %s", reused.name, reused.uuid, reused.old_uuid)
     for problem in report.broken:
         logger.warning("not reusing %s", problem)
     logger.info("%s", report.message())
@@ -600,4 +602,4 @@ class RunnerSideReuse:
         self.report.reused.append(
             ReusedJob(name=job.name, uuid=job.uuid, old_uuid=old_uuid, flow_key=key)
         )
-        logger.info("reusing %s (%s) from job %s", job.name, job.uuid, old_uuid)
+        logger.info("Reused job - %s (%s) from %s", job.name, job.uuid, old_uuid)
