@@ -188,3 +188,49 @@ def test_runner_killed_three_times_completes_every_job_once(
         assert db.count(collection) == 1
     print(f"kill test: {time.monotonic() - start:.1f} s")
     assert time.monotonic() - start < 120
+
+
+def test_a_changed_input_resubmitted_queues_only_the_jobs_it_reaches(
+    tmp_path, mongo_uri, mongo_database, monkeypatch
+):
+    """Partial reuse on jobflow-remote: the runner resolves references to reused outputs."""
+    from jobflow.core.reference import find_and_resolve_references
+    from resume_jobs import add
+
+    monkeypatch.delenv("THERMOGAP_STORE", raising=False)
+    src = str(Path(__import__("thermogap").__file__).parents[1])
+    paths = [src, str(HERE), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, paths)))
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("RESUME_LOG", str(log))
+    store_uri = f"{mongo_uri}/{mongo_database}"
+    project = remote.build_project_config(
+        PROJECT, store_uri, work_dir=tmp_path / "work", runner=remote.FAST_RUNNER_OPTIONS,
+        base_dir=tmp_path / "project", export_store=False,
+    )  # fmt: skip
+    remote.write_project_config(project, tmp_path / "jf")
+
+    def build(last: float) -> Flow:
+        a = add(1.0, 2.0)
+        b = add(a.output, 3.0)
+        c = add(b.output, last)
+        return Flow([a, b, c], output={"b": b.output, "c": c.output})
+
+    first, second = build(4.0), build(5.0)
+    c_uuid = second.jobs[2].uuid
+    with remote.projects_folder(tmp_path / "jf"):
+        remote.submit_flow(first, project=PROJECT)
+        remote.run_until_done(PROJECT, timeout_s=100, flow_uuid=first.uuid)
+        submitted = remote.submit_flow(second, project=PROJECT)
+        states = remote.run_until_done(PROJECT, timeout_s=100, flow_uuid=second.uuid)
+    assert submitted.reuse.n_reused == 2 and states == {c_uuid: "COMPLETED"}
+    # the functions ran: a, b, c of the first flow, then only the changed c
+    assert log.read_text().splitlines() == [
+        "add(1.0,2.0)", "add(3.0,3.0)", "add(6.0,4.0)", "add(6.0,5.0)"
+    ]  # fmt: skip
+    with ResultsDB.from_spec(store_uri) as db:
+        store = db.jobstore()
+        store.connect()
+        # the queued job read the first flow's b (an external reference, by uuid)
+        assert find_and_resolve_references(second.output, store) == {"b": 6.0, "c": 11.0}
+        assert db.collection(db.config.outputs_collection).count({}) == 3 + 1  # none replaced
