@@ -234,11 +234,13 @@ def test_failed_job_is_reported_with_its_error(tmp_path, mongo_uri, mongo_databa
     assert states == {flow.jobs[0].uuid: "FAILED", flow.jobs[1].uuid: "WAITING"}
 
 
-def test_resubmitted_flow_reuses_completed_jobs_on_the_worker(
+def test_resubmitted_flow_reuses_completed_jobs_at_submission(
     project_folder, tmp_path, monkeypatch
 ):
     import os
     from collections import Counter
+
+    from jobflow.core.reference import find_and_resolve_references
 
     folder, store_uri = project_folder
     here = str(Path(__file__).parent)
@@ -251,19 +253,24 @@ def test_resubmitted_flow_reuses_completed_jobs_on_the_worker(
     from resume_jobs import make_flow
 
     first, second = make_flow(2), make_flow(2)
+    second_jobs = list(second.jobs)  # submission removes the reused jobs from the flow
     with remote.projects_folder(folder):
-        remote.submit_flow(first, project=PROJECT)
+        submitted = remote.submit_flow(first, project=PROJECT)
+        assert len(submitted) == 2 and submitted.reuse.n_reused == 0
         remote.run_until_done(PROJECT, timeout_s=100, flow_uuid=first.uuid)
-        remote.submit_flow(second, project=PROJECT)
+        again = remote.submit_flow(second, project=PROJECT)
         states = remote.run_until_done(PROJECT, timeout_s=100, flow_uuid=second.uuid)
-    assert set(states.values()) == {"COMPLETED"}
-    # the functions really ran once each, although both flows completed
+    # decided at submission: nothing was queued, nothing ran again
+    assert list(again) == [] and states == {}
+    assert again.reuse.old_uuids == {
+        a.uuid: b.uuid for a, b in zip(second_jobs, first.jobs, strict=True)
+    }
     assert Counter(log.read_text().split()) == Counter({"step0": 1, "step1": 1})
     with ResultsDB.from_spec(store_uri) as db:
         jobstore = db.jobstore()
         jobstore.connect()
-        for job in second.jobs:
-            doc = jobstore.query_one({"uuid": job.uuid}, properties=["metadata", "output"])
-            assert doc["metadata"]["thermogap"]["reused"] is True
-        assert jobstore.get_output(second.jobs[-1].uuid) == 2.0
+        # the rebuilt flow's output points at the first flow's results
+        assert find_and_resolve_references(second.output, jobstore) == 2.0
         assert {d["result_id"] for d in db.query("band_gaps")} == {"step0", "step1"}
+        queue = db.collection(remote.QUEUE_COLLECTIONS["jobs"])
+        assert queue.count({"uuid": {"$in": [j.uuid for j in second_jobs]}}) == 0

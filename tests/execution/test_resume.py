@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from resume_jobs import make_flow, slow_step
 
-from thermogap.execution import cache_key, run_flow
+from thermogap.execution import run_flow
 from thermogap.store import ResultsDB
 
 HERE = Path(__file__).parent
@@ -38,13 +38,6 @@ def test_changed_input_is_recomputed(db, tmp_path, monkeypatch):
     run_flow(make_flow(2), db)
     longer = run_flow(make_flow(3), db)  # steps 0-1 identical, step 2 new
     assert (longer.n_ran, longer.n_reused) == (1, 2)
-
-
-def test_cache_key_depends_on_inputs_and_function():
-    fn = slow_step.original
-    assert cache_key(fn, ("a", 1.0, 0.0), {}) == cache_key(fn, ("a", 1.0, 0.0), {})
-    assert cache_key(fn, ("a", 1.0, 0.0), {}) != cache_key(fn, ("a", 2.0, 0.0), {})
-    assert cache_key(fn, ("a", 1.0, 0.0), {}) != cache_key(make_flow, ("a", 1.0, 0.0), {})
 
 
 def _run_cli(store: Path, env: dict, **popen) -> subprocess.Popen:
@@ -123,31 +116,57 @@ def test_reuse_false_always_runs(db, tmp_path, monkeypatch):
             f.write(tag + "\n")
         return 1
 
-    count_labels.original.__module__ = "resume_jobs"  # importable name for the cache key
+    count_labels.original.__module__ = "resume_jobs"  # importable name for the flow key
     first = run_flow(count_labels("x"), db)
     second = run_flow(count_labels("x"), db)
     assert (first.n_ran, second.n_ran, second.n_reused) == (1, 1, 0)
     assert _executions(log) == Counter({"x": 2})
 
 
-def test_cache_key_changes_with_the_version_of_a_result_library(monkeypatch):
-    from thermogap.execution import cache
+def test_readers_of_a_volatile_job_rerun_only_when_its_output_changed(db, tmp_path, monkeypatch):
+    """A reuse=False job reads a "collection" (a file here); its readers follow its output.
 
-    fn = test_cache_key_depends_on_inputs_and_function
-    before = cache_key(fn, ("a",), {})
-    assert set(cache.library_versions()) >= {"torch", "mace-torch", "chgnet", "phonopy"}
-    newer = dict(cache.library_versions(), **{"mace-torch": "99.0"})
-    monkeypatch.setattr(cache, "library_versions", lambda: newer)
-    assert cache_key(fn, ("a",), {}) != before
+    Its readers are keyed by the content of its output once it has run (runner side): an
+    unchanged collection reuses them, a changed one reruns them with the new value.
+    """
+    from jobflow import Flow
 
+    from thermogap.execution import tg_job
 
-def test_cache_key_ignores_provenance_of_inputs():
-    fn = slow_step.original
-    a = {"value": 1.0, "provenance": {"created_at": "2026-01-01", "job_uuid": "a"}}
-    b = {"value": 1.0, "provenance": {"created_at": "2026-06-01", "job_uuid": "b"}}
-    c = {"value": 2.0, "provenance": {"created_at": "2026-01-01", "job_uuid": "a"}}
-    assert cache_key(fn, (a,), {}) == cache_key(fn, (b,), {})
-    assert cache_key(fn, (a,), {}) != cache_key(fn, (c,), {})
+    log = tmp_path / "calls.log"
+    collection = tmp_path / "collection.txt"
+    monkeypatch.setenv("RESUME_LOG", str(log))
+
+    @tg_job(reuse=False)
+    def read_collection(path: str) -> float:
+        with open(log, "a") as f:
+            f.write("read\n")
+        return float(open(path).read())
+
+    read_collection.original.__module__ = "resume_jobs"
+
+    def build() -> Flow:
+        root = slow_step("root", 0.0, 0.0)  # input-only: reused at submission
+        volatile = read_collection(str(collection))
+        reader = slow_step("reader", volatile.output, 0.0)
+        second_reader = slow_step("second reader", reader.output, 0.0)
+        return Flow([root, volatile, reader, second_reader], output=second_reader.output)
+
+    collection.write_text("10")
+    first = run_flow(build(), db)
+    assert (first.n_ran, first.n_reused, first.outputs["flow"]) == (4, 0, 12.0)
+    same = run_flow(build(), db)  # collection unchanged: only the volatile job runs
+    assert (same.n_jobs, same.n_ran, same.n_reused, same.n_failed) == (4, 1, 3, 0)
+    assert same.outputs["flow"] == 12.0
+    collection.write_text("20")  # the collection changed: its readers must see it
+    changed = run_flow(build(), db)
+    assert (changed.n_jobs, changed.n_ran, changed.n_reused, changed.n_failed) == (4, 3, 1, 0)
+    assert changed.outputs["flow"] == 22.0
+    calls = Counter(log.read_text().splitlines())
+    assert calls == Counter({"read": 3, "root": 1, "reader": 2, "second reader": 2})
+    assert sorted(d["band_gap_ev"] for d in db.query("band_gaps", {"result_id": "reader"})) == [
+        21.0
+    ]
 
 
 def test_flow_output_that_is_a_dict_of_references_is_resolved(db, tmp_path, monkeypatch):

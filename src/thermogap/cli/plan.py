@@ -68,12 +68,14 @@ def submit(
         "flow_uuid": flow.uuid,
         "n_jobs": len(db_ids),
         "db_ids": db_ids,
+        "n_reused": db_ids.reuse.n_reused,
+        "reused": [r.model_dump() for r in db_ids.reuse.reused],
     }
     if as_json:
         echo_json(report)
         return
     click.echo(
         f"{label}: submitted {len(db_ids)} jobs of flow {flow.uuid} to jobflow-remote "
-        f"project {project!r}"
+        f"project {project!r}; {db_ids.reuse.message()}"
     )
     click.echo(f"follow it with: jf -p {project} job list -fid {flow.uuid}")

@@ -1,18 +1,21 @@
-"""Resumable jobs: reuse the stored output of a job that already ran with the same inputs.
+"""The thermogap job decorator: metadata, the job store inside the job, claims.
 
-A job made with :func:`tg_job` computes, when it starts, a key from its function, its resolved
-inputs and the thermogap version. If the job store already holds a completed output under that
-key, the output is returned without running the function again; otherwise the function runs and
-the key is written into the job's metadata, which jobflow saves beside the output. Because the
-key is computed on the worker after references are resolved, a flow re-submitted after an
-interruption, on the same or another machine sharing the store, runs only what is missing.
+Whether a finished job is reused is decided before the flow runs, from keys derived from the
+flow itself (:mod:`thermogap.execution.reuse`): a job never looks its own result up. What
+:func:`tg_job` still does while a job runs:
+
+- it records in ``metadata["thermogap"]`` the thermogap version, the wall time and whether the
+  job added jobs at run time (``dynamic``: such outputs are never reused);
+- it exposes the job store to the function (``current_db()`` inside legacy jobs);
+- where a results database is reachable (a local run, or a worker with ``$THERMOGAP_STORE``),
+  it claims the job's flow key, so that two runs of the same flow started at the same time
+  compute each job once: the second waits for the first and takes its output. On a standard
+  jobflow-remote worker (no database route) the claim steps aside and the job just runs.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +23,7 @@ from typing import Any, TypeVar, overload
 
 from jobflow import Job, Response, job
 from jobflow.core.job import JobConfig
-from monty.json import MontyDecoder, jsanitize
+from monty.json import MontyDecoder
 
 import thermogap
 from thermogap.execution.artifacts import ARTIFACTS_KEY, attach_artifacts, job_blob_scope
@@ -28,21 +31,6 @@ from thermogap.execution.artifacts import ARTIFACTS_KEY, attach_artifacts, job_b
 logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 METADATA_KEY = "thermogap"
-
-
-def _without_provenance(value: Any) -> Any:
-    # provenance (creation time, host, job uuid) says where an input came from, not what it
-    # is: two identical upstream results made at different times must give the same key;
-    # carried blob bytes are represented by their ids (SHA-256 of the bytes)
-    if isinstance(value, dict):
-        return {
-            k: sorted(v) if k == "artifacts" and isinstance(v, dict) else _without_provenance(v)
-            for k, v in value.items()
-            if k != "provenance"
-        }
-    if isinstance(value, list):
-        return [_without_provenance(v) for v in value]
-    return value
 
 
 #: libraries whose version can change a job's result: a new release of any of them makes
@@ -65,26 +53,16 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def cache_key(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """Return the SHA-256 key of a call: function path, resolved inputs, library versions.
-
-    ``provenance`` entries of the inputs are left out of the key; the versions are those of
-    :data:`RESULT_LIBRARIES`.
-    """
-    sanitized = jsanitize(
-        {"args": list(args), "kwargs": kwargs}, strict=True, enum_values=True, allow_bson=False
-    )
-    payload = {
-        "function": f"{function.__module__}:{function.__qualname__}",
-        **_without_provenance(sanitized),
-        "versions": library_versions(),
-    }
-    blob = json.dumps(payload, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()
+FLOW_KEY = "flow_key"
+"""Field of ``metadata["thermogap"]`` with the job's flow key (see :mod:`.reuse`)."""
 
 
 def _results_db(store: Any) -> Any:
-    """Return the :class:`ResultsDB` behind a job store (``None`` for an in-memory store)."""
+    """Return the :class:`ResultsDB` behind a job store, or ``None`` where there is none.
+
+    On a jobflow-remote worker the job store is a per-job file: the database is the one
+    named by ``$THERMOGAP_STORE`` if the worker exports it; a standard worker has none.
+    """
     from thermogap.errors import StoreError
     from thermogap.store.context import db_for_jobstore
 
@@ -94,40 +72,35 @@ def _results_db(store: Any) -> Any:
         return None
 
 
-def _lookup(store: Any, key: str) -> dict[str, Any] | None:
-    """Return a stored output with ``key`` whose blobs are all intact, else ``None``.
+def _twin_output(db: Any, key: str, job_uuid: str, since: str) -> dict[str, Any] | None:
+    """Return the output of a concurrent job with flow ``key`` finished after ``since``.
 
-    An output that refers to a missing or corrupted blob is not reused: the job runs again
-    and rewrites the blob (see :meth:`thermogap.store.blobs.BlobStore.put_bytes`).
+    Only outputs completed after this flow was submitted count: older ones were there to be
+    reused at submission, and were not (their stored data is missing, say).
     """
-    from thermogap.store.context import is_worker_file_store
-    from thermogap.store.verify import broken_references
+    from thermogap.execution.reuse import _data_store_problems
 
-    if is_worker_file_store(store.docs_store):
-        # a jobflow-remote worker writes to a per-job file: earlier outputs are in the database
-        worker_db = _results_db(store)
-        if worker_db is None:
-            # a standard worker has no route to the database: the runner, not the job, knows
-            # what finished (it skips COMPLETED jobs on resubmission), so the job just runs
-            return None
-        store = worker_db.jobstore()
-    db = _results_db(store)
-    criteria = {f"metadata.{METADATA_KEY}.cache_key": key}
-    seen: dict[Any, str | None] = {}
-    for candidate in store.query(criteria, properties=["output", "uuid"], load=False):
-        problems = broken_references(db, candidate.get("output"), seen) if db else []
-        if problems:
-            logger.warning("not reusing job %s: %s", candidate["uuid"], "; ".join(problems[:3]))
+    store = db.jobstore()
+    store.connect()
+    criteria = {
+        f"metadata.{METADATA_KEY}.{FLOW_KEY}": key,
+        "uuid": {"$ne": job_uuid},
+        "completed_at": {"$gt": since},
+    }
+    for candidate in store.query(criteria, properties=["uuid", "index", "output", "metadata"]):
+        info = (candidate.get("metadata") or {}).get(METADATA_KEY) or {}
+        if info.get("dynamic") or _data_store_problems(store, candidate):
             continue
-        try:  # resolve data-store references (a missing one is a broken output too)
+        try:
             found: dict[str, Any] | None = store.query_one(
-                {"uuid": candidate["uuid"], **criteria}, properties=["output", "uuid"], load=True
+                {"uuid": candidate["uuid"], "index": candidate["index"]},
+                properties=["output", "uuid", "index"],
+                load=True,
             )
-        except Exception as exc:  # jobflow raises several types for unresolvable blobs
-            logger.warning("not reusing job %s: %s", candidate["uuid"], exc)
+        except Exception as exc:  # jobflow raises several types for unresolvable data blobs
+            logger.warning("the output of concurrent job %s does not load: %s", candidate, exc)
             continue
-        if found is not None:
-            return found
+        return found
     return None
 
 
@@ -137,28 +110,26 @@ CLAIM_OUTPUT_GRACE_S = 60.0
 CLAIM_POLL_S = 0.5
 
 
-def _wait_or_claim(store: Any, key: str, job_uuid: str) -> dict[str, Any] | None:
-    """Claim ``key`` for this job, or wait for the runner that holds it; return its output.
+def _wait_or_claim(db: Any, key: str, job_uuid: str, since: str) -> dict[str, Any] | None:
+    """Claim ``key`` for this job, or wait for the concurrent run that holds it.
 
-    Returns ``None`` once this job holds the claim (it must run), or the other runner's
-    output when that appears first. Where the store cannot tell (no claims collection
-    reachable), the job simply runs.
+    This is not how finished jobs are reused (that is decided before the flow runs): it
+    keeps two runs of one flow started at the same time from computing a job twice. Returns
+    ``None`` once this job holds the claim (it must run), or the other run's output when
+    that appears first.
     """
     from thermogap.store.claims import claim, holder_is_alive, release
 
-    db = _results_db(store)
-    if db is None:
-        return None
     waited_since: float | None = None
     while True:
         holder = claim(db, key, job_uuid)
         if holder is None:
-            # another runner may have finished (and let go) between our lookup and the claim
-            found = _lookup(store, key)
+            # the other run may have finished (and let go) between the submission and now
+            found = _twin_output(db, key, job_uuid, since)
             if found is not None:
                 release(db, key, job_uuid)
             return found
-        previous = _lookup(store, key)
+        previous = _twin_output(db, key, job_uuid, since)
         if previous is not None:
             return previous
         if not holder_is_alive(holder):
@@ -173,6 +144,10 @@ def _wait_or_claim(store: Any, key: str, job_uuid: str) -> dict[str, Any] | None
         time.sleep(CLAIM_POLL_S)
 
 
+def _is_dynamic(result: Any) -> bool:
+    return isinstance(result, Response) and bool(result.replace or result.addition or result.detour)
+
+
 def _resumable(function: F, reuse: bool = True) -> F:
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -183,53 +158,52 @@ def _resumable(function: F, reuse: bool = True) -> F:
         if current is None or store is None:  # called as a plain function
             with job_blob_scope(args, kwargs) as blobs:
                 return attach_artifacts(function(*args, **kwargs), blobs)
-        key = cache_key(function, args, kwargs)
-        info = {"cache_key": key, "reused": False, "version": thermogap.__version__}
-        previous = _lookup(store, key) if reuse else None
-        if previous is None and reuse:
-            previous = _wait_or_claim(store, key, current.uuid)
-        if previous is not None and previous.get("uuid") != current.uuid:
-            info |= {"reused": True, "reused_from": previous["uuid"]}
-            current.metadata[METADATA_KEY] = info
-            logger.info("reusing output of %s from job %s", current.name, previous["uuid"])
-            return MontyDecoder().process_decoded(previous["output"])
+        stamped = current.metadata.get(METADATA_KEY) or {}
+        info: dict[str, Any] = {
+            k: v
+            for k, v in stamped.items()
+            if k in (FLOW_KEY, "submitted_at", "volatile", "dynamic")
+        }
+        info |= {"reused": False, "version": thermogap.__version__}
+        key: str = str(info.get(FLOW_KEY) or "") if reuse else ""
+        since: str = str(stamped.get("submitted_at") or "")
+        db = _results_db(store) if key and since else None
+        if db is not None:
+            twin = _wait_or_claim(db, key, current.uuid, since)
+            if twin is not None:
+                info |= {"reused": True, "reused_from": twin["uuid"]}
+                current.metadata[METADATA_KEY] = info
+                logger.info("took the output of %s from concurrent job %s", current.name, twin)
+                return MontyDecoder().process_decoded(twin["output"])
         start = time.perf_counter()
         try:
             with job_blob_scope(args, kwargs) as blobs:
                 result = attach_artifacts(function(*args, **kwargs), blobs)
         except BaseException:
-            _release(store, key, current.uuid, reuse)
+            if db is not None:
+                _release(db, key, current.uuid)
             raise
         info["wall_time_s"] = round(time.perf_counter() - start, 4)
-        if isinstance(result, Response) and (result.replace or result.addition or result.detour):
+        if _is_dynamic(result):
             info["dynamic"] = True  # outputs that add jobs are not reused: their children are
-            info.pop("cache_key")
-            _release(store, key, current.uuid, reuse)
-        elif reuse:
-            _finish(store, key, current.uuid)
+            if db is not None:
+                _release(db, key, current.uuid)
+        elif db is not None:
+            from thermogap.store.claims import mark_finished
+
+            # the output is written by jobflow just after this returns: waiters poll for it
+            mark_finished(db, key, current.uuid)
         current.metadata[METADATA_KEY] = info
         return result
 
+    wrapper._thermogap_reuse = reuse  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
-def _release(store: Any, key: str, job_uuid: str, reuse: bool) -> None:
-    if not reuse:
-        return
+def _release(db: Any, key: Any, job_uuid: str) -> None:
     from thermogap.store.claims import release
 
-    db = _results_db(store)
-    if db is not None:
-        release(db, key, job_uuid)
-
-
-def _finish(store: Any, key: str, job_uuid: str) -> None:
-    # the output is written by jobflow just after this returns: waiters poll for it
-    from thermogap.store.claims import mark_finished
-
-    db = _results_db(store)
-    if db is not None:
-        mark_finished(db, key, job_uuid)
+    release(db, key, job_uuid)
 
 
 @overload
@@ -243,11 +217,13 @@ def tg_job(
 def tg_job(method: Callable[..., Any] | None = None, **job_kwargs: Any) -> Any:
     """Decorate a function or Maker method as a resumable jobflow job.
 
-    Use it exactly like :func:`jobflow.job`. Besides making the job resumable, it exposes
-    the job store to the function so that :func:`thermogap.store.current_db` works inside it.
-    ``@tg_job(reuse=False)`` always runs the function: use it for jobs whose result depends on
-    what the database holds rather than on their inputs alone (selecting the labels to train
-    on), so that their downstream jobs see new data.
+    Use it exactly like :func:`jobflow.job`. It records metadata, exposes the job store to the
+    function (so that :func:`thermogap.store.current_db` works inside legacy jobs) and
+    coordinates concurrent runs of one flow (see the module docstring). Reuse of finished jobs
+    is decided before the flow runs (:func:`thermogap.execution.reuse.reuse_finished`).
+    ``@tg_job(reuse=False)`` marks a job whose result depends on what the database holds
+    rather than on its inputs alone: it is never reused, and neither is anything downstream
+    of it (its flow key is unique to it).
 
     Examples
     --------

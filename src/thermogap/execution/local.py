@@ -11,6 +11,7 @@ from jobflow.core.reference import find_and_resolve_references
 from pydantic import BaseModel, Field
 
 from thermogap.execution.cache import METADATA_KEY
+from thermogap.execution.reuse import ReuseReport, RunnerSideReuse, reuse_finished
 from thermogap.store import collections as names
 from thermogap.store.database import ResultsDB
 
@@ -24,6 +25,10 @@ class RunSummary(BaseModel):
     n_jobs: int = Field(..., description="Jobs with an output in the store after the run.")
     n_ran: int = Field(..., description="Jobs whose function was executed in this run.")
     n_reused: int = Field(..., description="Jobs whose output was reused from an earlier run.")
+    reused: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="Jobs reused at submission: name, uuid in this flow, uuid of the output used.",
+    )
     n_failed: int = Field(0, description="Jobs of the flow without an output after the run.")
     wall_time_s: float = Field(..., description="Wall time of the run, in seconds.")
     built: dict[str, int] = Field(
@@ -57,11 +62,23 @@ class _FailureCollector(logging.Handler):
 
 
 def _all_uuids(flow: Flow | Job) -> list[str]:
-    return list({j.uuid for j, _ in flow.iterflow()}) if isinstance(flow, Flow) else [flow.uuid]
+    if isinstance(flow, Job):
+        return [flow.uuid]
+    return list({j.uuid for j, _ in flow.iterflow()}) if flow.jobs else []
 
 
-def summarize(db: ResultsDB, uuids: list[str], flow_uuid: str, wall_time_s: float) -> RunSummary:
-    """Count completed, executed and reused jobs among ``uuids`` (and the jobs they created)."""
+def summarize(
+    db: ResultsDB,
+    uuids: list[str],
+    flow_uuid: str,
+    wall_time_s: float,
+    reuse: ReuseReport | None = None,
+) -> RunSummary:
+    """Count completed, executed and reused jobs among ``uuids`` (and the jobs they created).
+
+    Jobs removed from the flow because their output was reused (``reuse``) count as jobs
+    with an output and as reused; so do jobs that took the output of a concurrent twin run.
+    """
     outputs = db.collection(db.config.outputs_collection)
     docs = list(
         outputs.query(
@@ -73,14 +90,19 @@ def summarize(db: ResultsDB, uuids: list[str], flow_uuid: str, wall_time_s: floa
     for doc in docs:
         if doc["uuid"] not in latest or doc["index"] > latest[doc["uuid"]]["index"]:
             latest[doc["uuid"]] = doc
-    reused = sum(
+    twins = sum(
         bool((d.get("metadata") or {}).get(METADATA_KEY, {}).get("reused")) for d in latest.values()
     )
+    at_submission = reuse.n_reused if reuse is not None else 0
     return RunSummary(
         flow_uuid=flow_uuid,
-        n_jobs=len(latest),
-        n_ran=len(latest) - reused,
-        n_reused=reused,
+        n_jobs=len(latest) + at_submission,
+        n_ran=len(latest) - twins,
+        n_reused=twins + at_submission,
+        reused=[
+            {"name": r.name, "uuid": r.uuid, "old_uuid": r.old_uuid}
+            for r in (reuse.reused if reuse is not None else [])
+        ],
         n_failed=len(set(uuids) - set(latest)),
         wall_time_s=round(wall_time_s, 3),
         store=db.name,
@@ -136,15 +158,29 @@ def run_flow(
     -------
     RunSummary
         Counts of jobs that ran and were reused; failed jobs are counted, not raised.
+
+    Notes
+    -----
+    Before anything runs, every job whose flow key matches a completed output in the store
+    is removed from ``flow`` and its readers point at that output
+    (:func:`thermogap.execution.reuse.reuse_finished`): ``flow`` is changed in place.
     """
     if isinstance(flow, Job):
         flow = Flow([flow])
     validate_flow_inputs(flow)
     db.check_writable()
-    uuids = _all_uuids(flow)
     started_at = time.time()
     start = time.perf_counter()
     jobstore = db.jobstore()
+    # reuse is decided here, before anything runs, from the flow's own keys
+    reuse = reuse_finished(flow, jobstore)
+    if reuse.n_reused:
+        logger.info("%s", reuse.message())
+    uuids = _all_uuids(flow)
+    # what submission could not decide (readers of volatile jobs, jobs added at run time)
+    # the runner decides between jobs
+    late = RunnerSideReuse(flow, jobstore, reuse)
+    late.install()
     collector = _FailureCollector()
     manager_logger = logging.getLogger("jobflow.managers.local")
     manager_logger.addHandler(collector)
@@ -152,12 +188,23 @@ def run_flow(
     manager_logger.setLevel(logging.INFO)
     manager_logger.propagate = log  # the collector sees INFO records; the console only if asked
     try:
-        responses = run_locally(flow, store=jobstore, log=log, ensure_success=False)
+        responses = (
+            run_locally(
+                flow,
+                store=jobstore,
+                log=log,
+                ensure_success=False,
+                allow_external_references=True,  # references to reused outputs
+            )
+            if flow.jobs
+            else {}
+        )
     finally:
         manager_logger.removeHandler(collector)
         manager_logger.setLevel(previous[0])
         manager_logger.propagate = previous[1]
-    summary = summarize(db, uuids, flow.uuid, time.perf_counter() - start)
+    uuids = [u for u in uuids if u not in late.skipped_uuids]
+    summary = summarize(db, uuids, flow.uuid, time.perf_counter() - start, reuse)
     summary.errors = collector.errors
     # jobflow's own account: a job of the flow without a response failed or never ran
     # (its parent failed); a job added at run time that has none failed too

@@ -3,7 +3,8 @@
 jobflow logs ``Starting job - NAME (UUID)`` and ``Finished job - NAME (UUID)`` on the logger
 ``jobflow.core.job``; :class:`FlowProgress` listens to those records and drives one tqdm bar
 (on stderr, beside the per-job bars such as the MD one). Jobs that a running job adds to the
-flow (dynamic jobs) raise the total when they start.
+flow (dynamic jobs) raise the total when they start. Jobs whose finished output is reused
+(``Reused job - NAME (UUID)`` on ``thermogap.execution.reuse``) count as done.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 __all__ = ["FlowProgress", "flow_progress"]
 
 _JOB_LOGGER = "jobflow.core.job"
-_RECORD = re.compile(r"^(Starting|Finished) job - (?P<name>.*) \((?P<uuid>[0-9a-f-]{36})")
+_LOGGERS = (_JOB_LOGGER, "thermogap.execution.reuse")
+_RECORD = re.compile(r"^(Starting|Finished|Reused) job - (?P<name>.*) \((?P<uuid>[0-9a-f-]{36})")
 
 
 class FlowProgress(logging.Handler):
@@ -105,18 +107,20 @@ def flow_progress(job_uuids: list[str], enabled: bool | None = None) -> Iterator
 
         bar = tqdm(total=len(set(job_uuids)), desc="flow", unit="job", leave=True, file=sys.stderr)
     handler = FlowProgress(job_uuids, bar)
-    job_logger = logging.getLogger(_JOB_LOGGER)
-    saved = job_logger.level, job_logger.propagate
-    if job_logger.getEffectiveLevel() > logging.INFO:
-        # the records must be created, but jobflow's per-job lines stay off the console
-        job_logger.setLevel(logging.INFO)
-        job_logger.propagate = False
-    job_logger.addHandler(handler)
+    loggers = [logging.getLogger(name) for name in _LOGGERS]
+    saved = [(lg.level, lg.propagate) for lg in loggers]
+    for lg in loggers:
+        if lg.getEffectiveLevel() > logging.INFO:
+            # the records must be created, but the per-job lines stay off the console
+            lg.setLevel(logging.INFO)
+            lg.propagate = False
+        lg.addHandler(handler)
     try:
         yield handler
     finally:
-        job_logger.removeHandler(handler)
-        job_logger.setLevel(saved[0])
-        job_logger.propagate = saved[1]
+        for lg, (level, propagate) in zip(loggers, saved, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
+            lg.propagate = propagate
         if bar is not None:
             bar.close()

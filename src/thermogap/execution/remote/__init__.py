@@ -56,8 +56,10 @@ from thermogap.execution.remote.project import (
 )
 from thermogap.execution.remote.submit import (
     TERMINAL_STATES,
+    SubmittedFlow,
     flow_job_states,
     initialize_queue,
+    release_stale_locks,
     run_until_done,
     submit_flow,
     wait_for_flow,
@@ -73,6 +75,7 @@ from thermogap.execution.remote.workers import (
 
 __all__ = [
     "DATA_COLLECTION_SUFFIX",
+    "SubmittedFlow",
     "FAST_RUNNER_OPTIONS",
     "QUEUE_COLLECTIONS",
     "TERMINAL_STATES",
@@ -83,6 +86,7 @@ __all__ = [
     "initialize_queue",
     "local_worker_config",
     "projects_folder",
+    "release_stale_locks",
     "read_probe",
     "read_probe_array",
     "run_until_done",

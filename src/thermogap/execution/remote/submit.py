@@ -16,12 +16,15 @@ from thermogap.errors import (
     ConfigError,
     InputError,
 )
+from thermogap.execution.reuse import ReuseReport, reuse_finished, stamp_flow_keys
 from thermogap.store.server import check_reachable
 
 __all__ = [
     "TERMINAL_STATES",
+    "SubmittedFlow",
     "flow_job_states",
     "initialize_queue",
+    "release_stale_locks",
     "run_until_done",
     "submit_flow",
     "wait_for_flow",
@@ -83,12 +86,29 @@ def initialize_queue(project: str) -> bool:
         controller.close()
 
 
+class SubmittedFlow(list[str]):
+    """The jobflow-remote db ids of a submission (a list), with what was reused instead."""
+
+    def __init__(self, db_ids: list[str], reuse: ReuseReport) -> None:
+        super().__init__(db_ids)
+        self.reuse = reuse
+
+
 def submit_flow(
-    flow: Flow | Job | list[Job], project: str, worker: str | None = None, priority: int = 0
-) -> list[str]:
+    flow: Flow | Job | list[Job],
+    project: str,
+    worker: str | None = None,
+    priority: int = 0,
+    reuse: bool = True,
+) -> SubmittedFlow:
     """Add ``flow`` to the queue of a jobflow-remote project (the runner executes it).
 
-    The queue is initialised on first use (:func:`initialize_queue`).
+    The queue is initialised on first use (:func:`initialize_queue`). Before submission,
+    every job whose flow key matches a completed output in the project's job store is
+    removed from ``flow`` and its readers point at that output
+    (:func:`thermogap.execution.reuse.reuse_finished`; ``flow`` is changed in place); the
+    runner resolves those references from the job store like any other, so workers need no
+    database access. A flow whose jobs are all reused submits nothing.
 
     Parameters
     ----------
@@ -100,11 +120,15 @@ def submit_flow(
         Worker name; default the project's first worker.
     priority
         Higher runs first.
+    reuse
+        Reuse finished jobs (default); ``False`` submits every job (their flow keys are
+        still recorded).
 
     Returns
     -------
-    list of str
-        jobflow-remote database ids of the submitted jobs.
+    SubmittedFlow
+        jobflow-remote database ids of the submitted jobs (a list); its ``reuse``
+        attribute is the :class:`~thermogap.execution.reuse.ReuseReport`.
     """
     from jobflow_remote import submit_flow as jfr_submit_flow
 
@@ -114,7 +138,47 @@ def submit_flow(
             f"{worker=} is not a worker of project {project!r}; allowed: {list(proj.workers)}"
         )
     initialize_queue(project)
-    return list(jfr_submit_flow(flow, worker=worker, project=project, priority=priority))
+    if isinstance(flow, list):
+        flow = Flow(list[Flow | Job](flow))
+    if reuse:
+        jobstore = proj.get_jobstore()
+        jobstore.connect()
+        try:
+            report = reuse_finished(flow, jobstore)
+        finally:
+            jobstore.close()
+    else:
+        report = ReuseReport(n_remaining=len(stamp_flow_keys(flow)))
+    logger.info("flow %s: %s", flow.uuid, report.message())
+    if isinstance(flow, Flow) and not flow.jobs:
+        return SubmittedFlow([], report)
+    db_ids = jfr_submit_flow(
+        flow,
+        worker=worker,
+        project=project,
+        priority=priority,
+        allow_external_references=True,  # references to reused outputs, by uuid
+    )
+    return SubmittedFlow(list(db_ids), report)
+
+
+def release_stale_locks(project: str) -> tuple[int, int]:
+    """Drop the locks a runner that died (``kill -9``, lost node) left on jobs and flows.
+
+    jobflow-remote's runner locks a job or flow document while it changes its state; a
+    runner killed in that moment leaves the lock, and no later runner touches the document.
+    Call this before restarting the project's only runner, never while another one runs.
+
+    Returns
+    -------
+    tuple of int
+        Job and flow documents unlocked.
+    """
+    controller = _project(project).get_job_controller()
+    try:
+        return controller.unlock_jobs(), controller.unlock_flows()
+    finally:
+        controller.close()
 
 
 def flow_job_states(flow_uuid: str, project: str) -> dict[str, str]:
