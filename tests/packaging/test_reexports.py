@@ -35,7 +35,6 @@ MOVED = [
     ("thermogap.execution.remote", "TERMINAL_STATES", "thermogap.execution.remote.submit"),
     ("thermogap.execution.remote", "worker_check_flow", "thermogap.execution.remote.workers"),
     ("thermogap.execution.remote", "write_probe", "thermogap.execution.remote.workers"),
-    ("thermogap.execution.remote", "WORKER_CHECK_COLLECTION", "thermogap.execution.remote.workers"),
 ]
 
 

@@ -16,10 +16,10 @@ directory; the runner copies that into the real job store when the job has finis
 This package writes a project configuration whose job store *is* a thermogap
 :class:`~thermogap.store.ResultsDB` (same database, jobflow outputs in its
 ``outputs`` collection, large outputs in GridFS), and whose queue lives in the same
-database in collections prefixed ``jfr_``. Because the worker's own job store is a
-file, thermogap jobs that write collections and blobs open the database named by
-``$THERMOGAP_STORE``, which the project exports in every worker's ``pre_run``
-(:func:`~thermogap.store.current_db`); the worker must then reach the database.
+database in collections prefixed ``jfr_``. thermogap jobs take their inputs by reference and
+return their documents (large bytes in the ``data`` store), so a worker needs no route to the
+database and no thermogap setting: the runner resolves the inputs and uploads the outputs,
+and ``thermogap build`` makes the derived collections afterwards.
 
 jobflow-remote reads its project files from ``$JFREMOTE_PROJECTS_FOLDER`` (default
 ``~/.jfremote``) when it is first imported. :func:`projects_folder` points it at another
@@ -65,7 +65,6 @@ from thermogap.execution.remote.submit import (
     wait_for_flow,
 )
 from thermogap.execution.remote.workers import (
-    WORKER_CHECK_COLLECTION,
     read_probe,
     read_probe_array,
     worker_check_flow,
@@ -79,7 +78,6 @@ __all__ = [
     "FAST_RUNNER_OPTIONS",
     "QUEUE_COLLECTIONS",
     "TERMINAL_STATES",
-    "WORKER_CHECK_COLLECTION",
     "build_project_config",
     "environment_activation",
     "flow_job_states",

@@ -130,15 +130,15 @@ def build_project_config(
     runner: Mapping[str, Any] | None = None,
     base_dir: str | os.PathLike[str] | None = None,
     log_level: str = "info",
-    export_store: bool = True,
+    export_store: bool = False,
 ) -> dict[str, Any]:
     """Return a jobflow-remote project whose job store and queue are a thermogap database.
 
     jobflow-remote hands a job on a worker a *file* job store that the runner copies
     into the real job store after the job ends, so the worker never needs the job
-    store's address. thermogap jobs that write collections and blobs themselves do:
-    with ``export_store`` every worker's ``pre_run`` exports ``$THERMOGAP_STORE`` and
-    :func:`~thermogap.store.current_db` opens that database inside the job.
+    store's address; thermogap jobs take their inputs by reference and return their
+    documents, so they do not need it either. ``export_store`` only serves scripts of
+    your own that call :func:`~thermogap.store.current_db` inside a job.
 
     Parameters
     ----------
@@ -163,7 +163,8 @@ def build_project_config(
     log_level
         Runner log level: ``error``, ``warn``, ``info`` or ``debug``.
     export_store
-        Append ``export THERMOGAP_STORE=...`` to each worker's ``pre_run``: the URI
+        Append ``export THERMOGAP_STORE=...`` to each worker's ``pre_run`` (off by default:
+        no thermogap job needs it): the URI
         (without credentials), or, when ``store`` is a YAML file, its path, which must
         then exist on the worker and keeps credentials in the worker's environment.
 

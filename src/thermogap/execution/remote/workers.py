@@ -1,4 +1,4 @@
-"""An end-to-end check of a jobflow-remote worker: write a probe, read it back."""
+"""An end-to-end check of a jobflow-remote worker: write a probe, read it back by reference."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from jobflow import Flow, Job
 from thermogap.errors import (
     InputError,
 )
+from thermogap.execution.artifacts import current_blobs
 from thermogap.execution.cache import tg_job
-from thermogap.store.context import current_db
-from thermogap.store.database import ResultsDB
+from thermogap.store.blobs import BlobStore
 
 __all__ = [
-    "WORKER_CHECK_COLLECTION",
     "read_probe",
     "read_probe_array",
     "worker_check_flow",
@@ -27,44 +26,43 @@ __all__ = [
     "write_probe_array",
 ]
 
-WORKER_CHECK_COLLECTION = "worker_checks"
-"""Collection where :func:`write_probe` records the documents of :func:`worker_check_flow`."""
-
 
 @tg_job
 def write_probe(check_id: str, n_values: int, seed: int) -> dict[str, Any]:
-    """Job: write a random array to the blob store and a document to the results DB.
+    """Job: draw a random array and return it as a blob carried with the output.
 
     Returns
     -------
     dict
-        ``check_id``, ``blob`` (a :class:`~thermogap.store.BlobRef` dump), ``hostname``
-        and ``python`` (the worker's interpreter).
+        ``check_id``, ``blob`` (a :class:`~thermogap.store.BlobRef` dump; the bytes travel
+        in ``artifacts`` through jobflow's data store), ``hostname`` and ``python`` (the
+        worker's interpreter).
     """
-    return write_probe_array(current_db(), check_id, n_values, seed)
+    return write_probe_array(current_blobs(), check_id, n_values, seed)
 
 
 @tg_job
 def read_probe(probe: dict[str, Any]) -> dict[str, Any]:
-    """Job: read back what :func:`write_probe` stored and summarise it.
+    """Job: read back the array of :func:`write_probe` from its output and summarise it.
 
     Returns
     -------
     dict
         ``check_id``, ``n_values``, ``sum`` and ``sum_of_squares`` of the array,
-        ``document_found`` and ``hostname``.
+        ``bytes_carried`` and ``hostname``.
     """
-    return read_probe_array(current_db(), probe)
+    return read_probe_array(current_blobs(), probe)
 
 
 def worker_check_flow(n_values: int = 1000, seed: int = 0, name: str = "worker check") -> Flow:
     """Return a two-job flow that checks a worker end to end.
 
-    The first job stores ``n_values`` standard-normal numbers (``numpy`` generator
-    with ``seed``) in the blob store and records a document in the
-    :data:`WORKER_CHECK_COLLECTION` collection; the second job receives the first's
-    output, reads both back and returns the array's sum. A fresh check id is drawn on
-    every call so the jobs run again instead of reusing an earlier check's output.
+    The first job draws ``n_values`` standard-normal numbers (``numpy`` generator with
+    ``seed``) and returns them as a blob carried with its output; the second receives that
+    output by reference (resolved by the runner, bytes from the ``data`` store), checks the
+    bytes against their SHA-256 and returns the array's sum. Neither job opens the database:
+    this is exactly what every thermogap job needs from a worker. A fresh check id is drawn
+    on every call so the jobs run again instead of reusing an earlier check's output.
 
     Examples
     --------
@@ -76,33 +74,30 @@ def worker_check_flow(n_values: int = 1000, seed: int = 0, name: str = "worker c
         raise InputError(f"{n_values=} must be >= 1")
     check_id = uuid.uuid4().hex
     first = cast(Job, write_probe(check_id, n_values, seed))
-    second = cast(Job, read_probe(cast(Any, first.output)))  # resolved on the worker
+    second = cast(Job, read_probe(cast(Any, first.output)))  # resolved by the runner
     return Flow([first, second], output=second.output, name=name)
 
 
-def write_probe_array(db: ResultsDB, check_id: str, n_values: int, seed: int) -> dict[str, Any]:
-    """Store ``n_values`` seeded standard-normal numbers in ``db`` (see :func:`write_probe`)."""
+def write_probe_array(blobs: BlobStore, check_id: str, n_values: int, seed: int) -> dict[str, Any]:
+    """Store ``n_values`` seeded standard-normal numbers in ``blobs`` (see :func:`write_probe`)."""
     values = np.random.default_rng(seed).standard_normal(n_values)
-    ref = db.blobs.put_array(values, kind="npy")
-    record = {
+    ref = blobs.put_array(values, kind="npy")
+    return {
         "check_id": check_id,
         "blob": ref.model_dump(),
         "hostname": socket.gethostname(),
         "python": sys.executable,
     }
-    db.upsert(WORKER_CHECK_COLLECTION, [record], key="check_id")
-    return record
 
 
-def read_probe_array(db: ResultsDB, probe: Mapping[str, Any]) -> dict[str, Any]:
-    """Read back a :func:`write_probe_array` record from ``db`` and summarise the array."""
-    values = np.asarray(db.blobs.get_array(probe["blob"]), dtype=float)
-    document = db.query_one(WORKER_CHECK_COLLECTION, {"check_id": probe["check_id"]})
+def read_probe_array(blobs: BlobStore, probe: Mapping[str, Any]) -> dict[str, Any]:
+    """Read back a :func:`write_probe_array` record from ``blobs`` and summarise the array."""
+    values = np.asarray(blobs.get_array(probe["blob"]), dtype=float)  # SHA-256 checked
     return {
         "check_id": probe["check_id"],
         "n_values": int(values.size),
         "sum": float(values.sum()),
         "sum_of_squares": float(np.dot(values, values)),
-        "document_found": document is not None and document.get("blob") == probe["blob"],
+        "bytes_carried": True,
         "hostname": socket.gethostname(),
     }
