@@ -38,7 +38,10 @@ def test_tiny_temperature_flow_completes_on_a_worker_without_database_settings(
     pre_run = "".join(str(w.get("pre_run") or "") for w in project["workers"].values())
     assert "THERMOGAP_STORE" not in pre_run and "mongodb" not in pre_run
     remote.write_project_config(project, tmp_path / "jf")
-    settings = TINY | {"compositions": [0.5], "self_check": False}
+    # one composition (fewer jobs through the runner); more configurations per batch so that
+    # the GNN still has enough structures to split into train/validation/test
+    dataset = TINY["dataset"] | {"n_per_batch": 6}
+    settings = TINY | {"compositions": [0.5], "self_check": False, "dataset": dataset}
     flow = TemperatureFlowMaker(settings=settings).make()
     with remote.projects_folder(tmp_path / "jf"):
         remote.submit_flow(flow, project="no_db_temperature")

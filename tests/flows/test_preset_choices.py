@@ -28,10 +28,41 @@ def test_presets_choose_the_sampling_of_soft_modes_and_keep_equilibrium_configur
 
 
 def test_mace_is_trained_without_the_equilibrium_configurations():
+    from thermogap.jobs.mlip import training_atoms
+
     jobs = _jobs("quick")
-    selections = [j for j in jobs if j.name.startswith("labelled_config_ids")]
-    criteria = [j.function_args[1] for j in selections]
-    assert any(c.get("scheme") == {"$ne": "equilibrium"} for c in criteria)
     mace = next(j for j in jobs if j.name == "mace training")
-    mlip_ids = next(j for j in selections if j.function_args[1].get("scheme"))
-    assert mace.function_args[1].uuid == mlip_ids.uuid  # MACE reads the displaced-only ids
+    assert tuple(mace.function.__self__.exclude_schemes) == ("equilibrium",)
+    # MACE reads the level-A labels of the whole dataset (the labelling flow's output) ...
+    selector = next(j for j in jobs if j.uuid == mace.function_args[1].uuid)
+    level = load_preset("quick").settings["level_a"]
+    assert selector.name == f"select configurations to label {level}"
+    # ... and drops the equilibrium ones when it selects its training structures
+    structure = {"@module": "pymatgen.core.structure", "@class": "Structure"} | _cell_dict()
+    labels = [
+        _label(f"c{i}", scheme, structure, level)
+        for i, scheme in enumerate(["phonon", "equilibrium"])
+    ]
+    atoms = training_atoms(labels, [level], ("equilibrium",))
+    assert [a.info.get("config_id") for a in atoms] == ["c0"]
+
+
+def _cell_dict() -> dict:
+    from pymatgen.core import Lattice, Structure
+
+    return Structure(Lattice.cubic(4.0), ["Ag", "Br"], [[0, 0, 0], [0.5, 0.5, 0.5]]).as_dict()
+
+
+def _label(config_id: str, scheme: str, structure: dict, level: str) -> dict:
+    return {
+        "label_id": f"{config_id}:{level}",
+        "config_id": config_id,
+        "level": level,
+        "status": "ok",
+        "scheme": scheme,
+        "structure": structure,
+        "n_atoms": 2,
+        "energy_ev": -1.0,
+        "forces_ev_per_ang": [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
+        "stress_ev_per_ang3": [[0.0] * 3] * 3,
+    }
