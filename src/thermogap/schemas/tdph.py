@@ -219,6 +219,7 @@ class TdphFineTuneDoc(BaseModel):
     phonon_mae_after_thz: dict[str, float] = Field(
         default_factory=dict, description="Held-out compound -> frequency MAE after, THz."
     )
+    base_model: str = Field("0.3.0", description="Bundled CHGNet version fine-tuned from.")
     model_sha256: str = Field(..., description="SHA-256 of the saved model state.")
     model_state_b64: str | None = Field(
         None, description="torch.save'd CHGNet state dict, base64 (data store)."

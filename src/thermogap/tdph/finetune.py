@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FineTuneResult",
+    "chgnet_from_state",
+    "chgnet_state_bytes",
     "finetune_chgnet",
     "finetune_mace",
     "force_mae",
@@ -201,6 +203,49 @@ def finetune_chgnet(
         val_force_mae_after=force_mae(validation, calc) if validation else float("nan"),
         epochs=epochs,
     )
+
+
+def chgnet_state_bytes(model: Any) -> bytes:
+    """Serialise a CHGNet model's parameters (``torch.save`` of its ``state_dict``)."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def chgnet_from_state(state: bytes, model_name: str = "0.3.0") -> Calculator:
+    """ASE calculator of a fine-tuned CHGNet rebuilt from :func:`chgnet_state_bytes` output.
+
+    Parameters
+    ----------
+    state : bytes
+        The saved ``state_dict`` of a CHGNet whose architecture is the bundled
+        ``model_name`` (fine-tuning keeps the architecture).
+    model_name : str
+        Bundled CHGNet version the fine-tuning started from.
+
+    Raises
+    ------
+    InputError
+        If the bytes are not a state dict of that architecture.
+    """
+    import torch
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = CHGNet.load(model_name=model_name, use_device="cpu", verbose=False)
+    try:
+        weights = torch.load(io.BytesIO(state), map_location="cpu", weights_only=True)
+        model.load_state_dict(weights)
+    except Exception as exc:  # torch raises several types for a bad blob
+        raise InputError(
+            f"the model state ({len(state)} bytes) is not a CHGNet {model_name} state dict: "
+            f"{type(exc).__name__}: {str(exc)[:200]}"
+        ) from exc
+    model.eval()
+    return CHGNetCalculator(model=model, use_device="cpu")
 
 
 def finetune_mace(
