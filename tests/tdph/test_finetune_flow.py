@@ -26,7 +26,9 @@ STIFFER = 1.3  # reference force constants = 1.3 x CHGNet's: a stand-in for stif
 def nacl() -> tuple[Structure, np.ndarray, np.ndarray]:
     """NaCl example cell, CHGNet's 2x2x2 force constants and the stiffer reference."""
     structure = Structure.from_file(example_structures(["NaCl"])[0])
-    phonon = compute_force_constants(structure, get_calculator("chgnet"), supercell_matrix=(2, 2, 2))
+    phonon = compute_force_constants(
+        structure, get_calculator("chgnet"), supercell_matrix=(2, 2, 2)
+    )
     fc = np.asarray(phonon.force_constants)
     return structure, fc, STIFFER * fc
 
