@@ -139,6 +139,8 @@ class RenormalisationResult:
         Imaginary commensurate modes of the renormalised force constants.
     stability_tolerance_thz : float
         A mode is imaginary when its frequency is below minus this, THz.
+    force_constants_history : list of numpy.ndarray
+        Force constants after each iteration (the first is the one shot), eV/Å².
     """
 
     phonon: Phonopy
@@ -148,6 +150,15 @@ class RenormalisationResult:
     imaginary_before: list[ModeFrequency] = field(default_factory=list)
     imaginary_after: list[ModeFrequency] = field(default_factory=list)
     stability_tolerance_thz: float = DEFAULT_STABILITY_TOLERANCE_THZ
+    force_constants_history: list[np.ndarray] = field(default_factory=list)
+
+    def phonon_after(self, iteration: int) -> Phonopy:
+        """Phonopy object with the force constants after ``iteration`` (1 = the one shot)."""
+        if not 1 <= iteration <= len(self.force_constants_history):
+            raise InputError(
+                f"{iteration=} is not available; allowed: 1..{len(self.force_constants_history)}"
+            )
+        return _with_force_constants(self.phonon, self.force_constants_history[iteration - 1])
 
     @property
     def n_calculator_calls(self) -> int:
@@ -423,6 +434,7 @@ def renormalised_phonons(
         previous = np.array(current.force_constants)
         alpha = 1.0 if iteration == 1 else mixing
         current = _with_force_constants(phonon, previous + alpha * (fitted - previous))
+        result.force_constants_history.append(np.array(current.force_constants))
         _, freqs = commensurate_frequencies(current)
         lengths = np.linalg.norm(displacements, axis=-1)
         result.iterations.append(

@@ -41,6 +41,12 @@ class TdphSettings(BaseModel):
         "force_fit", description="Estimator of ⟨∂²V⟩ (see thermogap.phonons.anharmonic)."
     )
     plus_minus: bool = Field(True, description="Sample ±u pairs (removes odd force terms).")
+    min_sampling_frequency_thz: float | None = Field(
+        None,
+        gt=0,
+        description="Sample modes softer than this (imaginary ones by |ω|) as if at this "
+        "frequency, THz; None: phonopy's |ω| alone (see docs/tdph.md).",
+    )
     zero_tolerance: float = Field(
         1e-3, ge=0, description="R_full ignores elements with mean |Φ| below this, eV/Å²."
     )
