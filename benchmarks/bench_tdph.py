@@ -52,6 +52,14 @@ def _gamma_soft(phonon: object) -> float:
     return float(np.delete(freqs, acoustic).min())
 
 
+def _by_q(phonon: object) -> str:
+    """Γ soft mode and the lowest frequency at X, M and R (THz), one line."""
+    qs = {"X": [0.5, 0, 0], "M": [0.5, 0.5, 0], "R": [0.5, 0.5, 0.5]}
+    freqs = phonon.run_qpoints(list(qs.values())).frequencies  # type: ignore[attr-defined]
+    lowest = ", ".join(f"{k} {f.min():+.2f}" for k, f in zip(qs, freqs, strict=True))
+    return f"Γ soft {_gamma_soft(phonon):+.2f}, {lowest} THz"
+
+
 def finetune_demo(epochs: int) -> None:
     """Fine-tune CHGNet on NaCl data from force constants 1.3 x CHGNet's; held out: KCl."""
     from pymatgen.core import Structure
@@ -89,8 +97,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--sc-samples", type=int, default=48)
-    parser.add_argument("--sc-iterations", type=int, default=5)
+    parser.add_argument("--sc-samples", type=int, default=24)
+    parser.add_argument("--sc-iterations", type=int, default=4)
+    parser.add_argument("--sc-mixing", type=float, default=0.5)
+    parser.add_argument("--sc-seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--floor",
+        type=float,
+        default=2.0,
+        help="min_sampling_frequency_thz (0: phonopy's |ω| alone).",
+    )
     parser.add_argument(
         "--finetune-epochs",
         type=int,
@@ -123,7 +139,8 @@ def main() -> None:
         f"{f0.min():+.2f} THz (negative = imaginary)"
     )
     runs = [(n, 1, seed, 1.0) for n in args.samples for seed in args.seeds]
-    runs.append((args.sc_samples, args.sc_iterations, 0, 0.3))
+    runs += [(args.sc_samples, args.sc_iterations, s, args.sc_mixing) for s in args.sc_seeds]
+    floor = args.floor or None
     for n, iterations, seed, mixing in runs:
         start = time.perf_counter()
         res = renormalised_phonons(
@@ -134,7 +151,10 @@ def main() -> None:
             iterations=iterations,
             mixing=mixing,
             seed=seed,
+            min_sampling_frequency_thz=floor,
         )
+        if iterations > 1:
+            print(f"    its one shot (iteration 1): {_by_q(res.phonon_after(1))}")
         seconds = time.perf_counter() - start
         fc0, fc1 = harmonic.force_constants, res.phonon.force_constants
         sites = {s.element: round(s.r_onsite, 3) for s in r_onsite(harmonic, fc1)}
@@ -146,7 +166,9 @@ def main() -> None:
             f"imaginary commensurate modes {len(res.imaginary_before)} -> "
             f"{len(res.imaginary_after)}; R_full {r_full(fc0, fc1):.3f}; R_onsite {sites}; "
             f"shift norm {frequency_shift_norm(harmonic, res.phonon):.3f}; "
-            f"rms u {res.iterations[0].rms_displacement_ang:.3f} Å"
+            f"rms u {res.iterations[0].rms_displacement_ang:.3f} Å "
+            f"(last iteration {res.iterations[-1].rms_displacement_ang:.3f} Å); "
+            f"sampling floor {floor} THz\n    {_by_q(res.phonon)}"
         )
         if iterations == 1 and seed == args.seeds[0]:
             per_compound = t_harm + seconds

@@ -1,10 +1,11 @@
 """MACE fine-tuning on synthetic phonon data, from a tiny MACE trained here as the foundation.
 
 No foundation file ships with thermogap, so the test makes one: a tiny MACE (8 channels, one
-interaction) trained from scratch for a few epochs on EMT-labelled rattled Cu cells with the
-project's own :func:`thermogap.mlip.training.train_mace`. That file is then fine-tuned on
-``F = −Φu`` data whose Φ is EMT's harmonic Cu force constants made 30 % stiffer (a stand-in
-for a stiffer reference), and its forces must move towards ``−Φu``.
+interaction) trained from scratch for a few epochs on EMT-labelled rattled L1_2 Cu3Au cells
+with the project's own :func:`thermogap.mlip.training.train_mace` (two elements: mace-torch's
+fine-tuning cannot read the atomic energies of a one-element foundation). That file is then
+fine-tuned on ``F = −Φu`` data whose Φ is EMT's harmonic Cu3Au force constants made 30 %
+stiffer (a stand-in for a stiffer reference), and its forces must move towards ``−Φu``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ase.build import bulk
 from ase.calculators.emt import EMT
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from fixtures.crystals import l12_cu3au
 from thermogap.mlip.calculator import load_mace_calculator
 from thermogap.mlip.foundation import resolve_foundation_model
 from thermogap.mlip.training import train_mace
@@ -44,12 +45,14 @@ TINY = dict(
 )
 
 
-def _emt_rattled_cu(n: int, seed: int = 0) -> list:
-    """Rattled, strained 2x2x2 primitive Cu cells labelled with EMT (eV, eV/Å)."""
+def _emt_rattled_cu3au(n: int, seed: int = 0) -> list:
+    """Rattled, strained L1_2 Cu3Au cells (4 atoms) labelled with EMT (eV, eV/Å)."""
     rng = np.random.default_rng(seed)
+    base = AseAtomsAdaptor.get_atoms(l12_cu3au())
     frames = []
     for _ in range(n):
-        atoms = bulk("Cu", "fcc", a=3.61 * rng.uniform(0.98, 1.02)).repeat((2, 2, 2))
+        atoms = base.copy()
+        atoms.set_cell(atoms.cell * rng.uniform(0.98, 1.02), scale_atoms=True)
         atoms.positions += rng.normal(scale=0.08, size=atoms.positions.shape)
         atoms.calc = EMT()
         atoms.info["REF_energy"] = atoms.get_potential_energy()
@@ -61,23 +64,22 @@ def _emt_rattled_cu(n: int, seed: int = 0) -> list:
 
 @pytest.fixture(scope="module")
 def tiny_foundation(tmp_path_factory):
-    """A tiny MACE trained from scratch on EMT Cu (a stand-in foundation model file)."""
-    work = tmp_path_factory.mktemp("tiny_cu_mace")
+    """A tiny MACE trained from scratch on EMT Cu3Au (a stand-in foundation model file)."""
+    work = tmp_path_factory.mktemp("tiny_cu3au_mace")
     settings = MaceTrainingSettings(**TINY, max_num_epochs=15, lr=0.01)
-    return train_mace(_emt_rattled_cu(40), settings, work)
+    return train_mace(_emt_rattled_cu3au(60), settings, work)
 
 
 def test_mace_finetuning_moves_forces_towards_minus_phi_u(tiny_foundation, tmp_path: Path) -> None:
-    cu = AseAtomsAdaptor.get_structure(bulk("Cu", "fcc", a=3.61))
-    phonon = compute_force_constants(cu, EMT(), supercell_matrix=(2, 2, 2))
+    phonon = compute_force_constants(l12_cu3au(), EMT(), supercell_matrix=(2, 2, 2))
     phonon.force_constants = 1.3 * np.asarray(phonon.force_constants)
     foundation = resolve_foundation_model(tiny_foundation.model_path)
     base = load_mace_calculator(foundation.path, foundation.sha256)
-    supercell = bulk("Cu", "fcc", a=3.61).repeat((2, 2, 2))
+    supercell = AseAtomsAdaptor.get_atoms(l12_cu3au()).repeat((2, 2, 2))
     supercell.calc = base
     e0 = float(supercell.get_potential_energy())  # the model's own energy at equilibrium
-    train = synthetic_dataset(phonon, "Cu", n_configs=16, reference_energy_ev=e0, seed=3)
-    test = synthetic_dataset(phonon, "Cu", n_configs=4, reference_energy_ev=e0, seed=4)
+    train = synthetic_dataset(phonon, "Cu3Au", n_configs=12, reference_energy_ev=e0, seed=3)
+    test = synthetic_dataset(phonon, "Cu3Au", n_configs=4, reference_energy_ev=e0, seed=4)
     before_train, before_test = force_mae(train, base), force_mae(test, base)
 
     settings = MaceTrainingSettings(
