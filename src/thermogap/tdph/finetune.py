@@ -118,6 +118,7 @@ def finetune_chgnet(
     batch_size: int = 4,
     seed: int = 0,
     freeze_embeddings: bool = True,
+    train_only: Sequence[str] | None = None,
     model_name: str = "0.3.0",
     work_dir: str | os.PathLike[str] | None = None,
 ) -> FineTuneResult:
@@ -140,6 +141,9 @@ def finetune_chgnet(
     freeze_embeddings : bool
         Keep the atom/bond embedding layers fixed (only the interaction blocks and readout
         learn), which protects transferability on little data.
+    train_only : sequence of str, optional
+        Names of CHGNet sub-modules that learn (e.g. ``("mlp",)``, the readout); all
+        others are frozen. Overrides ``freeze_embeddings``.
     model_name : str
         Bundled CHGNet version.
     work_dir : path, optional
@@ -161,7 +165,17 @@ def finetune_chgnet(
     base = CHGNetCalculator(model=model, use_device="cpu")
     before_train = force_mae(train, base)
     before_val = force_mae(validation, base) if validation else float("nan")
-    if freeze_embeddings:
+    if train_only is not None:
+        modules = dict(model.named_children())
+        unknown = sorted(set(train_only) - set(modules))
+        if unknown or not train_only:
+            raise InputError(
+                f"{train_only=} must name CHGNet sub-modules; allowed: {', '.join(modules)}"
+            )
+        for name, module in modules.items():
+            for p in module.parameters():
+                p.requires_grad = name in train_only
+    elif freeze_embeddings:
         for layer in (model.atom_embedding, model.bond_embedding, model.angle_embedding):
             for p in layer.parameters():
                 p.requires_grad = False
