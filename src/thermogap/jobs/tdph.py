@@ -472,6 +472,7 @@ class TdphFineTuneMaker(Maker):
         from thermogap.tdph.finetune import (
             chgnet_state_bytes,
             finetune_chgnet,
+            model_reference_energy,
             phonon_frequency_mae,
         )
         from thermogap.tdph.synthetic import synthetic_dataset
@@ -480,24 +481,25 @@ class TdphFineTuneMaker(Maker):
         refs = [r for r in refs if r.status == "ok"]
         tests = [TdphHarmonicDoc.model_validate(r) for r in held_out or []]
         tests = [t for t in tests if t.status == "ok"]
-        configs = [
-            c
-            for i, r in enumerate(refs)
-            for c in synthetic_dataset(
-                phonopy_from_harmonic_doc(r),
+        base = get_calculator("chgnet", model_name=self.base_model)
+        configs = []
+        for i, r in enumerate(refs):
+            phonon = phonopy_from_harmonic_doc(r)
+            configs += synthetic_dataset(
+                phonon,
                 r.compound_id,
                 self.n_configurations,
                 self.min_displacement_ang,
                 self.max_displacement_ang,
+                # E0 on the model's own scale: the energy term asks only for ½ uᵀΦu
+                reference_energy_ev=model_reference_energy(phonon, base),
                 seed=self.seed + i,
             )
-        ]
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(len(configs))
         n_val = round(self.validation_fraction * len(configs))
         val = [configs[i] for i in order[:n_val]]
         train = [configs[i] for i in order[n_val:]]
-        base = get_calculator("chgnet", model_name=self.base_model)
         before = {
             t.compound_id: phonon_frequency_mae(phonopy_from_harmonic_doc(t), base) for t in tests
         }
