@@ -434,7 +434,13 @@ class TdphFineTuneMaker(Maker):
     seed : int
         Seed of displacements, split and training.
     freeze_embeddings : bool
-        Keep CHGNet's embedding layers fixed.
+        Keep CHGNet's embedding layers fixed (when ``train_only`` is None).
+    train_only : list of str or None
+        CHGNet sub-modules that learn; default: the readout MLP only, which holds a global
+        stiffening of the force constants and transferred to a held-out compound where
+        training all layers did not (docs/tdph.md). None: all but the embeddings.
+    energy_loss_ratio : float
+        Weight of the energy term (default 0: forces only, as the paper).
     base_model : str
         Bundled CHGNet version to start from.
 
@@ -452,12 +458,14 @@ class TdphFineTuneMaker(Maker):
     n_configurations: int = 10
     min_displacement_ang: float = 0.01
     max_displacement_ang: float = 0.05
-    epochs: int = 5
-    learning_rate: float = 1e-4
+    epochs: int = 10
+    learning_rate: float = 1e-3
     force_loss_ratio: float = 10.0
     validation_fraction: float = 0.05
     seed: int = 0
     freeze_embeddings: bool = True
+    train_only: list[str] | None = field(default_factory=lambda: ["mlp"])
+    energy_loss_ratio: float = 0.0
     base_model: str = "0.3.0"
 
     @tg_job(data=["model_state_b64"])
@@ -511,6 +519,8 @@ class TdphFineTuneMaker(Maker):
             force_loss_ratio=self.force_loss_ratio,
             seed=self.seed,
             freeze_embeddings=self.freeze_embeddings,
+            train_only=self.train_only,
+            energy_loss_ratio=self.energy_loss_ratio,
             model_name=self.base_model,
         )
         after = {
@@ -523,6 +533,9 @@ class TdphFineTuneMaker(Maker):
             held_out_compounds=[t.compound_id for t in tests],
             n_configurations=len(train),
             epochs=self.epochs,
+            learning_rate=self.learning_rate,
+            train_only=self.train_only,
+            energy_loss_ratio=self.energy_loss_ratio,
             train_force_mae_before=result.train_force_mae_before,
             train_force_mae_after=result.train_force_mae_after,
             val_force_mae_before=result.val_force_mae_before if val else None,

@@ -215,6 +215,11 @@ class TdphFineTuneDoc(BaseModel):
     )
     n_configurations: int = Field(..., description="Synthetic supercells used for training.")
     epochs: int = Field(..., description="Training epochs.")
+    learning_rate: float | None = Field(None, description="Adam learning rate.")
+    train_only: list[str] | None = Field(
+        None, description="CHGNet sub-modules that learned (None: all but the embeddings)."
+    )
+    energy_loss_ratio: float | None = Field(None, description="Energy-loss weight (0: forces).")
     train_force_mae_before: float = Field(..., description="Force MAE before, eV/Å.")
     train_force_mae_after: float = Field(..., description="Force MAE after, eV/Å.")
     val_force_mae_before: float | None = Field(None, description="Validation force MAE, eV/Å.")
