@@ -140,9 +140,7 @@ class TdphFlowMaker(Maker):
         finetune.name = self.finetune_maker.name
         return [*jobs, finetune], finetune.output
 
-    def _compound_flow(
-        self, compound: CompoundInput, model: Any = None
-    ) -> tuple[Flow, list[Any]]:
+    def _compound_flow(self, compound: CompoundInput, model: Any = None) -> tuple[Flow, list[Any]]:
         harmonic = self.harmonic_maker.make(
             compound.structure,
             compound_id=compound.compound_id,
