@@ -18,7 +18,12 @@ from pydantic import ValidationError
 from pymatgen.core import Structure
 
 from thermogap.errors import ConfigError, InputError, first_validation_problem
-from thermogap.jobs.tdph import TdphHarmonicMaker, TdphRenormaliseMaker, tdph_summary
+from thermogap.jobs.tdph import (
+    TdphFineTuneMaker,
+    TdphHarmonicMaker,
+    TdphRenormaliseMaker,
+    tdph_summary,
+)
 from thermogap.schemas.tdph import TdphSettings
 from thermogap.tdph.compound import CompoundInput, collect_inputs
 
@@ -54,6 +59,12 @@ class TdphFlowMaker(Maker):
         Relaxation and harmonic step.
     renormalise_maker : TdphRenormaliseMaker
         Renormalisation step (its ``settings`` hold n_samples, iterations, ...).
+    finetune_maker : TdphFineTuneMaker or None
+        When set, the flow first fine-tunes CHGNet on data synthesised from the reference
+        force constants given to :meth:`make` (``finetune_references``) and every harmonic
+        and renormalisation job of the compounds then computes with the fine-tuned model
+        (passed by reference: the fine-tune job's output, model bytes in the ``data``
+        store). The engine names of the two makers are then not used for forces.
 
     Examples
     --------
@@ -67,35 +78,79 @@ class TdphFlowMaker(Maker):
     temperatures_k: list[float] = field(default_factory=lambda: [300.0])
     harmonic_maker: TdphHarmonicMaker = field(default_factory=TdphHarmonicMaker)
     renormalise_maker: TdphRenormaliseMaker = field(default_factory=TdphRenormaliseMaker)
+    finetune_maker: TdphFineTuneMaker | None = None
 
     def make(
         self,
         structures: Sequence[str | os.PathLike[str] | Structure] | str | os.PathLike[str],
+        finetune_references: Sequence[str | os.PathLike[str]] | str | None = None,
+        held_out: Sequence[str | os.PathLike[str]] | str | None = None,
     ) -> Flow:
-        """Build the flow for files, a folder, phonopy.yaml files or pymatgen structures."""
+        """Build the flow for files, a folder, phonopy.yaml files or pymatgen structures.
+
+        ``finetune_references`` (with ``finetune_maker``) are ``*phonopy*.yaml`` files whose
+        force constants label the synthetic training data; ``held_out`` ones only measure
+        the phonon-frequency MAE before and after fine-tuning.
+        """
         if not self.temperatures_k or min(self.temperatures_k) < 0:
             raise InputError(f"temperatures_k={self.temperatures_k} must be >= 0 K, at least one")
         compounds = collect_inputs(structures)
+        head: list[Flow | Job] = []
+        model = None
+        if self.finetune_maker is not None:
+            head, model = self._finetune_jobs(finetune_references, held_out)
+        elif finetune_references or held_out:
+            raise InputError("finetune_references/held_out need a finetune_maker")
         sub_flows, outputs, ids = [], [], []
         for compound in compounds:
-            sub, docs = self._compound_flow(compound)
+            sub, docs = self._compound_flow(compound, model)
             sub_flows.append(sub)
             outputs.extend(docs)
             ids.extend([compound.compound_id] * len(docs))
         summary = tdph_summary(outputs, ids)
         summary.name = "tdph summary"
-        return Flow([*sub_flows, summary], output=summary.output, name=self.name)
+        return Flow([*head, *sub_flows, summary], output=summary.output, name=self.name)
 
-    def _compound_flow(self, compound: CompoundInput) -> tuple[Flow, list[Any]]:
+    def _finetune_jobs(
+        self,
+        references: Sequence[str | os.PathLike[str]] | str | None,
+        held_out: Sequence[str | os.PathLike[str]] | str | None,
+    ) -> tuple[list[Flow | Job], Any]:
+        if self.finetune_maker is None:  # the caller checks; keeps mypy informed
+            raise InputError("no finetune_maker")
+        refs = collect_inputs(references) if references else []
+        tests = collect_inputs(held_out) if held_out else []
+        if not refs:
+            raise InputError("fine-tuning needs finetune_references (phonopy.yaml files)")
+        for item in [*refs, *tests]:
+            if item.phonopy_yaml is None:
+                raise InputError(
+                    f"fine-tuning reference {item.compound_id!r} is a structure; references "
+                    "must be *phonopy*.yaml files with force constants (e.g. PBEsol ones)"
+                )
+        reader = TdphHarmonicMaker(name="tdph reference")
+        jobs: list[Flow | Job] = []
+        for item in [*refs, *tests]:
+            read = reader.make(None, compound_id=item.compound_id, phonopy_yaml=item.phonopy_yaml)
+            read.name = f"tdph reference {item.compound_id}"
+            jobs.append(read)
+        finetune = self.finetune_maker.make(
+            [j.output for j in jobs[: len(refs)]], [j.output for j in jobs[len(refs) :]]
+        )
+        finetune.name = self.finetune_maker.name
+        return [*jobs, finetune], finetune.output
+
+    def _compound_flow(self, compound: CompoundInput, model: Any = None) -> tuple[Flow, list[Any]]:
         harmonic = self.harmonic_maker.make(
             compound.structure,
             compound_id=compound.compound_id,
             phonopy_yaml=compound.phonopy_yaml,
+            model=model,
         )
         harmonic.name = f"{self.harmonic_maker.name} {compound.compound_id}"
         jobs: list[Flow | Job] = [harmonic]
         for temperature in self.temperatures_k:
-            step = self.renormalise_maker.make(harmonic.output, float(temperature))
+            step = self.renormalise_maker.make(harmonic.output, float(temperature), model=model)
             step.name = f"{self.renormalise_maker.name} {compound.compound_id} {temperature:g} K"
             jobs.append(step)
         outputs = [j.output for j in jobs[1:]]
@@ -113,6 +168,9 @@ def tdph_flow(
     relax_cell: bool = True,
     fmax_ev_per_ang: float = 0.01,
     renormalisation: dict[str, Any] | None = None,
+    finetune: dict[str, Any] | None = None,
+    finetune_references: Sequence[str] | str | None = None,
+    held_out: Sequence[str] | str | None = None,
 ) -> Flow:
     """Flow builder of the ``tdph`` presets (all settings validated before any job exists).
 
@@ -132,6 +190,11 @@ def tdph_flow(
         Relaxation before the harmonic step.
     renormalisation : dict
         Fields of :class:`thermogap.schemas.tdph.TdphSettings`.
+    finetune : dict, optional
+        Fields of :class:`thermogap.jobs.tdph.TdphFineTuneMaker` (``{}`` for its defaults):
+        fine-tune CHGNet on ``finetune_references`` first and compute with it.
+    finetune_references, held_out : list of str, optional
+        ``*phonopy*.yaml`` files: training references and held-out compounds.
     """
     try:
         settings = TdphSettings(**(renormalisation or {}))
@@ -160,8 +223,15 @@ def tdph_flow(
     renormalise = TdphRenormaliseMaker(
         calculator=calculator, calculator_kwargs=kwargs, settings=settings
     )
+    finetune_maker = None
+    if finetune is not None:
+        try:
+            finetune_maker = TdphFineTuneMaker(**finetune)
+        except TypeError as exc:
+            raise ConfigError(f"invalid tdph finetune settings {finetune}: {exc}") from None
     return TdphFlowMaker(
         temperatures_k=[float(t) for t in temperatures_k],
         harmonic_maker=harmonic,
         renormalise_maker=renormalise,
-    ).make(items)
+        finetune_maker=finetune_maker,
+    ).make(items, finetune_references=finetune_references, held_out=held_out)

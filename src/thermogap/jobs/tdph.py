@@ -58,10 +58,38 @@ def _spacegroup(structure: Structure) -> tuple[int | None, str | None]:
         return None, None
 
 
-def _calculator(name: str, kwargs: dict[str, Any]) -> Any:
-    from thermogap.engines import get_calculator
+_FINETUNED: dict[str, Any] = {}  # sha256 -> calculator, so a worker decodes a model once
 
-    return get_calculator(name, **kwargs)
+
+def _calculator(name: str, kwargs: dict[str, Any], model: Any = None) -> Any:
+    """Build the engine ``name``, or the fine-tuned CHGNet of a :class:`TdphFineTuneDoc`."""
+    if model is None:
+        from thermogap.engines import get_calculator
+
+        return get_calculator(name, **kwargs)
+    import base64
+
+    from thermogap.errors import InputError
+    from thermogap.tdph.finetune import chgnet_from_state
+
+    doc = TdphFineTuneDoc.model_validate(model)
+    if not doc.model_state_b64:
+        raise InputError(
+            "the fine-tune document carries no model (model_state_b64 is empty); pass the "
+            "fine-tune job's output with its data store loaded"
+        )
+    if doc.model_sha256 not in _FINETUNED:
+        _FINETUNED[doc.model_sha256] = chgnet_from_state(
+            base64.b64decode(doc.model_state_b64), doc.base_model
+        )
+    return _FINETUNED[doc.model_sha256]
+
+
+def _calculator_label(name: str, model: Any) -> str:
+    if model is None:
+        return name
+    doc = TdphFineTuneDoc.model_validate(model)
+    return f"chgnet-{doc.base_model}-finetuned:{doc.model_sha256[:12]}"
 
 
 @dataclass
@@ -112,12 +140,19 @@ class TdphHarmonicMaker(Maker):
         structure: Structure | None = None,
         compound_id: str = "",
         phonopy_yaml: str | None = None,
+        model: TdphFineTuneDoc | None = None,
     ) -> TdphHarmonicDoc:
-        """Harmonic phonons of ``structure`` (or the force constants of ``phonopy_yaml``)."""
+        """Harmonic phonons of ``structure`` (or the force constants of ``phonopy_yaml``).
+
+        ``model``: a fine-tune job's output (by reference); its CHGNet replaces
+        ``calculator`` for the relaxation and the force constants.
+        """
         start = time.perf_counter()
         formula = structure.composition.reduced_formula if structure is not None else ""
+        label = self.calculator
         try:
-            doc = self._run(structure, compound_id, phonopy_yaml)
+            label = _calculator_label(self.calculator, model)
+            doc = self._run(structure, compound_id, phonopy_yaml, model, label)
         except Exception as exc:  # any failure of this compound is recorded, not raised
             return TdphHarmonicDoc(
                 compound_id=compound_id,
@@ -125,14 +160,19 @@ class TdphHarmonicMaker(Maker):
                 status="failed",
                 failure_reason=_reason(exc),
                 failed_step=self.name,
-                calculator=self.calculator,
+                calculator=label,
                 provenance=make_provenance(traceback=traceback.format_exc(limit=3)),
             )
         doc.wall_time_s = time.perf_counter() - start
         return doc
 
     def _run(
-        self, structure: Structure | None, compound_id: str, phonopy_yaml: str | None
+        self,
+        structure: Structure | None,
+        compound_id: str,
+        phonopy_yaml: str | None,
+        model: Any,
+        label: str,
     ) -> TdphHarmonicDoc:
         from thermogap.errors import InputError
         from thermogap.structures.identity import structure_id
@@ -149,7 +189,7 @@ class TdphHarmonicMaker(Maker):
             cell = unit_cell(phonon)
             source = phonopy_yaml
         elif structure is not None:
-            calc = _calculator(self.calculator, self.calculator_kwargs)
+            calc = _calculator(self.calculator, self.calculator_kwargs, model)
             cell = structure
             if self.relax:
                 cell, converged, steps = relax_structure(
@@ -173,7 +213,7 @@ class TdphHarmonicMaker(Maker):
             masses_amu=[float(m) for m in phonon.primitive.masses],
             force_constants=np.asarray(phonon.force_constants).tolist(),
             source=source,
-            calculator=self.calculator,
+            calculator=label if phonopy_yaml is None else self.calculator,
             relax_converged=converged,
             n_calculator_calls=calls,
             provenance=make_provenance(level=self.calculator),
@@ -218,8 +258,17 @@ class TdphRenormaliseMaker(Maker):
     settings: TdphSettings = field(default_factory=TdphSettings)
 
     @tg_job(data=_FC_FIELDS)
-    def make(self, harmonic: TdphHarmonicDoc, temperature_k: float) -> TdphDoc:
-        """Renormalise the harmonic force constants of ``harmonic`` at ``temperature_k`` (K)."""
+    def make(
+        self,
+        harmonic: TdphHarmonicDoc,
+        temperature_k: float,
+        model: TdphFineTuneDoc | None = None,
+    ) -> TdphDoc:
+        """Renormalise the harmonic force constants of ``harmonic`` at ``temperature_k`` (K).
+
+        ``model``: a fine-tune job's output (by reference); its CHGNet gives the forces of
+        the sampled supercells instead of ``calculator``.
+        """
         harmonic = TdphHarmonicDoc.model_validate(harmonic)
         ids = harmonic.model_dump(
             include={
@@ -236,6 +285,12 @@ class TdphRenormaliseMaker(Maker):
             "calculator": self.calculator,
             "settings": self.settings,
         }
+        try:
+            base["calculator"] = _calculator_label(self.calculator, model)
+        except Exception as exc:  # a malformed model document fails this compound only
+            return TdphDoc(
+                **base, status="failed", failure_reason=_reason(exc), failed_step=self.name
+            )
         if harmonic.status == "failed":
             return TdphDoc(
                 **base,
@@ -245,19 +300,24 @@ class TdphRenormaliseMaker(Maker):
             )
         start = time.perf_counter()
         try:
-            return self._run(harmonic, float(temperature_k), base, start)
+            return self._run(harmonic, float(temperature_k), base, start, model)
         except Exception as exc:  # recorded, never raised: the other compounds go on
             return TdphDoc(
                 **base, status="failed", failure_reason=_reason(exc), failed_step=self.name
             )
 
     def _run(
-        self, harmonic: TdphHarmonicDoc, temperature_k: float, base: dict[str, Any], start: float
+        self,
+        harmonic: TdphHarmonicDoc,
+        temperature_k: float,
+        base: dict[str, Any],
+        start: float,
+        model: Any = None,
     ) -> TdphDoc:
         from thermogap.tdph.compound import measure_renormalisation
 
         phonon = phonopy_from_harmonic_doc(harmonic)
-        calc = _calculator(self.calculator, self.calculator_kwargs)
+        calc = _calculator(self.calculator, self.calculator_kwargs, model)
         m = measure_renormalisation(phonon, calc, temperature_k, self.settings)
         result = m.result
         return TdphDoc(
@@ -373,6 +433,21 @@ class TdphFineTuneMaker(Maker):
         Fraction of the synthetic configurations kept for validation (paper: 5 %).
     seed : int
         Seed of displacements, split and training.
+    freeze_embeddings : bool
+        Keep CHGNet's embedding layers fixed (when ``train_only`` is None).
+    train_only : list of str or None
+        CHGNet sub-modules that learn; default: the readout MLP only, which holds a global
+        stiffening of the force constants and transferred to a held-out compound where
+        training all layers did not (docs/tdph.md). None: all but the embeddings.
+    energy_loss_ratio : float
+        Weight of the energy term (default 0: forces only, as the paper).
+    base_model : str
+        Bundled CHGNet version to start from.
+
+    The output (:class:`TdphFineTuneDoc`, model bytes in the ``data`` store) can be passed
+    by reference as ``model`` to :class:`TdphHarmonicMaker` and :class:`TdphRenormaliseMaker`
+    (``TdphFlowMaker(finetune_maker=...)`` does that), which then compute with the
+    fine-tuned CHGNet.
 
     Examples
     --------
@@ -383,11 +458,15 @@ class TdphFineTuneMaker(Maker):
     n_configurations: int = 10
     min_displacement_ang: float = 0.01
     max_displacement_ang: float = 0.05
-    epochs: int = 5
-    learning_rate: float = 1e-4
+    epochs: int = 10
+    learning_rate: float = 1e-3
     force_loss_ratio: float = 10.0
     validation_fraction: float = 0.05
     seed: int = 0
+    freeze_embeddings: bool = True
+    train_only: list[str] | None = field(default_factory=lambda: ["mlp"])
+    energy_loss_ratio: float = 0.0
+    base_model: str = "0.3.0"
 
     @tg_job(data=["model_state_b64"])
     def make(
@@ -396,36 +475,39 @@ class TdphFineTuneMaker(Maker):
         """Fine-tune on ``references``; report phonon MAEs on ``held_out`` compounds."""
         import base64
         import hashlib
-        import io as _io
-
-        import torch
 
         from thermogap.engines import get_calculator
-        from thermogap.tdph.finetune import finetune_chgnet, phonon_frequency_mae
+        from thermogap.tdph.finetune import (
+            chgnet_state_bytes,
+            finetune_chgnet,
+            model_reference_energy,
+            phonon_frequency_mae,
+        )
         from thermogap.tdph.synthetic import synthetic_dataset
 
         refs = [TdphHarmonicDoc.model_validate(r) for r in references]
         refs = [r for r in refs if r.status == "ok"]
         tests = [TdphHarmonicDoc.model_validate(r) for r in held_out or []]
         tests = [t for t in tests if t.status == "ok"]
-        configs = [
-            c
-            for i, r in enumerate(refs)
-            for c in synthetic_dataset(
-                phonopy_from_harmonic_doc(r),
+        base = get_calculator("chgnet", model_name=self.base_model)
+        configs = []
+        for i, r in enumerate(refs):
+            phonon = phonopy_from_harmonic_doc(r)
+            configs += synthetic_dataset(
+                phonon,
                 r.compound_id,
                 self.n_configurations,
                 self.min_displacement_ang,
                 self.max_displacement_ang,
+                # E0 on the model's own scale: the energy term asks only for ½ uᵀΦu
+                reference_energy_ev=model_reference_energy(phonon, base),
                 seed=self.seed + i,
             )
-        ]
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(len(configs))
         n_val = round(self.validation_fraction * len(configs))
         val = [configs[i] for i in order[:n_val]]
         train = [configs[i] for i in order[n_val:]]
-        base = get_calculator("chgnet")
         before = {
             t.compound_id: phonon_frequency_mae(phonopy_from_harmonic_doc(t), base) for t in tests
         }
@@ -436,25 +518,31 @@ class TdphFineTuneMaker(Maker):
             learning_rate=self.learning_rate,
             force_loss_ratio=self.force_loss_ratio,
             seed=self.seed,
+            freeze_embeddings=self.freeze_embeddings,
+            train_only=self.train_only,
+            energy_loss_ratio=self.energy_loss_ratio,
+            model_name=self.base_model,
         )
         after = {
             t.compound_id: phonon_frequency_mae(phonopy_from_harmonic_doc(t), result.calculator)
             for t in tests
         }
-        buffer = _io.BytesIO()
-        torch.save(result.model.state_dict(), buffer)
-        blob = buffer.getvalue()
+        blob = chgnet_state_bytes(result.model)
         return TdphFineTuneDoc(
             train_compounds=[r.compound_id for r in refs],
             held_out_compounds=[t.compound_id for t in tests],
             n_configurations=len(train),
             epochs=self.epochs,
+            learning_rate=self.learning_rate,
+            train_only=self.train_only,
+            energy_loss_ratio=self.energy_loss_ratio,
             train_force_mae_before=result.train_force_mae_before,
             train_force_mae_after=result.train_force_mae_after,
             val_force_mae_before=result.val_force_mae_before if val else None,
             val_force_mae_after=result.val_force_mae_after if val else None,
             phonon_mae_before_thz=before,
             phonon_mae_after_thz=after,
+            base_model=self.base_model,
             model_sha256=hashlib.sha256(blob).hexdigest(),
             model_state_b64=base64.b64encode(blob).decode(),
             provenance=make_provenance(level="chgnet"),

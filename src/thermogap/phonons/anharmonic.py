@@ -139,6 +139,8 @@ class RenormalisationResult:
         Imaginary commensurate modes of the renormalised force constants.
     stability_tolerance_thz : float
         A mode is imaginary when its frequency is below minus this, THz.
+    force_constants_history : list of numpy.ndarray
+        Force constants after each iteration (the first is the one shot), eV/Å².
     """
 
     phonon: Phonopy
@@ -148,6 +150,15 @@ class RenormalisationResult:
     imaginary_before: list[ModeFrequency] = field(default_factory=list)
     imaginary_after: list[ModeFrequency] = field(default_factory=list)
     stability_tolerance_thz: float = DEFAULT_STABILITY_TOLERANCE_THZ
+    force_constants_history: list[np.ndarray] = field(default_factory=list)
+
+    def phonon_after(self, iteration: int) -> Phonopy:
+        """Phonopy object with the force constants after ``iteration`` (1 = the one shot)."""
+        if not 1 <= iteration <= len(self.force_constants_history):
+            raise InputError(
+                f"{iteration=} is not available; allowed: 1..{len(self.force_constants_history)}"
+            )
+        return _with_force_constants(self.phonon, self.force_constants_history[iteration - 1])
 
     @property
     def n_calculator_calls(self) -> int:
@@ -256,6 +267,35 @@ def _average_hessian(
     return np.array(sampler.force_constants)
 
 
+def _thermal_displacements(
+    sampler: Phonopy,
+    temperature_k: float,
+    n_draws: int,
+    plus_minus: bool,
+    seed: int,
+    cutoff_thz: float | None,
+    floor_thz: float | None,
+) -> np.ndarray:
+    """Draw harmonic thermal displacements (phonopy), optionally with a frequency floor.
+
+    Sets ``sampler.dataset`` so that ``sampler.supercells_with_displacements`` follows;
+    returns the displacements, shape (n_draws [x 2], n_atoms, 3), Å.
+    """
+    sampler.init_random_displacements(cutoff_frequency=cutoff_thz)
+    sampling = sampler.random_displacements
+    if floor_thz is not None and sampling is not None:
+        cutoff = 0.01 if cutoff_thz is None or cutoff_thz < 0 else cutoff_thz
+        absolute = np.abs(sampling.frequencies)
+        lifted = (absolute > cutoff) & (absolute < floor_thz)
+        sampling.frequencies = np.where(lifted, floor_thz, absolute)
+    u = sampler.get_random_displacements_at_temperature(
+        temperature_k, n_draws, is_plusminus=plus_minus, random_seed=seed
+    )
+    displacements = np.array(u, dtype=float)
+    sampler.dataset = {"displacements": displacements}
+    return displacements
+
+
 def _check_inputs(
     phonon: Phonopy,
     temperature_k: float,
@@ -292,6 +332,7 @@ def renormalised_phonons(
     estimator: Estimator = "force_fit",
     plus_minus: bool = True,
     cutoff_frequency_thz: float | None = None,
+    min_sampling_frequency_thz: float | None = None,
     hessian_step_ang: float = 0.01,
     stability_tolerance_thz: float = DEFAULT_STABILITY_TOLERANCE_THZ,
 ) -> RenormalisationResult:
@@ -323,6 +364,12 @@ def renormalised_phonons(
     cutoff_frequency_thz : float or None
         Modes with ``|ω|`` below this are not displaced (phonopy's default, 0.01 THz, when
         None); the acoustic modes at Γ always fall below it.
+    min_sampling_frequency_thz : float or None
+        Floor under the sampling frequencies: a mode with ``cutoff < |ω| <`` this floor
+        (an imaginary or nearly unstable mode) is displaced as if its frequency were the
+        floor, THz. None: phonopy's convention alone (``|ω|``). A shallow imaginary mode's
+        ``|ω|`` says nothing about its thermal width; sampled at ``|ω| ≈ 1`` THz it spreads
+        the atoms far into the repulsive region (see docs/tdph.md, SrTiO3).
     hessian_step_ang : float
         Finite-difference step of ``"hessian_average"``, Å.
     stability_tolerance_thz : float
@@ -366,14 +413,15 @@ def renormalised_phonons(
     for iteration in range(1, iterations + 1):
         start = time.perf_counter()
         sampler = _with_force_constants(phonon, np.asarray(current.force_constants))
-        sampler.generate_displacements(
-            number_of_snapshots=n_samples // 2 if plus_minus else n_samples,
-            temperature=float(temperature_k),
-            is_plusminus=plus_minus,
-            random_seed=(seed + _SEED_STRIDE * (iteration - 1)) % 2**32,
-            cutoff_frequency=cutoff_frequency_thz,
+        displacements = _thermal_displacements(
+            sampler,
+            float(temperature_k),
+            n_samples // 2 if plus_minus else n_samples,
+            plus_minus,
+            (seed + _SEED_STRIDE * (iteration - 1)) % 2**32,
+            cutoff_frequency_thz,
+            min_sampling_frequency_thz,
         )
-        displacements = np.array(sampler.displacements, dtype=float)
         if estimator == "force_fit":
             forces = supercell_forces(sampler.supercells_with_displacements or [], calculator)
             fitted = _fit_force_constants(sampler, displacements, forces - reference)
@@ -386,6 +434,7 @@ def renormalised_phonons(
         previous = np.array(current.force_constants)
         alpha = 1.0 if iteration == 1 else mixing
         current = _with_force_constants(phonon, previous + alpha * (fitted - previous))
+        result.force_constants_history.append(np.array(current.force_constants))
         _, freqs = commensurate_frequencies(current)
         lengths = np.linalg.norm(displacements, axis=-1)
         result.iterations.append(

@@ -41,6 +41,12 @@ class TdphSettings(BaseModel):
         "force_fit", description="Estimator of ⟨∂²V⟩ (see thermogap.phonons.anharmonic)."
     )
     plus_minus: bool = Field(True, description="Sample ±u pairs (removes odd force terms).")
+    min_sampling_frequency_thz: float | None = Field(
+        None,
+        gt=0,
+        description="Sample modes softer than this (imaginary ones by |ω|) as if at this "
+        "frequency, THz; None: phonopy's |ω| alone (see docs/tdph.md).",
+    )
     zero_tolerance: float = Field(
         1e-3, ge=0, description="R_full ignores elements with mean |Φ| below this, eV/Å²."
     )
@@ -209,6 +215,11 @@ class TdphFineTuneDoc(BaseModel):
     )
     n_configurations: int = Field(..., description="Synthetic supercells used for training.")
     epochs: int = Field(..., description="Training epochs.")
+    learning_rate: float | None = Field(None, description="Adam learning rate.")
+    train_only: list[str] | None = Field(
+        None, description="CHGNet sub-modules that learned (None: all but the embeddings)."
+    )
+    energy_loss_ratio: float | None = Field(None, description="Energy-loss weight (0: forces).")
     train_force_mae_before: float = Field(..., description="Force MAE before, eV/Å.")
     train_force_mae_after: float = Field(..., description="Force MAE after, eV/Å.")
     val_force_mae_before: float | None = Field(None, description="Validation force MAE, eV/Å.")
@@ -219,6 +230,7 @@ class TdphFineTuneDoc(BaseModel):
     phonon_mae_after_thz: dict[str, float] = Field(
         default_factory=dict, description="Held-out compound -> frequency MAE after, THz."
     )
+    base_model: str = Field("0.3.0", description="Bundled CHGNet version fine-tuned from.")
     model_sha256: str = Field(..., description="SHA-256 of the saved model state.")
     model_state_b64: str | None = Field(
         None, description="torch.save'd CHGNet state dict, base64 (data store)."

@@ -198,6 +198,7 @@ def measure_renormalisation(
         seed=settings.seed,
         estimator=settings.estimator,
         plus_minus=settings.plus_minus,
+        min_sampling_frequency_thz=settings.min_sampling_frequency_thz,
         stability_tolerance_thz=settings.stability_tolerance_thz,
     )
     fc0 = np.asarray(_full_fc(phonon), dtype=float)

@@ -28,9 +28,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FineTuneResult",
+    "chgnet_from_state",
+    "chgnet_state_bytes",
     "finetune_chgnet",
     "finetune_mace",
     "force_mae",
+    "model_reference_energy",
     "phonon_frequency_mae",
 ]
 
@@ -113,9 +116,11 @@ def finetune_chgnet(
     epochs: int = 5,
     learning_rate: float = 1e-4,
     force_loss_ratio: float = 10.0,
+    energy_loss_ratio: float = 1.0,
     batch_size: int = 4,
     seed: int = 0,
     freeze_embeddings: bool = True,
+    train_only: Sequence[str] | None = None,
     model_name: str = "0.3.0",
     work_dir: str | os.PathLike[str] | None = None,
 ) -> FineTuneResult:
@@ -132,12 +137,19 @@ def finetune_chgnet(
     force_loss_ratio : float
         Weight of the force term against the energy term of the loss (MAE criterion);
         phonons depend on forces only.
+    energy_loss_ratio : float
+        Weight of the energy term (0: forces only, as the paper's M3GNet fine-tuning). With
+        a non-zero weight the synthetic energies must sit on the model's own energy scale
+        (see :func:`model_reference_energy`), or the energy term drags the whole model.
     batch_size : int
     seed : int
         Torch and data seed.
     freeze_embeddings : bool
         Keep the atom/bond embedding layers fixed (only the interaction blocks and readout
         learn), which protects transferability on little data.
+    train_only : sequence of str, optional
+        Names of CHGNet sub-modules that learn (e.g. ``("mlp",)``, the readout); all
+        others are frozen. Overrides ``freeze_embeddings``.
     model_name : str
         Bundled CHGNet version.
     work_dir : path, optional
@@ -159,7 +171,17 @@ def finetune_chgnet(
     base = CHGNetCalculator(model=model, use_device="cpu")
     before_train = force_mae(train, base)
     before_val = force_mae(validation, base) if validation else float("nan")
-    if freeze_embeddings:
+    if train_only is not None:
+        modules = dict(model.named_children())
+        unknown = sorted(set(train_only) - set(modules))
+        if unknown or not train_only:
+            raise InputError(
+                f"{train_only=} must name CHGNet sub-modules; allowed: {', '.join(modules)}"
+            )
+        for name, module in modules.items():
+            for p in module.parameters():
+                p.requires_grad = name in train_only
+    elif freeze_embeddings:
         for layer in (model.atom_embedding, model.bond_embedding, model.angle_embedding):
             for p in layer.parameters():
                 p.requires_grad = False
@@ -173,7 +195,7 @@ def finetune_chgnet(
     trainer = Trainer(
         model=model,
         targets="ef",
-        energy_loss_ratio=1.0,
+        energy_loss_ratio=energy_loss_ratio,
         force_loss_ratio=force_loss_ratio,
         optimizer="Adam",
         scheduler="CosLR",
@@ -201,6 +223,63 @@ def finetune_chgnet(
         val_force_mae_after=force_mae(validation, calc) if validation else float("nan"),
         epochs=epochs,
     )
+
+
+def model_reference_energy(phonon: Phonopy, calculator: Calculator) -> float:
+    """Energy (eV) of the undisplaced supercell of ``phonon`` by ``calculator``.
+
+    Synthetic labels ``E = E₀ + ½ uᵀΦu`` need an ``E₀``; the reference data (e.g. PBEsol
+    force constants) carry none on the model's scale, so the model's own energy of the
+    perfect supercell is used: the energy term then only asks for the harmonic rise.
+    """
+    from thermogap.phonons.harmonic import phonopy_atoms_to_ase
+
+    atoms = phonopy_atoms_to_ase(phonon.supercell)
+    atoms.calc = calculator
+    return float(atoms.get_potential_energy())
+
+
+def chgnet_state_bytes(model: Any) -> bytes:
+    """Serialise a CHGNet model's parameters (``torch.save`` of its ``state_dict``)."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def chgnet_from_state(state: bytes, model_name: str = "0.3.0") -> Calculator:
+    """ASE calculator of a fine-tuned CHGNet rebuilt from :func:`chgnet_state_bytes` output.
+
+    Parameters
+    ----------
+    state : bytes
+        The saved ``state_dict`` of a CHGNet whose architecture is the bundled
+        ``model_name`` (fine-tuning keeps the architecture).
+    model_name : str
+        Bundled CHGNet version the fine-tuning started from.
+
+    Raises
+    ------
+    InputError
+        If the bytes are not a state dict of that architecture.
+    """
+    import torch
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = CHGNet.load(model_name=model_name, use_device="cpu", verbose=False)
+    try:
+        weights = torch.load(io.BytesIO(state), map_location="cpu", weights_only=True)
+        model.load_state_dict(weights)
+    except Exception as exc:  # torch raises several types for a bad blob
+        raise InputError(
+            f"the model state ({len(state)} bytes) is not a CHGNet {model_name} state dict: "
+            f"{type(exc).__name__}: {str(exc)[:200]}"
+        ) from exc
+    model.eval()
+    return CHGNetCalculator(model=model, use_device="cpu")
 
 
 def finetune_mace(
