@@ -15,9 +15,6 @@ settings fits.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,6 +24,14 @@ import pytest
 from jobflow import Flow
 
 from fixtures.optics import OPTICS_SETTINGS
+from fixtures.runner import (
+    IN_PROGRESS,
+    ON_WORKER,
+    WAITING,
+    kill_when,
+    restart_reports,
+    start_runner,
+)
 from thermogap.cli.main import main
 from thermogap.execution import remote
 from thermogap.flows.registry import FLOW_BUILDERS
@@ -36,9 +41,6 @@ pytestmark = pytest.mark.jobflow_remote
 
 HERE = Path(__file__).parent
 PROJECT = "kill_test"
-IN_PROGRESS = {"CHECKED_OUT", "UPLOADED", "SUBMITTED", "RUNNING", "RUN_FINISHED", "DOWNLOADED"}
-WAITING = {"WAITING", "READY"}
-ON_WORKER = {"SUBMITTED", "RUNNING"}  # the job's process was started on the worker
 
 
 def _optics() -> Flow:
@@ -56,33 +58,6 @@ def _roles(flow: Flow) -> tuple[set[str], set[str], set[str]]:
     roots = {u for u in uuids if not [p for p, _ in graph.in_edges(u) if p in uuids]}
     last = {u for u in uuids if not [c for _, c in graph.out_edges(u) if c in uuids]}
     return roots, uuids - roots - last, last
-
-
-def _start_runner(folder: Path, log: Path, flow_uuid: str) -> subprocess.Popen:
-    argv = [sys.executable, str(HERE / "runner_process.py"), str(folder), PROJECT, "110"]
-    argv.append(flow_uuid)
-    return subprocess.Popen(argv, stdout=log.open("a"), stderr=subprocess.STDOUT)
-
-
-def _kill_when(
-    runner: subprocess.Popen,
-    condition: Callable[[dict[str, str]], bool],
-    flow_uuid: str,
-    what: str,
-    deadline: float,
-) -> dict[str, str]:
-    """SIGKILL the runner once the flow's states satisfy ``condition``; return those states."""
-    while time.monotonic() < deadline:
-        with remote.projects_folder(runner.folder):  # type: ignore[attr-defined]
-            states = remote.flow_job_states(flow_uuid, PROJECT)
-        if condition(states):
-            runner.send_signal(signal.SIGKILL)
-            runner.wait(timeout=10)
-            assert runner.returncode == -signal.SIGKILL
-            return states
-        assert runner.poll() is None, f"the runner ended before the kill point {what!r}"
-        time.sleep(0.1)
-    pytest.fail(f"kill point {what!r} not reached; states {states}")
 
 
 @pytest.mark.parametrize("flow_name", sorted(FLOWS))
@@ -131,14 +106,13 @@ def test_runner_killed_three_times_completes_every_job_once(
     killed_at: list[dict[str, str]] = []
     skipped_on_restart: list[list[str]] = []
     for what, condition in kill_points:
-        runner = _start_runner(folder, log, flow.uuid)
-        runner.folder = folder  # type: ignore[attr-defined]
-        killed_at.append(_kill_when(runner, condition, flow.uuid, what, deadline))
+        runner = start_runner(folder, PROJECT, log, flow.uuid)
+        killed_at.append(kill_when(runner, condition, flow.uuid, what, deadline))
         # what the next runner will find finished, and leave alone
         with remote.projects_folder(folder):
             states = remote.flow_job_states(flow.uuid, PROJECT)
         skipped_on_restart.append(sorted(jobs[u] for u, s in states.items() if s == "COMPLETED"))
-    runner = _start_runner(folder, log, flow.uuid)
+    runner = start_runner(folder, PROJECT, log, flow.uuid)
     assert runner.wait(timeout=max(5.0, deadline - time.monotonic())) == 0, log.read_text()
 
     # the kills happened where intended
@@ -146,11 +120,7 @@ def test_runner_killed_three_times_completes_every_job_once(
     assert any(killed_at[1][u] in ON_WORKER for u in middle)
     assert all(killed_at[2][u] != "COMPLETED" for u in last)
     # each restart reported (and left alone) the jobs already finished, more each time
-    reported = [
-        line.split(":", 1)[1].split()
-        for line in log.read_text().splitlines()
-        if line.startswith("skipping ")
-    ]
+    reported = restart_reports(log)
     assert len(reported) == 4 and reported[0] == []  # the first runner found nothing done
     assert [sorted(jobs[u] for u in r) for r in reported[1:]] == skipped_on_restart
     counts = [len(r) for r in reported]
