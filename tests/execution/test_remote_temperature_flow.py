@@ -5,7 +5,7 @@ resolves every reference (models, phonons and trajectories travel as documents, 
 in the ``data`` store), the worker writes its outputs to its per-job file store and the
 runner moves them to the job store. The runner runs in a process of its own and is killed
 with SIGKILL (1) after the first job completed, (2) while a job runs on the worker after
-the models were trained, (3) when only the study summary is left; it is restarted each
+the models were trained, (3) when only one or two jobs are left; it is restarted each
 time. Every job must end COMPLETED exactly once, the restarts must report the jobs they
 found finished, and after ``thermogap build`` ``thermogap query band-gaps`` returns
 Eg(x, T) with error bars, each (x, T) once.
@@ -22,9 +22,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.runner import (
-    IN_PROGRESS,
     ON_WORKER,
-    WAITING,
     kill_when,
     restart_reports,
     start_runner,
@@ -67,7 +65,6 @@ def test_tiny_temperature_flow_on_a_worker_without_database_survives_three_kills
     folder = tmp_path / "jf"
     remote.write_project_config(project, folder)
     flow = TemperatureFlowMaker(settings=SETTINGS).make()
-    summary_uuid = flow.jobs[-1].uuid
     assert flow.jobs[-1].name == "study summary"
     with remote.projects_folder(folder):
         remote.submit_flow(flow, project=PROJECT)
@@ -80,8 +77,7 @@ def test_tiny_temperature_flow_on_a_worker_without_database_survives_three_kills
         ("a job on the worker after training", lambda s: done(s) >= 12 and any(
             state in ON_WORKER for state in s.values()
         )),
-        ("only the study summary left", lambda s: s.get(summary_uuid) in WAITING | IN_PROGRESS
-         and all(state == "COMPLETED" for u, state in s.items() if u != summary_uuid)),
+        ("one or two jobs left", lambda s: 0 < len(s) - done(s) <= 2),
     ]  # fmt: skip
     log = tmp_path / "runner.log"
     deadline = time.monotonic() + 700
