@@ -264,3 +264,24 @@ def test_configurations_are_fully_relaxed_with_the_cell():
     assert not any(
         j.maker.relax_cell for j, _ in ions_only.iterflow() if j.name.startswith("relax and rank")
     )
+
+
+def test_rerun_with_another_md_length_keeps_both_results(study):
+    """Last test of the module: it adds results to the shared study's database."""
+    db, first, _ = study
+    before = {d["result_id"]: d for d in db.query("band_gaps")}
+    longer = TINY | {"md": TINY["md"] | {"total_time_ps": 0.14}}
+    third = run_flow(temperature_flow(**longer), db)
+    assert third.n_failed == 0, third.errors
+    # training, labels, relaxations and phonons were reused; the MD and what follows ran
+    reused = {r["name"] for r in third.reused}
+    assert "mace training" in reused and any(n.startswith("0 K phonons") for n in reused)
+    assert not any(n.startswith(("md ", "batched md")) for n in reused)
+    after = {d["result_id"]: d for d in db.query("band_gaps")}
+    assert set(before) < set(after)  # nothing overwritten, new results added
+    hot = [d for d in after.values() if d["temperature_k"] == 300.0]
+    assert len(hot) == 4  # two x, two MD lengths
+    for x in (0.0, 0.5):
+        (tid,) = {d["trajectory_ids"][0] for d in hot if d["x"] == x}  # one trajectory, longer
+        runs = db.query("trajectories", {"trajectory_id": tid}, properties=["n_steps_done"])
+        assert sorted(r["n_steps_done"] for r in runs) == [100, 140]  # 0.1 and 0.14 ps, 1 fs

@@ -205,7 +205,9 @@ class DatabaseTrajectorySink:
 
     def __init__(self, db: Any, doc: TrajectoryDoc) -> None:
         self.db = db
-        stored = db.query_one(COLLECTION, {"trajectory_id": doc.trajectory_id})
+        stored = db.query_one(
+            COLLECTION, {"trajectory_id": doc.trajectory_id}, sort={"n_steps_done": -1}
+        )
         if stored is not None:
             doc = TrajectoryDoc.model_validate(stored | {"n_steps_target": doc.n_steps_target})
         self.doc = doc
@@ -372,7 +374,7 @@ def _document_fields(stored: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in stored.items() if k in TrajectoryDoc.model_fields}
 
 
-def load_trajectory(db: Any, trajectory_id: str) -> LoadedTrajectory:
+def load_trajectory(db: Any, trajectory_id: str, n_steps: int | None = None) -> LoadedTrajectory:
     """Read a trajectory's document and all its chunks from the results database.
 
     Parameters
@@ -381,6 +383,8 @@ def load_trajectory(db: Any, trajectory_id: str) -> LoadedTrajectory:
         :class:`thermogap.store.ResultsDB`.
     trajectory_id
         Id of the trajectory document.
+    n_steps
+        Which run of it (runs of different lengths are kept apart); default: the longest.
 
     Returns
     -------
@@ -393,9 +397,12 @@ def load_trajectory(db: Any, trajectory_id: str) -> LoadedTrajectory:
     BlobIntegrityError
         If a chunk does not match its SHA-256.
     """
-    stored = db.query_one(COLLECTION, {"trajectory_id": trajectory_id})
+    criteria: dict[str, Any] = {"trajectory_id": trajectory_id}
+    if n_steps is not None:
+        criteria["n_steps_done"] = n_steps
+    stored = db.query_one(COLLECTION, criteria, sort={"n_steps_done": -1})
     if stored is None:
-        raise StoreError(f"no trajectory with {trajectory_id=} in {COLLECTION!r}")
+        raise StoreError(f"no trajectory with {criteria} in {COLLECTION!r}")
     doc = TrajectoryDoc.model_validate(_document_fields(stored))
     parts = [db.blobs.get_arrays(chunk.blob) for chunk in doc.chunks]
     arrays = {

@@ -46,7 +46,7 @@ class DerivedCollection:
     key
         Field of the output document that identifies one entry; a later output with the same
         key replaces the earlier one, so the key must include every setting that changes the
-        result. ``"job_uuid"`` keeps one entry per job.
+        result (several fields: a tuple). ``"job_uuid"`` keeps one entry per job.
     explode
         Field of the output holding a list of documents; each element becomes one entry
         (a sampling batch holds its configurations, a labelling batch its labels).
@@ -54,8 +54,13 @@ class DerivedCollection:
 
     name: str
     document_class: str | tuple[str, ...]
-    key: str
+    key: str | tuple[str, ...]
     explode: str | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The key field(s): together they identify one entry."""
+        return (self.key,) if isinstance(self.key, str) else tuple(self.key)
 
     @property
     def classes(self) -> list[str]:
@@ -70,7 +75,10 @@ DERIVED_COLLECTIONS: dict[str, DerivedCollection] = {}
 
 
 def register_derived_collection(
-    name: str, document_class: str | tuple[str, ...], key: str, explode: str | None = None
+    name: str,
+    document_class: str | tuple[str, ...],
+    key: str | tuple[str, ...],
+    explode: str | None = None,
 ) -> None:
     """Register (or replace) the derived collection ``name``."""
     DERIVED_COLLECTIONS[name] = DerivedCollection(name, document_class, key, explode)
@@ -172,7 +180,7 @@ class JobOutputBuilder(Builder):
         for entry in entries:
             self._strip_artifacts(entry)
             entry["job_uuid"] = item["uuid"]
-            if self.derived.key not in entry:
+            if any(k not in entry for k in self.derived.keys):
                 raise InputError(
                     f"output of job {item['uuid']} ({item.get('name')!r}) has no key field "
                     f"{self.derived.key!r} for collection {self.derived.name!r}"
@@ -185,7 +193,7 @@ class JobOutputBuilder(Builder):
     def update_targets(self, items: list[dict[str, Any]]) -> None:
         """Write the processed documents, replacing those with the same key."""
         if items:
-            self.target.update(items, key=self.derived.key)
+            self.target.update(items, key=list(self.derived.keys))
 
 
 def build_collections(db: Any, names: list[str] | None = None) -> dict[str, int]:
@@ -240,7 +248,8 @@ _BUILTIN: list[tuple[Any, ...]] = [
     ("optics_spectra", "OpticsSpectrumDoc", "job_uuid"),
     ("tdph", "TdphDoc", "job_uuid"),
     (names.BAND_GAPS, "BandGapDoc", "result_id"),
-    (names.TRAJECTORIES, "TrajectoryDoc", "trajectory_id"),
+    # a longer run of the same trajectory (same id, more steps) is another entry
+    (names.TRAJECTORIES, "TrajectoryDoc", ("trajectory_id", "n_steps_done")),
     (names.PHONONS, ("PhononDoc", "FiniteTemperaturePhononDoc"), "phonon_id"),
     (names.DISORDER, "DisorderRankingDoc", "ranking_id"),
     (names.ELECTRON_PHONON, "ElectronPhononDoc", "electron_phonon_id"),
