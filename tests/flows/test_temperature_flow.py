@@ -268,7 +268,7 @@ def test_configurations_are_fully_relaxed_with_the_cell():
 
 def test_rerun_with_another_md_length_keeps_both_results(study):
     """Last test of the module: it adds results to the shared study's database."""
-    db, first, _ = study
+    db, _, _ = study
     before = {d["result_id"]: d for d in db.query("band_gaps")}
     longer = TINY | {"md": TINY["md"] | {"total_time_ps": 0.14}}
     third = run_flow(temperature_flow(**longer), db)
