@@ -43,35 +43,9 @@ def _keep_torch_default_dtype():
 
 def tiny_random_mace(seed: int = 0):
     """An untrained tiny ScaleShiftMACE (S, Br, Ag) with ZBL repulsion, float64."""
-    with contained_mace_import():
-        # mace first: it sets the variable under which e3nn's own torch.load works
-        from mace import modules  # noqa: I001
+    from fixtures.models import tiny_mace
 
-        from e3nn import o3
-
-    torch.manual_seed(seed)
-    block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
-    return modules.ScaleShiftMACE(
-        r_max=4.0,
-        num_bessel=4,
-        num_polynomial_cutoff=5,
-        max_ell=1,
-        interaction_cls=block,
-        interaction_cls_first=block,
-        num_interactions=1,
-        num_elements=3,
-        hidden_irreps=o3.Irreps("8x0e"),
-        MLP_irreps=o3.Irreps("8x0e"),
-        atomic_energies=np.array([-1.0, -2.0, -3.0]),
-        avg_num_neighbors=8.0,
-        atomic_numbers=[16, 35, 47],
-        correlation=2,
-        gate=torch.nn.functional.silu,
-        pair_repulsion=True,
-        radial_MLP=[8],
-        atomic_inter_scale=1.0,
-        atomic_inter_shift=0.0,
-    ).double()
+    return tiny_mace(seed)
 
 
 def mace_calculator(model, dtype="float64"):
