@@ -8,7 +8,6 @@ the jobs that use a model take that document and load it with
 
 from __future__ import annotations
 
-import io
 import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -393,12 +392,3 @@ class PhononValidationMaker(Maker):
             provenance=_model_provenance(model),
             **fields,
         )
-
-
-def parity_plot_bytes(db: Any, model_doc: dict[str, Any], which: str = "trained") -> io.BytesIO:
-    """Return the parity plot (PNG) of a built ``models`` document as a file-like object.
-
-    For readers outside jobs: ``db`` is the results database the ``models`` collection was
-    built into (its blob store holds the copied artifacts).
-    """
-    return io.BytesIO(db.blobs.get_bytes(model_doc["plot_blobs"][which]))

@@ -40,7 +40,6 @@ __all__ = [
     "phonon_document",
     "relaxed_lattice_parameters",
     "store_external_phonons",
-    "store_structure",
     "structure_record",
 ]
 
@@ -406,17 +405,6 @@ def structure_record(structure: Structure, *, role: str) -> dict[str, Any]:
         "lattice_abc_ang": list(structure.lattice.abc),
         "structure": structure.as_dict(),
     }
-
-
-def store_structure(db: Any, structure: Structure, *, role: str) -> str:
-    """Upsert ``structure`` into the ``structures`` collection; return its ``structure_id``.
-
-    For code that holds a results database (scripts, the CLI); jobs return documents
-    instead, and the ``structures`` collection is built from them.
-    """
-    record = structure_record(structure, role=role)
-    db.upsert(STRUCTURES_COLLECTION, [record], key="structure_id")
-    return str(record["structure_id"])
 
 
 @tg_job
