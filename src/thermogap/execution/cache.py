@@ -6,7 +6,8 @@ flow itself (:mod:`thermogap.execution.reuse`): a job never looks its own result
 
 - it records in ``metadata["thermogap"]`` the thermogap version, the wall time and whether the
   job added jobs at run time (``dynamic``: such outputs are never reused);
-- it exposes the job store to the function (``current_db()`` inside legacy jobs);
+- it exposes the job store to the function (``current_db()`` inside jobs of your own that
+  read the database; no thermogap job does);
 - where a results database is reachable (a local run, or a worker with ``$THERMOGAP_STORE``),
   it claims the job's flow key, so that two runs of the same flow started at the same time
   compute each job once: the second waits for the first and takes its output. On a standard
