@@ -6,6 +6,9 @@ flow itself (:mod:`thermogap.execution.reuse`): a job never looks its own result
 
 - it records in ``metadata["thermogap"]`` the thermogap version, the wall time and whether the
   job added jobs at run time (``dynamic``: such outputs are never reused);
+- it makes the bytes of every blob the output refers to travel with it (``artifacts`` in
+  jobflow's ``data`` store, :mod:`thermogap.execution.artifacts`) and gives the function the
+  bytes its inputs carry (:func:`~thermogap.execution.artifacts.current_blobs`);
 - it exposes the job store to the function (``current_db()`` inside jobs of your own that
   read the database; no thermogap job does);
 - where a results database is reachable (a local run, or a worker with ``$THERMOGAP_STORE``),
