@@ -70,7 +70,7 @@ class LabelBatchMaker(Maker):
     name: str = "label batch"
     work_dir: str = "."
 
-    @tg_job
+    @tg_job(data="labels")  # the list is large: data store
     def make(self, configurations: list[dict[str, Any]], level: dict[str, Any]) -> LabelBatchDoc:
         """Label ``configurations`` at ``level`` (a ``LevelOfTheory.model_dump()``).
 
@@ -105,7 +105,7 @@ class VaspLabelMaker(Maker):
 
     name: str = "vasp label"
 
-    @tg_job(config=JobConfig(on_missing_references=OnMissing.NONE))
+    @tg_job(data="labels", config=JobConfig(on_missing_references=OnMissing.NONE))
     def make(self, task_doc: Any, configuration: dict[str, Any], level: str) -> LabelBatchDoc:
         """Return the label of ``configuration`` at ``level`` (``labels`` holds one document)."""
         from thermogap.vasp.parse import label_doc_from_job_output

@@ -128,7 +128,7 @@ class DisplacedConfigurationsMaker(Maker):
         if self.n_configurations < 0:
             raise InputError(f"n_configurations={self.n_configurations} must be >= 0")
 
-    @tg_job
+    @tg_job(data="configurations")  # the list is large: data store
     def make(
         self,
         supercell: Structure,

@@ -120,7 +120,8 @@ class JobOutputBuilder(Builder):
             self.outputs.query(  # type: ignore[call-arg]
                 criteria,
                 properties=["uuid", "index", "name", "output", "completed_at"],
-                load={"data": [ARTIFACTS_KEY]},
+                # the carried bytes, and the list an exploded collection is made of
+                load={"data": [ARTIFACTS_KEY, *filter(None, [self.derived.explode])]},
             )
             if hasattr(self.outputs, "additional_stores")
             else self.outputs.query(
