@@ -18,6 +18,7 @@ from ase.calculators.emt import EMT
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from fixtures.crystals import l12_cu3au
+from mlip.tiny_mace import TINY_SETTINGS
 from thermogap.mlip.calculator import load_mace_calculator
 from thermogap.mlip.foundation import resolve_foundation_model
 from thermogap.mlip.training import train_mace
@@ -26,23 +27,10 @@ from thermogap.schemas.mlip import MaceTrainingSettings
 from thermogap.tdph.finetune import finetune_mace, force_mae
 from thermogap.tdph.synthetic import synthetic_dataset
 
-TINY = dict(
-    num_channels=8,
-    max_l=0,
-    max_ell=1,
-    correlation=2,
-    r_max_ang=4.0,
-    num_interactions=1,
-    num_radial_basis=4,
-    radial_mlp=[8],
-    mlp_irreps="8x0e",
-    batch_size=4,
-    valid_fraction=0.1,
-    test_fraction=0.1,
-    seed=1,
-    num_threads=1,
-    default_dtype="float64",
-)
+# the shared tiny MACE, without its epochs/learning rate (set per call below), in float64
+TINY = {k: v for k, v in TINY_SETTINGS.items() if k not in ("max_num_epochs", "lr")} | {
+    "default_dtype": "float64"
+}
 
 
 def _emt_rattled_cu3au(n: int, seed: int = 0) -> list:

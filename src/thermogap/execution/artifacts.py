@@ -99,9 +99,11 @@ class JobBlobStore(BlobStore):
         return text
 
 
-def find_artifacts(value: Any) -> dict[str, str]:
-    """Collect the ``artifacts`` mappings carried anywhere in ``value`` (resolved inputs)."""
-    found: dict[str, str] = {}
+def _dicts(value: Any) -> Iterator[dict[str, Any]]:
+    """Yield every mapping inside ``value`` (pydantic models and dataclasses as dicts).
+
+    The values of ``artifacts`` keys are not entered: they are bytes, not documents.
+    """
     stack = [value]
     # visited objects are kept alive here: the dicts made below from models are temporary,
     # and a freed one's id could be handed to the next, which would then be skipped
@@ -112,9 +114,7 @@ def find_artifacts(value: Any) -> dict[str, str]:
             continue
         seen[id(item)] = item
         if isinstance(item, dict):
-            carried = item.get(ARTIFACTS_KEY)
-            if isinstance(carried, dict):
-                found.update({k: v for k, v in carried.items() if isinstance(v, str)})
+            yield item
             stack.extend(v for k, v in item.items() if k != ARTIFACTS_KEY)
         elif isinstance(item, list | tuple | set):
             stack.extend(item)
@@ -122,24 +122,30 @@ def find_artifacts(value: Any) -> dict[str, str]:
             stack.append(dict(item.__dict__))
         elif hasattr(item, "__dataclass_fields__"):
             stack.append({k: getattr(item, k, None) for k in item.__dataclass_fields__})
+
+
+def find_artifacts(value: Any) -> dict[str, str]:
+    """Collect the ``artifacts`` mappings carried anywhere in ``value`` (resolved inputs)."""
+    found: dict[str, str] = {}
+    for item in _dicts(value):
+        carried = item.get(ARTIFACTS_KEY)
+        if isinstance(carried, dict):
+            found.update({k: v for k, v in carried.items() if isinstance(v, str)})
     return found
+
+
+def _blob_refs(value: Any) -> dict[str, dict[str, Any]]:
+    """Blob references (dicts with ``blob_id`` and ``sha256``) anywhere in ``value``, by id."""
+    return {
+        item["blob_id"]: item
+        for item in _dicts(value)
+        if isinstance(item.get("blob_id"), str) and isinstance(item.get("sha256"), str)
+    }
 
 
 def referenced_blob_ids(value: Any) -> set[str]:
     """Ids of the blob references (``blob_id`` + ``sha256``) anywhere in ``value``."""
-    ids: set[str] = set()
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get("blob_id"), str) and isinstance(item.get("sha256"), str):
-                ids.add(item["blob_id"])
-            stack.extend(v for k, v in item.items() if k != ARTIFACTS_KEY)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        elif hasattr(item, "model_fields") and hasattr(item, "__dict__"):
-            stack.append(dict(item.__dict__))
-    return ids
+    return set(_blob_refs(value))
 
 
 def current_blobs() -> JobBlobStore:
@@ -208,17 +214,3 @@ def document_with_artifacts(blobs: BlobStore, document: dict[str, Any]) -> dict[
     }
     clean = {k: v for k, v in document.items() if k not in ("_id", ARTIFACTS_KEY)}
     return clean | {ARTIFACTS_KEY: carried}
-
-
-def _blob_refs(value: Any) -> dict[str, dict[str, Any]]:
-    refs: dict[str, dict[str, Any]] = {}
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get("blob_id"), str) and isinstance(item.get("sha256"), str):
-                refs[item["blob_id"]] = item
-            stack.extend(v for k, v in item.items() if k != ARTIFACTS_KEY)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-    return refs

@@ -18,6 +18,7 @@ from thermogap.schemas.base import make_provenance
 from thermogap.schemas.md import TrajectoryDoc
 from thermogap.store import collections as names
 from thermogap.structures import content_id
+from thermogap.structures.identity import as_structure
 
 BAND_GAPS_COLLECTION = names.BAND_GAPS
 
@@ -38,8 +39,7 @@ def static_band_gap(structure: Structure, gnn: Any) -> float:
     from thermogap.gnn.bundle import gnn_from_model
     from thermogap.gnn.inference import predict
 
-    if isinstance(structure, dict):
-        structure = Structure.from_dict(structure)
+    structure = as_structure(structure)
     return float(predict(gnn_from_model(gnn), [structure])[0])
 
 

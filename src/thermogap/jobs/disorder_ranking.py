@@ -108,8 +108,7 @@ class RelaxAndRankMaker(Maker):
         from thermogap.mlip.relaxation import relax
 
         enumeration = DisorderEnumerationDoc.model_validate(enumeration)
-        if isinstance(parent, dict):
-            parent = Structure.from_dict(parent)
+        parent = as_structure(parent)
         model = mlip.model_dump(mode="json") if hasattr(mlip, "model_dump") else mlip
         if not isinstance(model, dict) or "model_blob" not in model:
             raise InputError(

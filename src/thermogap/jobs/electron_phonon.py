@@ -17,7 +17,7 @@ from thermogap.sampling.amplitudes import DEFAULT_FREQUENCY_CUTOFF_THZ
 from thermogap.schemas.base import Provenance, make_provenance
 from thermogap.schemas.electron_phonon import ElectronPhononDoc, ElectronPhononSettings
 from thermogap.store import collections as names
-from thermogap.structures.identity import content_id, structure_id
+from thermogap.structures.identity import as_structure, content_id, structure_id
 
 __all__ = [
     "ELECTRON_PHONON_COLLECTION",
@@ -134,8 +134,7 @@ class ElectronPhononCouplingMaker(Maker):
             else phonon_doc_dict(finite_temperature_phonon)
         )
         at_t = None if nmd is None else gamma_frequencies_at_t(nmd, phonon_id)
-        if isinstance(structure, dict):
-            structure = Structure.from_dict(structure)
+        structure = None if structure is None else as_structure(structure)
         changes = frozen_phonon_gap_changes(
             phonopy_obj,
             structure,

@@ -28,6 +28,7 @@ from thermogap.schemas.finite_temperature import (
     RenormalisedModeDoc,
 )
 from thermogap.schemas.phonons import PhononBandStructureDoc
+from thermogap.structures.identity import as_structure
 
 __all__ = [
     "FiniteTemperaturePhononMaker",
@@ -41,8 +42,7 @@ __all__ = [
 @tg_job
 def repeat_structure(structure: Structure, scaling: list[int]) -> Structure:
     """Repeat ``structure`` ``scaling`` times along its lattice vectors (an NMD MD cell)."""
-    if isinstance(structure, dict):
-        structure = Structure.from_dict(structure)
+    structure = as_structure(structure)
     if len(scaling) != 3 or min(scaling) < 1:
         raise InputError(f"{scaling=} must be three positive integers")
     return structure * tuple(int(n) for n in scaling)

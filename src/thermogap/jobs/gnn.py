@@ -560,8 +560,6 @@ class GNNPredictMaker(Maker):
             if structures_blob is not None:
                 raw = json.loads(_blobs().get_bytes(structures_blob))
                 structures = [as_structure(d) for d in raw]
-            structures = [
-                s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures or []
-            ]
+            structures = [as_structure(s) for s in structures or []]
             values = predict(bundle, structures, self.batch_size)
         return store_predictions(bundle, model_id, values, self.inline_limit, extra)

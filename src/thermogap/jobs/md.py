@@ -13,6 +13,7 @@ from thermogap.errors import InputError
 from thermogap.execution import tg_job
 from thermogap.schemas.base import make_provenance
 from thermogap.schemas.md import LangevinSettings, TrajectoryDoc
+from thermogap.structures.identity import as_structure
 
 __all__ = [
     "BatchedLangevinMDMaker",
@@ -78,8 +79,7 @@ class LangevinMDMaker(Maker):
 
         model = model_document(mlip)
         model_id = model["model_id"]
-        if isinstance(structure, dict):
-            structure = Structure.from_dict(structure)
+        structure = as_structure(structure)
         start = structure.as_dict()
         doc = TrajectoryDoc(
             trajectory_id=trajectory_id(model_id, start, temperature_k, self.settings),
@@ -232,7 +232,7 @@ class BatchedLangevinMDMaker(Maker):
         """
         from thermogap.md.batched import Replica, run_batched_langevin
 
-        structures = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures]
+        structures = [as_structure(s) for s in structures]
         n = len(structures)
         if n == 0 or len(temperatures) != n:
             raise InputError(

@@ -28,6 +28,7 @@ from thermogap.schemas.optics import (
     TaucDoc,
     TaucSettings,
 )
+from thermogap.structures.identity import as_structure
 
 __all__ = ["OpticsSnapshotsMaker", "OpticsSpectrumMaker", "OpticsSummaryMaker"]
 
@@ -44,8 +45,7 @@ def _document(cls: type[_Doc], value: Any) -> _Doc:
 def _atoms(structure: Structure | dict[str, Any]) -> Any:
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    if isinstance(structure, dict):
-        structure = Structure.from_dict(structure)
+    structure = as_structure(structure)
     return AseAtomsAdaptor.get_atoms(structure)
 
 

@@ -27,7 +27,7 @@ from thermogap.schemas.phonons import (
     SoftModeDoc,
 )
 from thermogap.store import collections as names
-from thermogap.structures.identity import structure_id
+from thermogap.structures.identity import as_structure, structure_id
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import Calculator
@@ -124,8 +124,7 @@ class PhononMaker(Maker):
         if relaxation is not None:
             relaxation = RelaxedStructureDoc.model_validate(relaxation)
             structure = relaxation.structure
-        if isinstance(structure, dict):
-            structure = Structure.from_dict(structure)
+        structure = as_structure(structure)
         engine, model = _engine_or_model(mlip, self.calculator)
         calc = build_calculator(engine, self.calculator_kwargs, model)
         pressure = pressure_gpa(
@@ -389,8 +388,7 @@ def relaxed_lattice_parameters(structures: list[Structure], species: list[str]) 
     """``{species[i]: a_i}``: cube root of each relaxed end member's volume (Vegard input), Å."""
     values = {}
     for symbol, structure in zip(species, structures, strict=True):
-        if isinstance(structure, dict):
-            structure = Structure.from_dict(structure)
+        structure = as_structure(structure)
         values[str(symbol)] = float(structure.volume ** (1 / 3))
     return values
 
@@ -436,8 +434,7 @@ def store_external_phonons(
     from thermogap.phonons.harmonic import phonopy_from_force_constants
 
     settings = settings or PhononSettings()
-    if isinstance(structure, dict):
-        structure = Structure.from_dict(structure)
+    structure = as_structure(structure)
     raw = getattr(force_constants, "force_constants", force_constants)
     if isinstance(raw, dict):
         raw = raw["force_constants"]

@@ -16,6 +16,7 @@ from pymatgen.core import Structure
 
 from thermogap.execution import tg_job
 from thermogap.results.self_check import compare_snapshot_gaps, self_check_verdict, snapshot_sample
+from thermogap.structures.identity import as_structure
 
 __all__ = [
     "reference_gaps",
@@ -49,8 +50,7 @@ def reference_static_check(structure: Structure, gnn: Any, level: str, x: float)
     from thermogap.gnn.graphs import warn_if_shells_near_cutoff
     from thermogap.gnn.inference import predict
 
-    if isinstance(structure, dict):
-        structure = Structure.from_dict(structure)
+    structure = as_structure(structure)
     bundle, test_mae = _gnn(gnn)
     reference = float(reference_gaps([structure], level)[0])
     gnn_gap = float(predict(bundle, [structure])[0])

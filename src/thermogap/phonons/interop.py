@@ -17,6 +17,7 @@ from pymatgen.core import Structure
 
 from thermogap.errors import InputError
 from thermogap.phonons.harmonic import phonopy_atoms_to_structure, phonopy_from_force_constants
+from thermogap.structures.identity import as_structure
 
 __all__ = ["phonopy_from_atomate2", "phonopy_from_file", "structure_of_phonopy"]
 
@@ -57,8 +58,7 @@ def phonopy_from_atomate2(doc: Any) -> Phonopy:
             f"atomate2 phonon document lacks {missing}; run atomate2's PhononMaker with "
             "store_force_constants=True"
         )
-    if isinstance(structure, dict):
-        structure = Structure.from_dict(structure)
+    structure = as_structure(structure)
     if isinstance(fcs, dict):
         fcs = fcs.get("force_constants")
     elif hasattr(fcs, "force_constants"):

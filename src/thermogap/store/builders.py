@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from jobflow import JobStore
 from maggma.core import Builder, Store
 
 from thermogap.errors import InputError
@@ -104,7 +105,7 @@ class JobOutputBuilder(Builder):
     """
 
     def __init__(
-        self, outputs: Store, target: Store, derived: DerivedCollection, blobs: Any = None
+        self, outputs: JobStore, target: Store, derived: DerivedCollection, blobs: Any = None
     ) -> None:
         self.outputs = outputs
         self.target = target
@@ -116,17 +117,11 @@ class JobOutputBuilder(Builder):
         """Yield the newest output of each job whose document has a registered class."""
         criteria = {"output.@class": {"$in": self.derived.classes}}
         latest: dict[str, dict[str, Any]] = {}
-        query = (
-            self.outputs.query(  # type: ignore[call-arg]
-                criteria,
-                properties=["uuid", "index", "name", "output", "completed_at"],
-                # the carried bytes, and the list an exploded collection is made of
-                load={"data": [ARTIFACTS_KEY, *filter(None, [self.derived.explode])]},
-            )
-            if hasattr(self.outputs, "additional_stores")
-            else self.outputs.query(
-                criteria, properties=["uuid", "index", "name", "output", "completed_at"]
-            )
+        query = self.outputs.query(
+            criteria,
+            properties=["uuid", "index", "name", "output", "completed_at"],
+            # the carried bytes, and the list an exploded collection is made of
+            load={"data": [ARTIFACTS_KEY, *filter(None, [self.derived.explode])]},
         )
         for doc in query:
             if doc["uuid"] not in latest or doc["index"] > latest[doc["uuid"]]["index"]:
